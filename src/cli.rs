@@ -1,0 +1,62 @@
+//! The command line: global options and the list of subcommands (clap
+//! derive). Each subcommand's own arguments live beside its code in
+//! `src/cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::cmd;
+
+/// glassbox: a container engine you can see through.
+///
+/// Each subcommand drives one kernel mechanism by hand and shows every
+/// step: -v shows the steps, -vv every syscall, --explain says why.
+#[derive(Debug, Parser)]
+#[command(name = "glassbox", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// State root: data and runtime files both live under DIR
+    /// [default: /var/lib/glassbox and /run/glassbox]
+    #[arg(long, global = true, env = "GLASSBOX_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Show each step (-v), and every syscall (-vv)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Say why each step is done and which man page to read (implies -v)
+    #[arg(long, global = true)]
+    pub explain: bool,
+
+    /// Append one JSON object per step to FILE
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace_json: Option<PathBuf>,
+
+    /// Print the plan of steps without doing any of them (needs no root)
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// No colors (also: the NO_COLOR environment variable, or a non-terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that this machine can run containers, and find leftovers
+    Doctor(cmd::doctor::Args),
+    /// Whole-installation housekeeping
+    #[command(subcommand)]
+    System(cmd::system::Command),
+    /// Print a shell completion script
+    Completions(cmd::completions::Args),
+}

@@ -1,0 +1,15 @@
+//! One file per subcommand: its arguments and an `execute` that calls the
+//! mechanism's library and prints the result. No kernel work happens here.
+
+pub mod completions;
+pub mod doctor;
+pub mod system;
+
+use crate::state::Root;
+
+/// What every subcommand gets: the state root and the global options.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: Root,
+    pub global: crate::cli::Global,
+}

@@ -1,0 +1,91 @@
+//! Traced primitives every mechanism shares: write or read a kernel file,
+//! make a directory, mount and unmount, read `/proc/self/mountinfo`.
+//!
+//! Each function builds the [`Step`] for what it does (with the shell line
+//! a student would type) and runs it through the tracing layer; the caller
+//! passes its mechanism and may add a why. Read `proc(5)` and `sysfs(5)`.
+
+pub mod mount;
+pub mod mountinfo;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::trace::{Action, Mechanism, Step};
+
+pub use mount::{MOUNT_KIND, mount_step, umount_step};
+
+/// The step that writes `value` to a kernel file.
+pub fn write_file_step(mech: Mechanism, path: &Path, value: &str) -> Step {
+    Step::new(
+        mech,
+        Action::FileWrite,
+        format!("write {value:?} to {}", path.display()),
+    )
+    .arg("path", path.display())
+    .arg("value", value)
+    .shell(format!("echo {} > {}", shell_quote(value), path.display()))
+}
+
+/// Write `value` to `path` (one `write(2)`, as `echo` does).
+pub fn write_file(mech: Mechanism, path: &Path, value: &str, why: &str) -> Result<()> {
+    write_file_step(mech, path, value).why(why).run(|| {
+        std::fs::write(path, value).with_context(|| format!("write {}", path.display()))
+    })
+}
+
+/// Read a kernel file whose value is part of the lesson.
+pub fn read_file(mech: Mechanism, path: &Path) -> Result<String> {
+    Step::new(mech, Action::FileRead, format!("read {}", path.display()))
+        .arg("path", path.display())
+        .shell(format!("cat {}", path.display()))
+        .detail()
+        .observe(|| {
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+        })
+}
+
+/// `mkdir -p`.
+pub fn mkdir(mech: Mechanism, path: &Path) -> Result<()> {
+    Step::new(
+        mech,
+        Action::Filesystem,
+        format!("create directory {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("mkdir -p {}", path.display()))
+    .detail()
+    .run(|| std::fs::create_dir_all(path).with_context(|| format!("mkdir {}", path.display())))
+}
+
+/// Quote a word for a POSIX shell, only when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("209715200"), "209715200");
+        assert_eq!(shell_quote("max 100000"), "'max 100000'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn write_step_shows_echo() {
+        let s = write_file_step(Mechanism::Cgroup, Path::new("/sys/x/cpu.max"), "50000 100000");
+        assert_eq!(s.shell.unwrap(), "echo '50000 100000' > /sys/x/cpu.max");
+    }
+}

@@ -1,0 +1,11 @@
+//! glassbox: a container engine you can see through.
+//!
+//! One module per kernel mechanism, each a library with a thin command on
+//! top (`src/cmd/`); every touch of the kernel goes through [`trace`].
+
+pub mod cgroup;
+pub mod cli;
+pub mod cmd;
+pub mod host;
+pub mod state;
+pub mod trace;

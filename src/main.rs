@@ -1,0 +1,48 @@
+//! The `glassbox` binary: parse, dispatch, print errors.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use glassbox::cli::{Cli, Command};
+use glassbox::cmd::{self, Ctx};
+use glassbox::state::Root;
+use glassbox::trace;
+
+/// Docker's exit code for an error of the engine itself.
+const EXIT_ENGINE_ERROR: u8 = 125;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("glassbox: error: {err:#}");
+            ExitCode::from(EXIT_ENGINE_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    let verbosity = if g.explain { g.verbose.max(1) } else { g.verbose };
+    trace::init(
+        trace::Config {
+            verbosity,
+            explain: g.explain,
+            dry_run: g.dry_run,
+            color: trace::want_color(g.no_color),
+        },
+        g.trace_json.as_deref(),
+    )?;
+    let ctx = Ctx {
+        root: Root::new(g.root.as_deref())?,
+        global: g.clone(),
+    };
+    match &cli.command {
+        Command::Doctor(args) => return cmd::doctor::execute(&ctx, args),
+        Command::System(c) => cmd::system::execute(&ctx, c)?,
+        Command::Completions(args) => cmd::completions::execute(args)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,154 @@
+//! Crash-safe state files: write a temporary file, fsync, `rename(2)`.
+//!
+//! A reader sees the old file or the new one, never half of one. A file
+//! that is truncated or not JSON is reported with its path and what to do,
+//! and is never silently overwritten.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Write `bytes` to `path` atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .with_context(|| format!("state file {} has no parent directory", path.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("state file {} has no name", path.display()))?;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let write = || -> Result<()> {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("create temporary state file {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("write {}", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("fsync {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("rename {} to {}", tmp.display(), path.display()))
+    };
+    let result = write();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Serialize `value` as pretty JSON and write it atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .with_context(|| format!("serialize state for {}", path.display()))?;
+    bytes.push(b'\n');
+    write_bytes(path, &bytes)
+}
+
+/// Read a JSON state file; `Ok(None)` when it does not exist.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("read state file {}", path.display())),
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        bail!(
+            "state file {} is empty (truncated?): move it aside or remove it, then run `glassbox doctor`",
+            path.display()
+        );
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => bail!(
+            "state file {} is not valid glassbox state ({e}): it was left untouched; move it aside or remove it, then run `glassbox doctor`",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateLock;
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        write_json(&p, &vec![1, 2, 3]).unwrap();
+        assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(read_json::<Vec<u32>>(&dir.path().join("none")).unwrap(), None);
+    }
+
+    #[test]
+    fn truncated_or_garbage_file_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        std::fs::write(&p, b"{\"a\": [1, 2").unwrap();
+        let err = format!("{:#}", read_json::<serde_json::Value>(&p).unwrap_err());
+        assert!(err.contains(&p.display().to_string()), "{err}");
+        assert!(err.contains("not valid glassbox state"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"{\"a\": [1, 2");
+        std::fs::write(&p, b"").unwrap();
+        let err = format!("{:#}", read_json::<serde_json::Value>(&p).unwrap_err());
+        assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_writers_never_corrupt_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("counter.json");
+        let lock = dir.path().join("lock");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (file, lock) = (file.clone(), lock.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        let _g = StateLock::exclusive(&lock).unwrap();
+                        let n: u64 = read_json(&file).unwrap().unwrap_or(0);
+                        write_json(&file, &(n + 1)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(read_json::<u64>(&file).unwrap(), Some(200));
+        // No temporary files are left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    }
+
+    #[test]
+    fn readers_beside_writers_always_see_whole_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.json");
+        write_json(&file, &vec![0u32; 5000]).unwrap();
+        let writer = {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                for i in 0..50u32 {
+                    write_json(&file, &vec![i; 5000]).unwrap();
+                }
+            })
+        };
+        for _ in 0..200 {
+            let v: Vec<u32> = read_json(&file).unwrap().unwrap();
+            assert_eq!(v.len(), 5000);
+        }
+        writer.join().unwrap();
+    }
+}

@@ -1,0 +1,334 @@
+//! The ledger of host resources glassbox has made.
+//!
+//! Every mount, cgroup, link, firewall table or pinned namespace is written
+//! here *before* it is created (as `pending`, with the creating pid), and
+//! marked `live` once it exists. So a crash half way leaves a record that
+//! `glassbox system prune` can act on, and `glassbox doctor` can tell a
+//! leftover from something a container still owns.
+//!
+//! Each kind of resource knows how to tell whether it exists, remove it,
+//! and find objects of its kind on the host that belong to this root; the
+//! kinds are listed in [`crate::state::resources::kinds`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::{Root, StateLock, read_json, write_json};
+
+/// Who keeps a resource alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Owner {
+    /// Made by hand (`cgroup create`, `unionfs mount`, `net bridge add`):
+    /// kept until removed by hand or by `system prune --all`.
+    Manual { command: String },
+    /// Lives as long as this state file exists (a container's or a
+    /// network's record).
+    StateFile { path: PathBuf },
+    /// Lives as long as this process runs.
+    Process { pid: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Recorded, creation under way by `creator`.
+    Pending,
+    /// Created.
+    Live,
+}
+
+/// One host resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    /// The kind's name: `mount`, `cgroup`, `link`, ...
+    pub kind: String,
+    /// What identifies it for its kind: a path or a name.
+    pub id: String,
+    pub owner: Owner,
+    pub phase: Phase,
+    /// The pid of the glassbox command that recorded it.
+    pub creator: u32,
+}
+
+/// A kind of host resource that glassbox can find and remove.
+pub trait ResourceKind: Sync {
+    fn name(&self) -> &'static str;
+    /// Does the object still exist on the host?
+    fn exists(&self, root: &Root, id: &str) -> bool;
+    /// Remove it; "already gone" is success.
+    fn remove(&self, root: &Root, id: &str) -> Result<()>;
+    /// Objects of this kind on the host that belong to this root.
+    fn scan(&self, root: &Root) -> Vec<String>;
+}
+
+/// Every kind of resource, one entry per module that makes host objects.
+pub fn kinds() -> Vec<&'static dyn ResourceKind> {
+    vec![&crate::host::MOUNT_KIND]
+}
+
+fn kind(name: &str) -> Option<&'static dyn ResourceKind> {
+    kinds().into_iter().find(|k| k.name() == name)
+}
+
+fn ledger(root: &Root) -> PathBuf {
+    root.data.join("resources.json")
+}
+
+fn ledger_lock(root: &Root) -> PathBuf {
+    root.data.join("resources.lock")
+}
+
+fn load(root: &Root) -> Result<Vec<Resource>> {
+    Ok(read_json(&ledger(root))?.unwrap_or_default())
+}
+
+/// Change the ledger under its lock.
+fn update<T>(root: &Root, f: impl FnOnce(&mut Vec<Resource>) -> Result<T>) -> Result<T> {
+    let _lock = StateLock::exclusive(&ledger_lock(root))?;
+    let mut all = load(root)?;
+    let out = f(&mut all)?;
+    write_json(&ledger(root), &all)?;
+    Ok(out)
+}
+
+/// All recorded resources.
+pub fn list(root: &Root) -> Result<Vec<Resource>> {
+    let _lock = StateLock::shared(&ledger_lock(root))?;
+    load(root)
+}
+
+/// A record made before creating a resource. Call [`Pending::commit`] once
+/// it exists; dropped uncommitted (creation failed), the record is removed.
+#[must_use = "commit the record once the resource exists"]
+pub struct Pending {
+    root: Root,
+    kind: String,
+    id: String,
+    done: bool,
+}
+
+/// Record a resource about to be created. Fails if the same resource is
+/// already recorded as live (someone else owns it).
+pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending> {
+    if crate::trace::dry_run() {
+        return Ok(Pending {
+            root: root.clone(),
+            kind: kind.into(),
+            id: id.into(),
+            done: true,
+        });
+    }
+    update(root, |all| {
+        if let Some(r) = all.iter().find(|r| r.kind == kind && r.id == id) {
+            if r.phase == Phase::Live || pid_alive(r.creator) {
+                bail!(
+                    "{kind} {id} is already recorded by glassbox (owner: {:?}); remove it first or run `glassbox system prune`",
+                    r.owner
+                );
+            }
+        }
+        all.retain(|r| !(r.kind == kind && r.id == id));
+        all.push(Resource {
+            kind: kind.into(),
+            id: id.into(),
+            owner,
+            phase: Phase::Pending,
+            creator: std::process::id(),
+        });
+        Ok(())
+    })?;
+    Ok(Pending {
+        root: root.clone(),
+        kind: kind.into(),
+        id: id.into(),
+        done: false,
+    })
+}
+
+impl Pending {
+    /// The resource exists now.
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        let (kind, id) = (self.kind.clone(), self.id.clone());
+        update(&self.root, |all| {
+            for r in all.iter_mut().filter(|r| r.kind == kind && r.id == id) {
+                r.phase = Phase::Live;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = forget(&self.root, &self.kind, &self.id);
+        }
+    }
+}
+
+/// Drop the record of a resource that has been removed.
+pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
+    if crate::trace::dry_run() {
+        return Ok(());
+    }
+    update(root, |all| {
+        all.retain(|r| !(r.kind == kind && r.id == id));
+        Ok(())
+    })
+}
+
+/// Is this process still running?
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Why a resource has no owner any more, or `None` if it still has one.
+pub fn orphan_reason(r: &Resource, include_manual: bool) -> Option<String> {
+    if r.phase == Phase::Pending && !pid_alive(r.creator) {
+        return Some(format!(
+            "half-made: its creator (pid {}) died before finishing",
+            r.creator
+        ));
+    }
+    match &r.owner {
+        Owner::Manual { command } if include_manual => Some(format!("made by hand ({command})")),
+        Owner::Manual { .. } => None,
+        Owner::StateFile { path } if !path.exists() => {
+            Some(format!("its owner {} is gone", path.display()))
+        }
+        Owner::StateFile { .. } => None,
+        Owner::Process { pid } if !pid_alive(*pid) => Some(format!("process {pid} has exited")),
+        Owner::Process { .. } => None,
+    }
+}
+
+/// Something doctor or prune found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leftover {
+    pub kind: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// Resources with no owner: orphaned records, and objects on the host that
+/// carry this root's names but are not in the ledger.
+pub fn leftovers(root: &Root, include_manual: bool) -> Result<Vec<Leftover>> {
+    let recorded = list(root)?;
+    let mut out = Vec::new();
+    for r in &recorded {
+        if let Some(reason) = orphan_reason(r, include_manual) {
+            out.push(Leftover {
+                kind: r.kind.clone(),
+                id: r.id.clone(),
+                reason,
+            });
+        }
+    }
+    for k in kinds() {
+        for id in k.scan(root) {
+            if !recorded.iter().any(|r| r.kind == k.name() && r.id == id) {
+                out.push(Leftover {
+                    kind: k.name().into(),
+                    id,
+                    reason: "not recorded by any glassbox command".into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Remove every leftover; keeps going after an error and reports them all.
+pub fn prune(root: &Root, include_manual: bool) -> Result<(Vec<Leftover>, Vec<String>)> {
+    let found = leftovers(root, include_manual)?;
+    let mut removed = Vec::new();
+    let mut errors = Vec::new();
+    for l in found {
+        match kind(&l.kind) {
+            None => errors.push(format!(
+                "{} {}: unknown resource kind, left in place",
+                l.kind, l.id
+            )),
+            Some(k) => {
+                let result = if k.exists(root, &l.id) {
+                    k.remove(root, &l.id)
+                } else {
+                    Ok(())
+                };
+                match result {
+                    Ok(()) => {
+                        forget(root, &l.kind, &l.id)?;
+                        removed.push(l);
+                    }
+                    Err(e) => errors.push(format!("{} {}: {e:#}", l.kind, l.id)),
+                }
+            }
+        }
+    }
+    Ok((removed, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(dir.path())).unwrap();
+        root.ensure().unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn pending_record_is_removed_when_creation_fails() {
+        let (_d, root) = root();
+        {
+            let _p = record(&root, "mount", "/x", Owner::Process { pid: 1 }).unwrap();
+            assert_eq!(list(&root).unwrap()[0].phase, Phase::Pending);
+        }
+        assert!(list(&root).unwrap().is_empty());
+    }
+
+    #[test]
+    fn committed_record_stays_live_and_blocks_a_second_owner() {
+        let (_d, root) = root();
+        record(&root, "mount", "/x", Owner::Process { pid: 1 })
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(list(&root).unwrap()[0].phase, Phase::Live);
+        assert!(record(&root, "mount", "/x", Owner::Process { pid: 1 }).is_err());
+        forget(&root, "mount", "/x").unwrap();
+        assert!(list(&root).unwrap().is_empty());
+    }
+
+    #[test]
+    fn orphan_rules() {
+        let dead = u32::MAX - 1;
+        let r = |owner, phase, creator| Resource {
+            kind: "mount".into(),
+            id: "/x".into(),
+            owner,
+            phase,
+            creator,
+        };
+        let me = std::process::id();
+        let manual = Owner::Manual {
+            command: "unionfs mount".into(),
+        };
+        assert!(orphan_reason(&r(manual.clone(), Phase::Live, dead), false).is_none());
+        assert!(orphan_reason(&r(manual.clone(), Phase::Live, dead), true).is_some());
+        let half = orphan_reason(&r(manual, Phase::Pending, dead), false).unwrap();
+        assert!(half.contains("half-made"), "{half}");
+        let gone = Owner::StateFile {
+            path: "/nonexistent/container.json".into(),
+        };
+        assert!(orphan_reason(&r(gone, Phase::Live, me), false).is_some());
+        assert!(orphan_reason(&r(Owner::Process { pid: me }, Phase::Live, me), false).is_none());
+        assert!(orphan_reason(&r(Owner::Process { pid: dead }, Phase::Live, me), false).is_some());
+    }
+}

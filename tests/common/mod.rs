@@ -1,0 +1,100 @@
+//! The integration-test harness: every test gets its own state root and a
+//! command builder for the freshly built `glassbox` binary; root-only tests
+//! fail (never skip) when not run as root.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Fail loudly if the test is not running as root.
+pub fn require_root() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!(
+            "this integration test needs root (real namespaces, cgroups, mounts, links): \
+             run the suite with `sudo scripts/test-all`"
+        );
+    }
+}
+
+/// A private state root, removed with everything in it (and everything
+/// glassbox recorded there, via `system prune --all`) when dropped.
+pub struct TestRoot {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRoot {
+    pub fn new() -> TestRoot {
+        let dir = tempfile::Builder::new()
+            .prefix("gbtest-")
+            .tempdir()
+            .expect("create a temporary state root");
+        TestRoot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `glassbox --root <this root> --no-color ARGS...`
+    pub fn glassbox(&self) -> Command {
+        let mut cmd = Command::new(glassbox_bin());
+        cmd.arg("--root").arg(self.path()).arg("--no-color");
+        cmd.env_remove("NO_COLOR");
+        cmd
+    }
+
+    /// Run glassbox with args; the output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.glassbox()
+            .args(args)
+            .output()
+            .expect("spawn glassbox")
+    }
+
+    /// Run glassbox with args and expect success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run glassbox with args and expect failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "glassbox {args:?} should have failed\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        // Remove whatever this test's glassbox commands made on the host.
+        let _ = self.glassbox().args(["system", "prune", "--all"]).output();
+    }
+}
+
+/// The binary cargo built for this test run.
+pub fn glassbox_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_glassbox"))
+}
+
+/// Standard output of a finished command as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error of a finished command as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
