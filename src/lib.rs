@@ -9,3 +9,4 @@ pub mod cmd;
 pub mod host;
 pub mod state;
 pub mod trace;
+pub mod unionfs;

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
-    let verbosity = if g.explain { g.verbose.max(1) } else { g.verbose };
+    let verbosity = if g.explain {
+        g.verbose.max(1)
+    } else {
+        g.verbose
+    };
     trace::init(
         trace::Config {
             verbosity,

@@ -226,7 +226,9 @@ pub fn init(config: Config, json_path: Option<&Path>) -> Result<()> {
 
 pub fn config() -> &'static Config {
     static DEFAULT: OnceLock<Config> = OnceLock::new();
-    CONFIG.get().unwrap_or_else(|| DEFAULT.get_or_init(Config::default))
+    CONFIG
+        .get()
+        .unwrap_or_else(|| DEFAULT.get_or_init(Config::default))
 }
 
 pub fn dry_run() -> bool {

@@ -82,8 +82,20 @@ impl Layout {
 
 /// Known v1 controller names (named hierarchies like `name=systemd` are not controllers).
 const V1_CONTROLLERS: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
-    "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "blkio",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 /// Work the layout out from the mount table and the v2 controllers file.
@@ -111,13 +123,13 @@ pub fn layout_from(
             _ => {}
         }
     }
-    if let Some(v2) = &v2_mount {
-        if let Some(text) = read_controllers(v2) {
-            for c in text.split_whitespace() {
-                controllers
-                    .entry(c.to_string())
-                    .or_insert_with(|| Placement::V2(v2.clone()));
-            }
+    if let Some(v2) = &v2_mount
+        && let Some(text) = read_controllers(v2)
+    {
+        for c in text.split_whitespace() {
+            controllers
+                .entry(c.to_string())
+                .or_insert_with(|| Placement::V2(v2.clone()));
         }
     }
     let mode = match (v1_seen, v2_mount.is_some()) {
@@ -159,7 +171,10 @@ mod tests {
         assert_eq!(l.mode, Mode::Hybrid);
         assert_eq!(l.v1_controllers(), vec!["cpu", "memory", "pids"]);
         assert_eq!(l.v2_controllers(), vec!["hugetlb"]);
-        assert_eq!(l.v2_mount.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            l.v2_mount.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
     }
 
     #[test]
@@ -179,7 +194,10 @@ mod tests {
     #[test]
     fn legacy_and_none() {
         let mi = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-        assert_eq!(layout_from(&mountinfo::parse(mi), |_| None).mode, Mode::Legacy);
+        assert_eq!(
+            layout_from(&mountinfo::parse(mi), |_| None).mode,
+            Mode::Legacy
+        );
         assert_eq!(layout_from(&[], |_| None).mode, Mode::None);
     }
 }

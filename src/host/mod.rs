@@ -30,9 +30,9 @@ pub fn write_file_step(mech: Mechanism, path: &Path, value: &str) -> Step {
 
 /// Write `value` to `path` (one `write(2)`, as `echo` does).
 pub fn write_file(mech: Mechanism, path: &Path, value: &str, why: &str) -> Result<()> {
-    write_file_step(mech, path, value).why(why).run(|| {
-        std::fs::write(path, value).with_context(|| format!("write {}", path.display()))
-    })
+    write_file_step(mech, path, value)
+        .why(why)
+        .run(|| std::fs::write(path, value).with_context(|| format!("write {}", path.display())))
 }
 
 /// Read a kernel file whose value is part of the lesson.
@@ -85,7 +85,11 @@ mod tests {
 
     #[test]
     fn write_step_shows_echo() {
-        let s = write_file_step(Mechanism::Cgroup, Path::new("/sys/x/cpu.max"), "50000 100000");
+        let s = write_file_step(
+            Mechanism::Cgroup,
+            Path::new("/sys/x/cpu.max"),
+            "50000 100000",
+        );
         assert_eq!(s.shell.unwrap(), "echo '50000 100000' > /sys/x/cpu.max");
     }
 }

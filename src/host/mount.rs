@@ -34,7 +34,11 @@ pub fn mount_step(
         MsFlags::MS_PRIVATE | MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_UNBINDABLE,
     ) && !bind;
     if propagation_only {
-        let rec = if flags.contains(MsFlags::MS_REC) { "r" } else { "" };
+        let rec = if flags.contains(MsFlags::MS_REC) {
+            "r"
+        } else {
+            ""
+        };
         let kind = if flags.contains(MsFlags::MS_PRIVATE) {
             "private"
         } else if flags.contains(MsFlags::MS_SHARED) {
@@ -113,15 +117,19 @@ pub fn mount(
 /// The step for `umount2(2)`.
 pub fn umount_step(mech: Mechanism, target: &Path, flags: MntFlags) -> Step {
     let lazy = flags.contains(MntFlags::MNT_DETACH);
-    Step::new(mech, Action::Syscall, format!("unmount {}", target.display()))
-        .arg("target", target.display())
-        .arg("flags", format!("{:?}", flags))
-        .shell(format!(
-            "umount{} {}",
-            if lazy { " -l" } else { "" },
-            target.display()
-        ))
-        .man("umount(2)")
+    Step::new(
+        mech,
+        Action::Syscall,
+        format!("unmount {}", target.display()),
+    )
+    .arg("target", target.display())
+    .arg("flags", format!("{:?}", flags))
+    .shell(format!(
+        "umount{} {}",
+        if lazy { " -l" } else { "" },
+        target.display()
+    ))
+    .man("umount(2)")
 }
 
 /// Run `umount2(2)` as a traced step.
@@ -164,7 +172,9 @@ impl ResourceKind for MountKind {
         };
         let mut out: Vec<String> = mounts
             .iter()
-            .filter(|m| m.mount_point.starts_with(&root.data) || m.mount_point.starts_with(&root.run))
+            .filter(|m| {
+                m.mount_point.starts_with(&root.data) || m.mount_point.starts_with(&root.run)
+            })
             .map(|m| m.mount_point.display().to_string())
             .collect();
         out.sort();
@@ -187,7 +197,10 @@ mod tests {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None,
         );
-        assert_eq!(s.shell.unwrap(), "mount -t proc -o nosuid,nodev,noexec proc /proc");
+        assert_eq!(
+            s.shell.unwrap(),
+            "mount -t proc -o nosuid,nodev,noexec proc /proc"
+        );
         let s = mount_step(
             Mechanism::Ns,
             "/r",

@@ -86,7 +86,10 @@ mod tests {
         let p = dir.path().join("x.json");
         write_json(&p, &vec![1, 2, 3]).unwrap();
         assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), Some(vec![1, 2, 3]));
-        assert_eq!(read_json::<Vec<u32>>(&dir.path().join("none")).unwrap(), None);
+        assert_eq!(
+            read_json::<Vec<u32>>(&dir.path().join("none")).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -122,13 +122,13 @@ pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending
         });
     }
     update(root, |all| {
-        if let Some(r) = all.iter().find(|r| r.kind == kind && r.id == id) {
-            if r.phase == Phase::Live || pid_alive(r.creator) {
-                bail!(
-                    "{kind} {id} is already recorded by glassbox (owner: {:?}); remove it first or run `glassbox system prune`",
-                    r.owner
-                );
-            }
+        if let Some(r) = all.iter().find(|r| r.kind == kind && r.id == id)
+            && (r.phase == Phase::Live || pid_alive(r.creator))
+        {
+            bail!(
+                "{kind} {id} is already recorded by glassbox (owner: {:?}); remove it first or run `glassbox system prune`",
+                r.owner
+            );
         }
         all.retain(|r| !(r.kind == kind && r.id == id));
         all.push(Resource {
