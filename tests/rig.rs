@@ -68,8 +68,7 @@ fn layer_entries(blob: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn registry_serves_each_fixture_with_its_layout_digest() {
-    let reg = Registry::start();
-    reg.push_fixtures();
+    let reg = Registry::with_fixtures();
 
     // busybox: the body's sha256, the registry's digest header and the
     // OCI layout's index.json all agree.
@@ -119,6 +118,11 @@ fn registry_serves_each_fixture_with_its_layout_digest() {
         entries.contains(fixtures::layered::OPAQUE_DIR_FILE),
         "{entries:?}"
     );
+    let (_, _, top) = get(&reg, &format!("/v2/layered/blobs/{}", layered[2]), "*/*");
+    let top = layer_entries(&top);
+    for added in fixtures::layered::ADDED_FILES {
+        assert!(top.contains(added), "{added} not in {top:?}");
+    }
     // And the base layer holds what the whiteouts remove.
     let (_, _, base) = get(&reg, &format!("/v2/busybox/blobs/{}", layered[0]), "*/*");
     let base = layer_entries(&base);
@@ -231,25 +235,46 @@ fn docker_archives_hold_the_layout_configs_and_layers() {
 }
 
 #[test]
-fn fixture_build_is_reproducible_and_cached() {
+fn fixture_build_is_reproducible_cached_and_safe_to_run_twice_at_once() {
     let first = fixtures::dir();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/build.sh");
     let again = tempfile::tempdir().expect("a temp dir");
     let out = again.path().join("out");
-    for expect in ["fixtures built in", "fixtures up to date in"] {
-        let run = std::process::Command::new("bash")
-            .arg(script)
-            .arg(&out)
-            .output()
-            .expect("run fixtures/build.sh");
-        let stdout = common::stdout(&run);
-        assert!(
-            run.status.success() && stdout.starts_with(expect),
-            "fixtures/build.sh: {}\n{stdout}\n{}",
-            run.status,
-            common::stderr(&run)
-        );
-    }
+    // Two builds of the same OUTDIR at once: one builds, the other waits
+    // for the lock and finds the stamp.
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new("bash")
+                .arg(script)
+                .arg(&out)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run fixtures/build.sh")
+        })
+        .collect();
+    let mut said: Vec<String> = runs
+        .into_iter()
+        .map(|run| {
+            let run = run.wait_with_output().expect("wait for fixtures/build.sh");
+            let stdout = common::stdout(&run);
+            assert!(
+                run.status.success(),
+                "fixtures/build.sh: {}\n{stdout}\n{}",
+                run.status,
+                common::stderr(&run)
+            );
+            stdout.split(" in ").next().unwrap_or_default().to_string()
+        })
+        .collect();
+    said.sort();
+    assert_eq!(said, ["fixtures built", "fixtures up to date"]);
+    let leftovers: Vec<_> = std::fs::read_dir(again.path())
+        .expect("list the temp dir")
+        .map(|e| e.expect("a dir entry").file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "out and out.lock only: {leftovers:?}");
+
     let digests = |dir: &std::path::Path| {
         std::fs::read_to_string(dir.join("digests.json")).expect("read digests.json")
     };

@@ -2,7 +2,6 @@
 //! each one contains), built once per machine into `target/tmp/fixtures`
 //! and read back from their OCI layouts.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,8 +37,9 @@ pub mod layered {
 }
 
 /// The fixtures directory, built (or found up to date) on first use. Test
-/// processes running at once serialize on a file lock; the script's stamp
-/// makes every build after the first a no-op.
+/// processes running at once serialize on the script's file lock
+/// (`flock` on `fixtures.lock` next to it), and its stamp makes every build
+/// after the first a no-op.
 pub fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(build)
@@ -49,15 +49,6 @@ fn build() -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("create {}: {e}", base.display()));
     let out = base.join("fixtures");
-    let lock_path = base.join("fixtures.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/build.sh");
     let result = Command::new("bash")
         .arg(&script)
@@ -73,7 +64,6 @@ fn build() -> PathBuf {
         String::from_utf8_lossy(&result.stdout),
         String::from_utf8_lossy(&result.stderr)
     );
-    drop(lock); // closing the file releases the lock
     out
 }
 

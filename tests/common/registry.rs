@@ -104,6 +104,13 @@ impl Registry {
         Registry::start_with(RegistryConfig::default())
     }
 
+    /// Start a registry and push every fixture into it.
+    pub fn with_fixtures() -> Registry {
+        let registry = Registry::start();
+        registry.push_fixtures();
+        registry
+    }
+
     /// A configuration to adjust before `.start()`.
     pub fn builder() -> RegistryConfig {
         RegistryConfig::default()
