@@ -12,6 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::fixtures;
@@ -128,7 +129,10 @@ impl Registry {
         let mut last_error = String::new();
         for attempt in 0..5 {
             let addr = free_port();
-            let marker = format!("{}-{attempt}-{}", std::process::id(), addr.port());
+            // Unique per registry start on this machine.
+            static STARTS: AtomicU32 = AtomicU32::new(0);
+            let n = STARTS.fetch_add(1, Ordering::Relaxed);
+            let marker = format!("{}-{n}-{}", std::process::id(), addr.port());
             let config_path = dir.path().join("config.yml");
             std::fs::write(&config_path, config.render(addr, &storage, &marker))
                 .expect("write the registry's config.yml");
