@@ -48,8 +48,8 @@ pub struct RegistryConfig {
     pub log_level: String,
     /// Demand bearer tokens from a token server (see [`token`]).
     pub token_auth: bool,
-    /// Extra top-level YAML appended verbatim to config.yml (e.g. an
-    /// `auth:` section).
+    /// Extra top-level YAML appended verbatim to config.yml (e.g. a
+    /// `notifications:` section).
     pub extra_yaml: String,
 }
 
