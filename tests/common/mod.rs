@@ -3,6 +3,9 @@
 //! fail (never skip) when not run as root.
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
