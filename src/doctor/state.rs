@@ -99,10 +99,11 @@ pub fn leftovers_verdict(found: &anyhow::Result<Vec<Leftover>>) -> Check {
     }
 }
 
-/// Leftovers of this root. Without a data dir there is no ledger, so only
-/// the host scan counts (and nothing is created just to look).
+/// Leftovers of this root. Without a ledger (no glassbox command has
+/// recorded anything here yet) only the host scan counts, and nothing is
+/// created just to look (the ledger's lock file comes with the ledger).
 pub fn find_leftovers(root: &Root) -> anyhow::Result<Vec<Leftover>> {
-    if root.data.is_dir() {
+    if root.data.join("resources.lock").exists() {
         return resources::leftovers(root, false);
     }
     Ok(resources::kinds()
