@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod cmd;
+pub mod doctor;
 pub mod host;
 pub mod state;
 pub mod trace;
