@@ -92,7 +92,7 @@ impl FsContext {
         };
         if rc < 0 {
             let err = std::io::Error::last_os_error();
-            return Err(self.with_log(err)).context("fsconfig(2) FSCONFIG_CMD_CREATE");
+            return Err(self.with_log(err)).context("fsconfig(2) create the overlay superblock");
         }
         Ok(())
     }

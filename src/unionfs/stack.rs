@@ -278,6 +278,7 @@ fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
             }
             None => None,
         };
+        let t0 = now_us();
         let r = nix::mount::mount(
             Some("overlay"),
             &c.target,
@@ -292,12 +293,68 @@ fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
             }
         }
         r.map_err(|e| {
-            anyhow::Error::new(e).context(format!(
-                "mount(2) overlay on {} (the kernel's reason is in `dmesg | grep overlayfs`)",
-                c.target.display()
-            ))
+            let err = anyhow::Error::new(e)
+                .context(format!("mount(2) overlay on {}", c.target.display()));
+            explain_refusal(err, t0)
         })
     })
+}
+
+/// Microseconds since boot, the clock of the kernel log's timestamps.
+fn now_us() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+        .unwrap_or(0)
+}
+
+/// overlayfs lines the kernel logged since `since_us` (read from
+/// `/dev/kmsg`, what `dmesg` shows): the reason behind a bare `EINVAL`.
+fn kernel_reason(since_us: u64) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut found = Vec::new();
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let rec = String::from_utf8_lossy(&buf[..n]);
+                let Some((head, msg)) = rec.split_once(';') else {
+                    continue;
+                };
+                let ts: u64 = head
+                    .split(',')
+                    .nth(2)
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let msg = msg.lines().next().unwrap_or("").trim();
+                if ts + 1000 >= since_us && msg.starts_with("overlayfs:") {
+                    found.push(msg.to_string());
+                }
+            }
+            // EPIPE: records overwritten while reading; keep going.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    if found.is_empty() {
+        None
+    } else {
+        Some(found.join("; "))
+    }
+}
+
+/// Attach the kernel's own words to a refused mount.
+fn explain_refusal(err: anyhow::Error, since_us: u64) -> anyhow::Error {
+    match kernel_reason(since_us) {
+        Some(reason) => err.context(format!("the kernel logged: {reason}")),
+        None => err.context("the kernel may have logged the reason: see `dmesg | grep overlayfs`"),
+    }
 }
 
 fn opt_display(p: &Option<PathBuf>) -> String {
@@ -362,7 +419,9 @@ fn mount_new_api(c: &Checked) -> Result<()> {
             detail(format!("fsconfig workdir={}", w.display()), "fsconfig(2)")
                 .run(|| ctx.set_path("workdir", w))?;
         }
-        detail("fsconfig FSCONFIG_CMD_CREATE".into(), "fsconfig(2)").run(|| ctx.create())?;
+        let t0 = now_us();
+        detail("fsconfig FSCONFIG_CMD_CREATE".into(), "fsconfig(2)")
+            .run(|| ctx.create().map_err(|e| explain_refusal(e, t0)))?;
         detail(
             format!("fsmount + move_mount onto {}", c.target.display()),
             "move_mount(2)",
