@@ -160,6 +160,7 @@ fn read_step(path: &Path) -> Result<String> {
         .arg("path", path.display())
         .shell(format!("cat {}", shell_quote(&path.display().to_string())))
         .why("a read through the mount is served by the topmost layer that has the name; nothing is copied")
+        .man("read(2)")
         .observe(|| std::fs::read_to_string(path).with_context(|| format!("read {}", path.display())))
 }
 
