@@ -249,3 +249,27 @@ fn failed_mount_leaves_nothing_classic() {
 fn failed_mount_leaves_nothing_classic_with_symlinks() {
     kernel_refusal_leaves_nothing("classic", &[], true);
 }
+
+#[test]
+fn dry_run_plans_and_mounts_nothing() {
+    common::require_root();
+    let root = TestRoot::new();
+    let l = Layout::new(&root.path().join("s"));
+    let before = tree(&root.path().join("s"));
+    let mut args = l.mount_args();
+    args.insert(0, "--dry-run".into());
+    args.splice(3..3, ["--method".to_string(), "classic".to_string()]);
+    let out = root.run(&strs(&args));
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("planned"), "{err}");
+    assert!(
+        err.contains("$ mount -t overlay overlay -o lowerdir="),
+        "{err}"
+    );
+    assert!(err.contains("would mount overlay"), "{err}");
+    assert!(!mounted(&l.merged));
+    assert!(records(&root).is_empty());
+    assert_eq!(ledger(&root), serde_json::json!([]));
+    assert_eq!(tree(&root.path().join("s")), before);
+}

@@ -128,7 +128,12 @@ fn mount(ctx: &Ctx, a: &MountArgs) -> Result<()> {
     trace::say(
         Mechanism::Unionfs,
         format!(
-            "mounted overlay on {} ({} lower layer(s), {}{}), top layer {}",
+            "{} overlay on {} ({} lower layer(s), {}{}), top layer {}",
+            if trace::dry_run() {
+                "would mount"
+            } else {
+                "mounted"
+            },
             s.target.display(),
             s.lowers.len(),
             if s.upper.is_some() {

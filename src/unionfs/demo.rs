@@ -202,6 +202,11 @@ fn q(p: &Path) -> String {
 
 /// Run the demo in `dir` (made fresh), writing the narrative to `out`.
 pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Write) -> Result<()> {
+    if crate::trace::dry_run() {
+        bail!(
+            "the demo reads back what each step did, so it cannot run under --dry-run: run it with -v to see each step as it happens"
+        );
+    }
     if dir.exists()
         && std::fs::read_dir(dir)
             .with_context(|| format!("list {}", dir.display()))?

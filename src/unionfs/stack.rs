@@ -139,7 +139,9 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
         .observe(|| check::check(req))?
     };
     let method = resolve_method(opts.method);
-    root.ensure()?;
+    if !trace::dry_run() {
+        root.ensure()?;
+    }
     let id = c.target.display().to_string();
     let pending = resources::record(root, MOUNT_KIND.name(), &id, opts.owner.clone())?;
     let paths = match method {
@@ -161,10 +163,14 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
         },
         paths,
     };
-    if !trace::dry_run() {
+    if trace::dry_run() {
+        // Nothing was made, so there is nothing to record (and under
+        // --dry-run as a non-root user the ledger may not be writable).
+        drop(pending);
+    } else {
         write_json(&record_path(root, &c.target), &stack)?;
+        pending.commit()?;
     }
-    pending.commit()?;
     Ok(stack)
 }
 
@@ -505,7 +511,9 @@ pub fn find_by_upper(root: &Root, upper: &Path) -> Result<(PathBuf, Vec<PathBuf>
             shown.lowers.iter().map(PathBuf::from).collect(),
         ));
     }
-    if let Some(stack) = recorded(root, &m.mount_point)? {
+    if let Some(stack) = recorded(root, &m.mount_point)?
+        && stack.upper.as_deref() == Some(upper.as_path())
+    {
         return Ok((m.mount_point.clone(), stack.lowers));
     }
     bail!(
