@@ -284,7 +284,7 @@ fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
             }
             None => None,
         };
-        let t0 = now_us();
+        let log = KernelLog::mark();
         let r = nix::mount::mount(
             Some("overlay"),
             &c.target,
@@ -301,63 +301,58 @@ fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
         r.map_err(|e| {
             let err = anyhow::Error::new(e)
                 .context(format!("mount(2) overlay on {}", c.target.display()));
-            explain_refusal(err, t0)
+            explain_refusal(err, log)
         })
     })
 }
 
-/// Microseconds since boot, the clock of the kernel log's timestamps.
-fn now_us() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
-        .unwrap_or(0)
-}
+/// A position in the kernel log (`/dev/kmsg`, what `dmesg` shows), taken
+/// before a mount so the `overlayfs:` lines logged after it can be read
+/// back: the reason behind a bare `EINVAL`.
+struct KernelLog(Option<std::fs::File>);
 
-/// overlayfs lines the kernel logged since `since_us` (read from
-/// `/dev/kmsg`, what `dmesg` shows): the reason behind a bare `EINVAL`.
-fn kernel_reason(since_us: u64) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open("/dev/kmsg")
-        .ok()?;
-    let mut buf = vec![0u8; 8192];
-    let mut found = Vec::new();
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let rec = String::from_utf8_lossy(&buf[..n]);
-                let Some((head, msg)) = rec.split_once(';') else {
-                    continue;
-                };
-                let ts: u64 = head
-                    .split(',')
-                    .nth(2)
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let msg = msg.lines().next().unwrap_or("").trim();
-                if ts + 1000 >= since_us && msg.starts_with("overlayfs:") {
-                    found.push(msg.to_string());
-                }
-            }
-            // EPIPE: records overwritten while reading; keep going.
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
-            Err(_) => break,
-        }
+impl KernelLog {
+    fn mark() -> KernelLog {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .ok()
+            .and_then(|mut f| f.seek(SeekFrom::End(0)).ok().map(|_| f));
+        KernelLog(f)
     }
-    if found.is_empty() {
-        None
-    } else {
-        Some(found.join("; "))
+
+    /// The overlayfs lines logged since the mark.
+    fn overlay_lines(self) -> Option<String> {
+        use std::io::Read;
+        let mut f = self.0?;
+        let mut buf = vec![0u8; 8192];
+        let mut found = Vec::new();
+        for _ in 0..10_000 {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    let msg = rec.split_once(';').map(|(_, m)| m).unwrap_or("");
+                    let msg = msg.lines().next().unwrap_or("").trim();
+                    if msg.starts_with("overlayfs:") {
+                        found.push(msg.to_string());
+                    }
+                }
+                // EPIPE: records overwritten while reading; keep going.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        (!found.is_empty()).then(|| found.join("; "))
     }
 }
 
 /// Attach the kernel's own words to a refused mount.
-fn explain_refusal(err: anyhow::Error, since_us: u64) -> anyhow::Error {
-    match kernel_reason(since_us) {
+fn explain_refusal(err: anyhow::Error, log: KernelLog) -> anyhow::Error {
+    match log.overlay_lines() {
         Some(reason) => err.context(format!("the kernel logged: {reason}")),
         None => err.context("the kernel may have logged the reason: see `dmesg | grep overlayfs`"),
     }
@@ -425,9 +420,9 @@ fn mount_new_api(c: &Checked) -> Result<()> {
             detail(format!("fsconfig workdir={}", w.display()), "fsconfig(2)")
                 .run(|| ctx.set_path("workdir", w))?;
         }
-        let t0 = now_us();
+        let log = KernelLog::mark();
         detail("fsconfig FSCONFIG_CMD_CREATE".into(), "fsconfig(2)")
-            .run(|| ctx.create().map_err(|e| explain_refusal(e, t0)))?;
+            .run(|| ctx.create().map_err(|e| explain_refusal(e, log)))?;
         detail(
             format!("fsmount + move_mount onto {}", c.target.display()),
             "move_mount(2)",
