@@ -273,3 +273,19 @@ fn dry_run_plans_and_mounts_nothing() {
     assert_eq!(ledger(&root), serde_json::json!([]));
     assert_eq!(tree(&root.path().join("s")), before);
 }
+
+/// `unionfs mount` is recorded as made by hand: plain prune keeps it,
+/// `system prune --all` unmounts it.
+#[test]
+fn prune_all_removes_a_manual_stack() {
+    common::require_root();
+    let root = TestRoot::new();
+    let l = Layout::new(&root.path().join("s"));
+    root.ok(&strs(&l.mount_args()));
+    root.ok(&["system", "prune"]);
+    assert!(mounted(&l.merged), "plain prune removed a stack made by hand");
+    let out = root.ok(&["system", "prune", "--all"]);
+    assert!(out.contains("removed mount"), "{out}");
+    assert!(!mounted(&l.merged));
+    assert_eq!(ledger(&root), serde_json::json!([]));
+}

@@ -180,6 +180,9 @@ pub fn oci_entry_to_overlay(layer_dir: &Path, entry: &Path) -> Result<Unpack> {
         return Ok(Unpack::Extract);
     };
     let parent = layer_dir.join(rel.parent().unwrap_or(Path::new("")));
+    if classify_oci_name(name) != OciEntry::Regular {
+        no_symlink_between(layer_dir, &rel)?;
+    }
     match classify_oci_name(name) {
         OciEntry::Regular => Ok(Unpack::Extract),
         OciEntry::Whiteout(target) => {
@@ -216,6 +219,28 @@ pub fn oci_entry_to_overlay(layer_dir: &Path, entry: &Path) -> Result<Unpack> {
             Ok(Unpack::Converted)
         }
     }
+}
+
+/// Refuse a marker whose parent directories pass through a symlink made by
+/// an earlier entry (`a -> /etc`, then `a/.wh.passwd` would delete the
+/// host's /etc/passwd).
+fn no_symlink_between(layer_dir: &Path, rel: &Path) -> Result<()> {
+    let mut cur = layer_dir.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            if let Ok(m) = std::fs::symlink_metadata(&cur)
+                && m.file_type().is_symlink()
+            {
+                bail!(
+                    "layer entry {} goes through the symlink {}: refusing to follow it out of the layer",
+                    rel.display(),
+                    cur.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Unpack an OCI layer tar into `dir` in overlay form.
@@ -384,5 +409,26 @@ mod tests {
         );
         assert!(oci_entry_to_overlay(d.path(), Path::new("../.wh.x")).is_err());
         assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn markers_never_follow_a_symlink_out_of_the_layer() {
+        let d = tempfile::tempdir().unwrap();
+        let (layer, outside) = (d.path().join("layer"), d.path().join("outside"));
+        std::fs::create_dir_all(&layer).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("passwd"), "keep").unwrap();
+        std::os::unix::fs::symlink(&outside, layer.join("a")).unwrap();
+        for entry in ["a/.wh.passwd", "a/.wh..wh..opq"] {
+            let err = oci_entry_to_overlay(&layer, Path::new(entry)).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("goes through the symlink"),
+                "{err:#}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(outside.join("passwd")).unwrap(),
+            "keep"
+        );
     }
 }
