@@ -237,3 +237,36 @@ fn umount_of_what_is_not_an_overlay() {
     assert!(err.contains("is a tmpfs mount, not an overlay"), "{err}");
     assert!(mounted(&fs.0));
 }
+
+/// What the kernel itself says about an overlay as upper (checks skipped):
+/// glassbox passes its words on, and nothing is mounted.
+fn kernel_refuses_overlay_as_upper(method: &str) {
+    common::require_root();
+    let root = TestRoot::new();
+    let base = root.path().join("s");
+    let first = Layout::new(&base.join("first"));
+    root.ok(&strs(&first.mount_args()));
+    std::fs::create_dir(first.merged.join("u")).unwrap();
+    std::fs::create_dir(first.merged.join("w")).unwrap();
+    let second = Layout::new(&base.join("second"));
+    let mut args = second.mount_args();
+    set(&mut args, "--upper", &first.merged.join("u"));
+    set(&mut args, "--work", &first.merged.join("w"));
+    args.splice(
+        2..2,
+        ["--no-preflight", "--method", method].map(String::from),
+    );
+    refused(&root, &base, &args, &["not supported as upperdir"]);
+    assert!(!mounted(&second.merged));
+    root.ok(&["unionfs", "umount", first.merged.to_str().unwrap()]);
+}
+
+#[test]
+fn kernel_refuses_overlay_as_upper_new_api() {
+    kernel_refuses_overlay_as_upper("new-api");
+}
+
+#[test]
+fn kernel_refuses_overlay_as_upper_classic() {
+    kernel_refuses_overlay_as_upper("classic");
+}

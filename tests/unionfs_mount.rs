@@ -283,7 +283,10 @@ fn prune_all_removes_a_manual_stack() {
     let l = Layout::new(&root.path().join("s"));
     root.ok(&strs(&l.mount_args()));
     root.ok(&["system", "prune"]);
-    assert!(mounted(&l.merged), "plain prune removed a stack made by hand");
+    assert!(
+        mounted(&l.merged),
+        "plain prune removed a stack made by hand"
+    );
     let out = root.ok(&["system", "prune", "--all"]);
     assert!(out.contains("removed mount"), "{out}");
     assert!(!mounted(&l.merged));

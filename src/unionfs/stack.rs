@@ -337,7 +337,9 @@ impl KernelLog {
                     let rec = String::from_utf8_lossy(&buf[..n]);
                     let msg = rec.split_once(';').map(|(_, m)| m).unwrap_or("");
                     let msg = msg.lines().next().unwrap_or("").trim();
-                    if msg.starts_with("overlayfs:") {
+                    // overlay logs as "overlayfs:" and, through its mount
+                    // context, as "overlay:".
+                    if msg.starts_with("overlayfs:") || msg.starts_with("overlay:") {
                         found.push(msg.to_string());
                     }
                 }
@@ -410,6 +412,8 @@ fn mount_new_api(c: &Checked) -> Result<()> {
         // Opening a context changes nothing yet; fsmount/move_mount do.
         let ctx = detail("fsopen(\"overlay\")".into(), "fsopen(2)")
             .observe(|| FsContext::open("overlay"))?;
+        detail("fsconfig source=overlay".into(), "fsconfig(2)")
+            .run(|| ctx.set_string("source", b"overlay"))?;
         for l in &c.lowers {
             detail(format!("fsconfig lowerdir+={}", l.display()), "fsconfig(2)")
                 .run(|| ctx.set_path("lowerdir+", l))?;
