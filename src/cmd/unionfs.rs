@@ -41,7 +41,7 @@ pub struct MountArgs {
     /// With --method classic, use short relative paths even when absolute ones fit
     #[arg(long)]
     pub short_paths: bool,
-    /// Skip glassbox's checks and let the kernel answer (its reason goes to dmesg)
+    /// Skip glassbox's checks and let the kernel answer (glassbox shows what it logged)
     #[arg(long)]
     pub no_preflight: bool,
     /// Where to mount the stack

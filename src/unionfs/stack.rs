@@ -168,8 +168,21 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
         // --dry-run as a non-root user the ledger may not be writable).
         drop(pending);
     } else {
-        write_json(&record_path(root, &c.target), &stack)?;
-        pending.commit()?;
+        if let Err(e) = pending.commit() {
+            // Unrecorded, nothing could find it again: undo the mount.
+            let _ = crate::host::mount::umount(
+                Mechanism::Unionfs,
+                &c.target,
+                MntFlags::MNT_DETACH,
+                "undo a mount the ledger could not record",
+            );
+            return Err(e);
+        }
+        if let Err(e) = write_json(&record_path(root, &c.target), &stack) {
+            trace::warn(format!(
+                "{e:#}: `unionfs diff` will need --lower for this stack"
+            ));
+        }
     }
     Ok(stack)
 }
