@@ -57,6 +57,9 @@ pub enum Command {
     /// Whole-installation housekeeping
     #[command(subcommand)]
     System(cmd::system::Command),
+    /// Overlay union filesystem by hand: mount, umount, diff, demo
+    #[command(subcommand)]
+    Unionfs(cmd::unionfs::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
 }

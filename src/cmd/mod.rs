@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod doctor;
 pub mod system;
+pub mod unionfs;
 
 use crate::state::Root;
 
