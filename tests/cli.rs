@@ -191,3 +191,37 @@ fn no_color_env_and_pipes_give_plain_text() {
     assert!(out.status.success());
     assert!(!stderr(&out).contains('\x1b'), "no escape codes when piped");
 }
+
+#[test]
+fn an_unwritable_root_is_named_and_nothing_is_written() {
+    common::require_root();
+    let base = tempfile::Builder::new()
+        .prefix("gbtest-ro-")
+        .tempdir()
+        .unwrap();
+    let ro = base.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=64k", "gbtest-ro"])
+        .arg(&ro)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a read-only tmpfs for the test");
+    let out = Command::new(common::glassbox_bin())
+        .arg("--root")
+        .arg(&ro)
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    let listing: Vec<_> = std::fs::read_dir(&ro).unwrap().collect();
+    let _ = Command::new("umount").arg(&ro).status();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains(&ro.display().to_string()), "{err}");
+    assert!(
+        err.contains("not writable") || err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert!(listing.is_empty(), "nothing written: {listing:?}");
+}
