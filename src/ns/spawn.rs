@@ -1,0 +1,422 @@
+//! The parent's side of starting a container process: a [`Spec`] in, a
+//! running [`Child`] (pid and pidfd) out.
+//!
+//! Order of events, each one a traced step:
+//! 1. `unshare(CLONE_NEWTIME)` and the clock offsets, if a time namespace
+//!    is asked for (`clone(2)` cannot make one: the flag collides with the
+//!    exit-signal bits), so the child is born in it;
+//! 2. `clone3(2)` with the `CLONE_NEW*` flags and `CLONE_PIDFD`;
+//! 3. the parent writes `uid_map`/`gid_map`, then calls [`Hooks::created`]
+//!    (cgroups, veth) and says `Go`;
+//! 4. the child sets up (see [`super::child`]) and says `Ready`;
+//! 5. [`Hooks::ready`] (print the inode table, pin namespaces), the
+//!    terminal's foreground group goes to the child, the parent says `Exec`.
+//!
+//! Read `clone(2)`, `user_namespaces(7)`, `time_namespaces(7)`.
+
+use std::fs::File;
+use std::io::IsTerminal;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::child;
+use super::clone::{Forked, clone3, pidfd_kill};
+use super::kind::NsType;
+use super::spec::{Spec, Stdio};
+use super::sync::{self, Msg};
+use crate::trace::{Action, Mechanism, Step};
+
+const M: Mechanism = Mechanism::Ns;
+
+/// Callbacks at the fixed points of the handshake.
+pub trait Hooks {
+    /// The child exists in its namespaces and waits: place it in cgroups,
+    /// give it a network. Its uid/gid maps are already written.
+    fn created(&mut self, _pid: Pid) -> Result<()> {
+        Ok(())
+    }
+    /// The child has set up its root and waits to exec.
+    fn ready(&mut self, _pid: Pid) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// No callbacks.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// The child failed before exec (missing command, bad mount). Carries the
+/// exit code Docker uses (125 setup, 126 cannot invoke, 127 not found).
+#[derive(Debug)]
+pub struct ChildError {
+    pub message: String,
+    pub code: u8,
+}
+
+impl std::fmt::Display for ChildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ChildError {}
+
+/// A running container process.
+pub struct Child {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    /// The terminal's foreground group to give back after the child exits.
+    restore_tty: Option<Pid>,
+    old_mask: SigSet,
+    /// The child shares our process group (no terminal): a Ctrl-C reaches
+    /// it directly, so we must not forward it a second time.
+    same_pgrp: bool,
+    reaped: bool,
+}
+
+/// Is CAP_SYS_ADMIN in our effective set? Say what is missing otherwise.
+pub fn require_sys_admin(what: &str) -> Result<()> {
+    let has = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_ADMIN,
+    )
+    .unwrap_or(false);
+    if !has {
+        bail!(
+            "{what} needs the CAP_SYS_ADMIN capability (to create and join namespaces, mount and pivot_root), which this process lacks: run it as root, e.g. with sudo"
+        );
+    }
+    Ok(())
+}
+
+/// Start the process described by `spec`.
+pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
+    if spec.argv.is_empty() {
+        bail!("no command given: say what to run after `--`, e.g. -- sh");
+    }
+    if spec.namespaces.is_new(NsType::User) && spec.id_map.is_none() {
+        bail!("a new user namespace needs an id map");
+    }
+    if let Some(root) = &spec.rootfs {
+        if !spec.namespaces.is_new(NsType::Mnt) {
+            bail!("--rootfs needs a new mount namespace (--mnt)");
+        }
+        spec.rootfs = Some(super::rootfs::absolute(root)?);
+    }
+    let ns = spec.namespaces.clone();
+    // Open every namespace to join now, while /proc is ours.
+    let mut parent_joins = Vec::new();
+    let mut child_joins = Vec::new();
+    for (t, path) in ns.joins() {
+        let fd: OwnedFd = File::open(&path)
+            .with_context(|| {
+                format!(
+                    "open {} to join its {t} namespace (has the process exited?)",
+                    path.display()
+                )
+            })?
+            .into();
+        if t == NsType::User && super::inode::inode_of(&path)? == super::inode::inode(None, t)? {
+            continue; // already there: setns would fail with EINVAL
+        }
+        if matches!(t, NsType::Pid | NsType::Time) {
+            parent_joins.push((t, fd));
+        } else {
+            child_joins.push((t, fd));
+        }
+    }
+    // pid and time namespaces apply to children only: join them here, the
+    // child is born inside.
+    for (t, fd) in &parent_joins {
+        Step::new(M, Action::Syscall, format!("join the {t} namespace for the next child"))
+            .arg("type", t)
+            .arg("flags", t.clone_flag_name())
+            .shell(format!("nsenter {}", t.nsenter_opt()))
+            .why("Joining a pid or time namespace changes only where this process's children are born, so glassbox joins it and then forks.")
+            .man("setns(2)")
+            .run(|| {
+                nix::sched::setns(fd.as_fd(), CloneFlags::from_bits_retain(t.clone_flag() as i32))
+                    .with_context(|| format!("setns(2) {}", t.clone_flag_name()))
+            })?;
+    }
+    if ns.is_new(NsType::Time) {
+        Step::new(M, Action::Syscall, "unshare a time namespace for the next child")
+            .arg("flags", "CLONE_NEWTIME")
+            .shell(format!(
+                "unshare --time --boottime {} --monotonic {} --fork",
+                spec.time_offsets.boottime, spec.time_offsets.monotonic
+            ))
+            .why("clone(2) cannot create a time namespace (CLONE_NEWTIME shares bits with the exit signal); unshare(2) makes one that only children enter, and its clock offsets can be set while it is still empty.")
+            .man("time_namespaces(7)")
+            .run(|| nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).context("unshare(2) CLONE_NEWTIME"))?;
+        let text = spec.time_offsets.file_text();
+        Step::new(M, Action::FileWrite, "set the clock offsets of the new time namespace")
+            .arg("path", "/proc/self/timens_offsets")
+            .arg("value", text.trim_end().replace('\n', "; "))
+            .shell(format!(
+                "printf '{}' > /proc/self/timens_offsets",
+                text.replace('\n', "\\n")
+            ))
+            .why("The offsets of CLOCK_BOOTTIME and CLOCK_MONOTONIC can be written only while no process is in the new time namespace yet.")
+            .man("time_namespaces(7)")
+            .run(|| {
+                std::fs::write("/proc/self/timens_offsets", &text)
+                    .context("write /proc/self/timens_offsets")
+            })?;
+    }
+    let (parent_chan, child_chan) = sync::pair()?;
+    // Signals that arrive while the child runs are read from a signalfd and
+    // forwarded; block them now so none is lost. The child unblocks them.
+    let mut forwarded = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        forwarded.add(s);
+    }
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
+        .context("sigprocmask(2)")?;
+    let flags = ns.clone_flags();
+    let flag_names: Vec<&str> = ns
+        .new_types()
+        .into_iter()
+        .filter(|t| t.clone_flag() & flags != 0)
+        .map(|t| t.clone_flag_name())
+        .chain(std::iter::once("CLONE_PIDFD"))
+        .collect();
+    let parent_end = parent_chan.raw_fd();
+    let id_map = spec.id_map.filter(|_| ns.is_new(NsType::User));
+    let inherit_stdio = matches!(spec.stdio, Stdio::Inherit);
+    let argv0 = spec.argv[0].clone();
+    let forked = Step::new(M, Action::Process, format!("clone {argv0}"))
+        .arg("flags", flag_names.join("|"))
+        .shell(ns.unshare_shell())
+        .why("clone3(2) creates the child directly inside the new namespaces (a new pid namespace only applies to children, so CMD becomes its PID 1) and returns a pidfd that names exactly this child.")
+        .man("clone(2)")
+        .run(move || {
+            // SAFETY: glassbox is single-threaded here; the child only runs
+            // child::main, which execs or _exits, so it never returns into
+            // this step (which would report the clone a second time).
+            match unsafe { clone3(flags) }.context("clone3(2)")? {
+                Forked::Child => {
+                    let _ = nix::unistd::close(parent_end);
+                    child::main(spec, child_chan, child_joins)
+                }
+                parent => Ok(Some(parent)),
+            }
+        });
+    let (pid, pidfd) = match forked {
+        Ok(Some(Forked::Parent { pid, pidfd })) => (pid, pidfd),
+        Ok(_) => {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            bail!("dry run: nothing started")
+        }
+        Err(e) => {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            return Err(e);
+        }
+    };
+    let mut child = Child {
+        pid,
+        pidfd,
+        restore_tty: None,
+        old_mask,
+        same_pgrp: true,
+        reaped: false,
+    };
+    match handshake(&mut child, id_map, inherit_stdio, hooks, &parent_chan) {
+        Ok(()) => Ok(child),
+        Err(e) => {
+            // Nothing may survive a failed start.
+            let _ = pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = child.reap();
+            Err(e)
+        }
+    }
+}
+
+fn handshake(
+    child: &mut Child,
+    id_map: Option<super::spec::IdMap>,
+    inherit_stdio: bool,
+    hooks: &mut dyn Hooks,
+    chan: &sync::Channel,
+) -> Result<()> {
+    let pid = child.pid;
+    if let Some(map) = id_map {
+        for (file, line) in [("uid_map", map.uid_line()), ("gid_map", map.gid_line())] {
+            let path = std::path::PathBuf::from(format!("/proc/{pid}/{file}"));
+            crate::host::write_file(
+                M,
+                &path,
+                &line,
+                "Only the parent, outside, can write the map: `0 OUTSIDE COUNT` makes root inside the namespace an unprivileged id outside.",
+            )?;
+            let shown = std::fs::read_to_string(&path).unwrap_or_default();
+            crate::trace::say(
+                M,
+                format!(
+                    "{file}: {}",
+                    shown.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+            );
+        }
+    }
+    hooks.created(pid)?;
+    chan.send(&Msg::Go)?;
+    match chan.recv()? {
+        Some(Msg::Ready) => {}
+        Some(Msg::Error { message, code }) => return Err(anyhow!(ChildError { message, code })),
+        other => bail!("the child died during setup (handshake got {other:?})"),
+    }
+    hooks.ready(pid)?;
+    if inherit_stdio && std::io::stdin().is_terminal() {
+        take_terminal(child)?;
+    }
+    chan.send(&Msg::Exec)?;
+    match chan.recv()? {
+        None => Ok(()),
+        Some(Msg::Error { message, code }) => Err(anyhow!(ChildError { message, code })),
+        Some(other) => bail!("handshake: unexpected {other:?} after exec"),
+    }
+}
+
+/// Make the child the terminal's foreground process group, so Ctrl-C and
+/// job control reach CMD and not glassbox.
+fn take_terminal(child: &mut Child) -> Result<()> {
+    let tty = std::io::stdin();
+    let ours = nix::unistd::tcgetpgrp(tty.as_fd()).context("tcgetpgrp(3)")?;
+    Step::new(M, Action::Process, format!("give the terminal to process group {}", child.pid))
+        .arg("pid", child.pid)
+        .shell("(done by an interactive shell for each job)")
+        .why("Only the terminal's foreground process group receives Ctrl-C and may read it, so CMD gets its own group and the terminal.")
+        .man("tcsetpgrp(3)")
+        .detail()
+        .run(|| {
+            // A background process writing tcsetpgrp gets SIGTTOU: ignore it.
+            // SAFETY: setting a disposition to SIG_IGN is always sound.
+            unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigIgn) }
+                .context("signal(2) SIGTTOU")?;
+            nix::unistd::setpgid(child.pid, child.pid).context("setpgid(2)")?;
+            nix::unistd::tcsetpgrp(tty.as_fd(), child.pid).context("tcsetpgrp(3)")
+        })?;
+    child.restore_tty = Some(ours);
+    child.same_pgrp = false;
+    Ok(())
+}
+
+/// How a process ended, as a shell reports it: its exit code, or 128+N for
+/// signal N.
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+impl Child {
+    /// Wait for the child to exit, forwarding SIGINT, SIGTERM, SIGHUP and
+    /// SIGQUIT to it. Returns the exit code (128+N for signal N).
+    pub fn wait(mut self) -> Result<i32> {
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            mask.add(s);
+        }
+        let sfd = nix::sys::signalfd::SignalFd::with_flags(
+            &mask,
+            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+        )
+        .context("signalfd(2)")?;
+        loop {
+            let pidfd_b: BorrowedFd = self.pidfd.as_fd();
+            let mut fds = [
+                nix::poll::PollFd::new(pidfd_b, nix::poll::PollFlags::POLLIN),
+                nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN),
+            ];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("poll(2) on the child's pidfd"),
+            }
+            let child_done = fds[0].any().unwrap_or(false);
+            let signalled = fds[1].any().unwrap_or(false);
+            if signalled {
+                while let Ok(Some(info)) = sfd.read_signal() {
+                    let sig = info.ssi_signo as i32;
+                    // With a shared process group the terminal already sent
+                    // SIGINT/SIGQUIT to the child too.
+                    let from_tty = matches!(sig, libc::SIGINT | libc::SIGQUIT);
+                    if !(self.same_pgrp && from_tty) {
+                        let _ = pidfd_kill(&self.pidfd, sig);
+                    }
+                }
+            }
+            if child_done {
+                return self.reap();
+            }
+        }
+    }
+
+    /// Collect the exit status; give the terminal and signals back.
+    fn reap(&mut self) -> Result<i32> {
+        let status = loop {
+            match waitpid(self.pid, None) {
+                Ok(s) => {
+                    if let Some(code) = exit_code(s) {
+                        break code;
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("waitpid(2)"),
+            }
+        };
+        self.reaped = true;
+        if let Some(pgrp) = self.restore_tty.take() {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin().as_fd(), pgrp);
+        }
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+        Ok(status)
+    }
+
+    pub fn pidfd_raw(&self) -> i32 {
+        self.pidfd.as_raw_fd()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = pidfd_kill(&self.pidfd, libc::SIGKILL);
+            let _ = self.reap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        let p = Pid::from_raw(1);
+        assert_eq!(exit_code(WaitStatus::Exited(p, 3)), Some(3));
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(p, Signal::SIGKILL, false)),
+            Some(137)
+        );
+    }
+}
