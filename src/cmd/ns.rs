@@ -176,6 +176,7 @@ struct RunHooks<'a> {
     outside: Vec<(NsType, Option<u64>)>,
     new: Vec<NsType>,
     pin: Option<String>,
+    pinned: bool,
 }
 
 impl Hooks for RunHooks<'_> {
@@ -191,6 +192,7 @@ impl Hooks for RunHooks<'_> {
             .collect();
         trace::say(Mechanism::Ns, inode::render_table(&rows));
         if let Some(name) = &self.pin {
+            self.pinned = true;
             let made = pin::pin(&self.ctx.root, name, pid, &self.new)?;
             for p in made {
                 trace::say(Mechanism::Ns, format!("pinned {}", p.display()));
@@ -276,8 +278,17 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
         outside: inode::all(None),
         new: types.clone(),
         pin: a.pin.clone(),
+        pinned: false,
     };
-    start_and_wait(ns::spawn(spec, &mut hooks))
+    let started = ns::spawn(spec, &mut hooks);
+    if started.is_err()
+        && hooks.pinned
+        && let Some(name) = &a.pin
+    {
+        // A failed run leaves nothing: not even its pins.
+        let _ = pin::unpin(&ctx.root, name);
+    }
+    start_and_wait(started)
 }
 
 /// Wait for CMD and turn its end into our exit code (a signal is 128+N).
@@ -317,6 +328,11 @@ fn show(pid: u32) -> Result<ExitCode> {
             outside: inode::inode(Some(1), t).ok(),
         })
         .collect();
+    if rows.iter().all(|r| r.outside.is_none()) {
+        trace::warn(
+            "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them), so nothing can be compared",
+        );
+    }
     print!("{}", list::render_show(pid, &rows));
     Ok(ExitCode::SUCCESS)
 }

@@ -176,6 +176,27 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<(NsType, OwnedFd)>) -> Result<Neve
     ))
 }
 
+/// Docker's message for a command that is nowhere in `$PATH`.
+pub fn not_found_message(cmd: &str) -> String {
+    if cmd.contains('/') {
+        format!("exec: {cmd:?}: stat {cmd}: no such file or directory")
+    } else {
+        format!("exec: {cmd:?}: executable file not found in $PATH")
+    }
+}
+
+/// Is CMD present in the rootfs (seen from outside, before pivot_root)?
+/// A link counts: it may point to a path that only resolves inside.
+pub fn findable_in(rootfs: &Path, cmd: &str, path: &str) -> bool {
+    let inside = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p));
+    if cmd.contains('/') {
+        return std::fs::symlink_metadata(inside(Path::new(cmd))).is_ok();
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .any(|d| std::fs::symlink_metadata(inside(&Path::new(d).join(cmd))).is_ok())
+}
+
 /// `setns(2)` into an already opened namespace.
 fn setns(t: NsType, fd: &OwnedFd) -> Result<()> {
     Step::new(M, Action::Syscall, format!("join the {t} namespace"))
@@ -216,7 +237,7 @@ fn become_root() -> Result<()> {
 /// Find CMD like a shell does: a name with a `/` is a path, anything else
 /// is searched in `$PATH`. Fails with Docker's message and exit code 127.
 fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
-    let not_found = |what: &str| Fail(anyhow!("exec: {cmd:?}: {what}"), EXIT_NOT_FOUND);
+    let not_found = || Fail(anyhow!(not_found_message(cmd)), EXIT_NOT_FOUND);
     if cmd.contains('/') {
         let p = PathBuf::from(cmd);
         return match std::fs::metadata(&p) {
@@ -225,7 +246,7 @@ fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
                 EXIT_CANNOT_INVOKE,
             )),
             Ok(_) => Ok(p),
-            Err(_) => Err(not_found("stat: no such file or directory")),
+            Err(_) => Err(not_found()),
         };
     }
     for dir in path.split(':').filter(|d| !d.is_empty()) {
@@ -236,7 +257,7 @@ fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
             return Ok(p);
         }
     }
-    Err(not_found("executable file not found in $PATH"))
+    Err(not_found())
 }
 
 fn setup_stdio(stdio: Stdio) -> Result<()> {

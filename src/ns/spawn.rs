@@ -107,7 +107,16 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
         if !spec.namespaces.is_new(NsType::Mnt) {
             bail!("--rootfs needs a new mount namespace (--mnt)");
         }
-        spec.rootfs = Some(super::rootfs::absolute(root)?);
+        let root = super::rootfs::absolute(root)?;
+        // Look for CMD before anything is mounted or created, so a rootfs
+        // without it fails cleanly (the child checks again after pivot_root).
+        if !super::child::findable_in(&root, &spec.argv[0], &spec.path_var()) {
+            return Err(anyhow!(ChildError {
+                message: super::child::not_found_message(&spec.argv[0]),
+                code: super::child::EXIT_NOT_FOUND,
+            }));
+        }
+        spec.rootfs = Some(root);
     }
     let ns = spec.namespaces.clone();
     // Open every namespace to join now, while /proc is ours.
