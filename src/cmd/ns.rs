@@ -238,7 +238,12 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
         ns::require_sys_admin("glassbox ns run")?;
     }
     if let Some(name) = &a.pin {
-        pin::dir(&ctx.root, name)?;
+        let d = pin::dir(&ctx.root, name)?;
+        if d.exists() {
+            bail!(
+                "namespaces are already pinned as {name:?}: remove them first with `glassbox ns unpin {name}`"
+            );
+        }
     }
     let mut spec = Spec::new(a.cmd.clone());
     for t in &types {
