@@ -56,7 +56,15 @@ fn enter_sees_the_same_namespaces_as_the_running_process() {
     let root = TestRoot::new();
     let (child, links, pid) = start(
         &root,
-        &["--pid", "--mnt", "--net", "--uts", "--ipc", "--hostname", "inner"],
+        &[
+            "--pid",
+            "--mnt",
+            "--net",
+            "--uts",
+            "--ipc",
+            "--hostname",
+            "inner",
+        ],
     );
     let out = root.run(&[
         "ns", "enter", "--target", &pid.to_string(), "--all", "--", "sh", "-c",
@@ -66,7 +74,10 @@ fn enter_sees_the_same_namespaces_as_the_running_process() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(&lines[..5], &links.iter().map(String::as_str).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        &lines[..5],
+        &links.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
     assert_eq!(lines[5], "inner");
     // ps in the joined pid namespace (with its /proc): sleep, sh, ps, wc.
     let n: u32 = lines[6].trim().parse().unwrap();
@@ -79,8 +90,17 @@ fn a_pinned_namespace_outlives_its_process_and_can_be_entered() {
     require_root();
     let root = TestRoot::new();
     let out = root.run(&[
-        "ns", "run", "--uts", "--net", "--hostname", "pinned", "--pin", "lab", "--",
-        "readlink", "/proc/self/ns/uts",
+        "ns",
+        "run",
+        "--uts",
+        "--net",
+        "--hostname",
+        "pinned",
+        "--pin",
+        "lab",
+        "--",
+        "readlink",
+        "/proc/self/ns/uts",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let uts = stdout(&out).trim().to_string();
@@ -89,7 +109,13 @@ fn a_pinned_namespace_outlives_its_process_and_can_be_entered() {
     assert!(ledger.contains(&pin.display().to_string()), "{ledger}");
     // The process is gone, the namespace is not.
     let out = root.run(&[
-        "ns", "enter", "--pinned", "lab", "--", "sh", "-c",
+        "ns",
+        "enter",
+        "--pinned",
+        "lab",
+        "--",
+        "sh",
+        "-c",
         "readlink /proc/self/ns/uts; hostname; ip -o link | wc -l",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -144,6 +170,10 @@ fn show_compares_a_process_with_pid_1() {
         let ipc = text.lines().find(|l| l.starts_with("ipc ")).unwrap();
         assert!(!ipc.trim_end().ends_with('*'), "{text}");
     } else {
-        assert!(stderr(&out).contains("PID 1 are not readable"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("PID 1 are not readable"),
+            "{}",
+            stderr(&out)
+        );
     }
 }

@@ -8,7 +8,14 @@ use common::{TestRoot, require_root, stderr, stdout};
 fn run_in(root: &TestRoot, rootfs: &std::path::Path, flags: &[&str], script: &str) -> String {
     let mut args = vec!["ns", "run"];
     args.extend_from_slice(flags);
-    args.extend_from_slice(&["--rootfs", rootfs.to_str().unwrap(), "--", "sh", "-c", script]);
+    args.extend_from_slice(&[
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
     let out = root.run(&args);
     assert!(
         out.status.success(),
@@ -88,8 +95,7 @@ fn device_nodes_work() {
     let script = "head -c 8 /dev/urandom | wc -c; echo gone > /dev/null; head -c 4 /dev/zero | od -An -tx1; ls /dev/pts/ptmx; readlink /dev/fd; grep -c . /dev/null || true";
     let out = run_in(&root, rootfs.path(), FLAGS, script);
     assert_eq!(
-        out,
-        "8\n 00 00 00 00\n/dev/pts/ptmx\n/proc/self/fd\n0\n",
+        out, "8\n 00 00 00 00\n/dev/pts/ptmx\n/proc/self/fd\n0\n",
         "{out}"
     );
 }

@@ -111,8 +111,8 @@ fn mnt_a_tmpfs_mounted_inside_never_reaches_the_host() {
     assert!(!host.contains(&tag));
     // The trace shows the propagation tags before and after.
     let err = stderr(&out);
-    assert!(err.contains("mountinfo before:"), "{err}");
-    assert!(err.contains("after:  0 of"), "{err}");
+    assert!(err.contains("propagation before:"), "{err}");
+    assert!(err.contains("propagation after:  0 of"), "{err}");
 }
 
 #[test]

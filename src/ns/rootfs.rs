@@ -19,6 +19,19 @@ fn propagation_summary() -> String {
     match mountinfo::read(None) {
         Ok(all) => {
             let shared = all.iter().filter(|m| m.is_shared()).count();
+            let mut tags: Vec<&str> = all
+                .iter()
+                .flat_map(|m| m.tags.iter())
+                .map(String::as_str)
+                .filter(|t| t.starts_with("shared:"))
+                .collect();
+            tags.sort_unstable();
+            tags.dedup();
+            let shown = match tags.len() {
+                0 => String::new(),
+                n if n <= 4 => format!(" ({})", tags.join(" ")),
+                _ => format!(" ({} ...)", tags[..4].join(" ")),
+            };
             let root_tags = all
                 .iter()
                 .rev()
@@ -31,7 +44,10 @@ fn propagation_summary() -> String {
                     }
                 })
                 .unwrap_or_else(|| "?".into());
-            format!("{shared} of {} mounts shared; / is {root_tags}", all.len())
+            format!(
+                "{shared} of {} mounts shared{shown}; / is {root_tags}",
+                all.len()
+            )
         }
         Err(e) => format!("cannot read mountinfo: {e:#}"),
     }
@@ -39,10 +55,7 @@ fn propagation_summary() -> String {
 
 /// `mount --make-rprivate /`, showing the `shared:N` tags before and after.
 pub fn make_private() -> Result<()> {
-    trace::say(
-        M,
-        format!("mountinfo before: {} (propagation)", propagation_summary()),
-    );
+    trace::say(M, format!("propagation before: {}", propagation_summary()));
     mount(
         M,
         "none",
@@ -52,7 +65,7 @@ pub fn make_private() -> Result<()> {
         None,
         "The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.",
     )?;
-    trace::say(M, format!("mountinfo after:  {}", propagation_summary()));
+    trace::say(M, format!("propagation after:  {}", propagation_summary()));
     Ok(())
 }
 

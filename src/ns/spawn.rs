@@ -205,7 +205,8 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
     let parent_end = parent_chan.raw_fd();
     let id_map = spec.id_map.filter(|_| ns.is_new(NsType::User));
     let inherit_stdio = matches!(spec.stdio, Stdio::Inherit);
-    let argv0 = spec.argv[0].clone();
+    let argv = spec.argv.clone();
+    let argv0 = argv[0].clone();
     let forked = Step::new(M, Action::Process, format!("clone {argv0}"))
         .arg("flags", flag_names.join("|"))
         .shell(ns.unshare_shell())
@@ -242,7 +243,14 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
         same_pgrp: true,
         reaped: false,
     };
-    match handshake(&mut child, id_map, inherit_stdio, hooks, &parent_chan) {
+    match handshake(
+        &mut child,
+        id_map,
+        inherit_stdio,
+        &argv,
+        hooks,
+        &parent_chan,
+    ) {
         Ok(()) => Ok(child),
         Err(e) => {
             // Nothing may survive a failed start.
@@ -257,6 +265,7 @@ fn handshake(
     child: &mut Child,
     id_map: Option<super::spec::IdMap>,
     inherit_stdio: bool,
+    argv: &[String],
     hooks: &mut dyn Hooks,
     chan: &sync::Channel,
 ) -> Result<()> {
@@ -291,12 +300,25 @@ fn handshake(
     if inherit_stdio && std::io::stdin().is_terminal() {
         take_terminal(child)?;
     }
-    chan.send(&Msg::Exec)?;
-    match chan.recv()? {
-        None => Ok(()),
-        Some(Msg::Error { message, code }) => Err(anyhow!(ChildError { message, code })),
-        Some(other) => bail!("handshake: unexpected {other:?} after exec"),
-    }
+    let shell = argv
+        .iter()
+        .map(|a| crate::host::shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Step::new(M, Action::Process, format!("exec {}", argv[0]))
+        .arg("pid", pid)
+        .arg("argv", &shell)
+        .shell(format!("exec {shell}"))
+        .why("execve(2) replaces the child's program with CMD in place: same pid, same namespaces, same root; the handshake socket is close-on-exec, so the parent sees end-of-file when it succeeds.")
+        .man("execve(2)")
+        .run(|| {
+            chan.send(&Msg::Exec)?;
+            match chan.recv()? {
+                None => Ok(()),
+                Some(Msg::Error { message, code }) => Err(anyhow!(ChildError { message, code })),
+                Some(other) => bail!("handshake: unexpected {other:?} after exec"),
+            }
+        })
 }
 
 /// Make the child the terminal's foreground process group, so Ctrl-C and
