@@ -303,12 +303,8 @@ fn start_and_wait(started: Result<ns::Child>) -> Result<ExitCode> {
             let code = child.wait()?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Err(e) if trace::dry_run() => {
-            let _ = e;
-            trace::say(
-                Mechanism::Ns,
-                "dry run: the child's own steps (mounts, pivot_root, exec) happen only in a real run",
-            );
+        Err(e) if trace::dry_run() && e.to_string() == ns::spawn::DRY_RUN_DONE => {
+            trace::say(Mechanism::Ns, "dry run: nothing was started");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => match e.downcast_ref::<ns::ChildError>() {

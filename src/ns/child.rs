@@ -66,73 +66,8 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<(NsType, OwnedFd)>) -> Result<Neve
             unsafe { libc::_exit(EXIT_SETUP as i32) }
         }
     }
-    let ns = &spec.namespaces;
-    for (t, fd) in &joins {
-        setns(*t, fd)?;
-        if *t == NsType::User {
-            become_root()?;
-        }
-    }
+    setup(&spec, &joins)?;
     drop(joins);
-    if ns.is_new(NsType::User) {
-        become_root()?;
-    }
-    if ns.is_new(NsType::Cgroup) {
-        Step::new(M, Action::Syscall, "unshare the cgroup namespace")
-            .arg("flags", "CLONE_NEWCGROUP")
-            .shell("unshare --cgroup")
-            .why("Unshared after the parent placed the child in its cgroups, the child's current cgroup becomes the root / of its view.")
-            .man("cgroup_namespaces(7)")
-            .run(|| nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(2) CLONE_NEWCGROUP"))?;
-    }
-    if let Some(h) = &spec.hostname {
-        Step::new(M, Action::Syscall, format!("set hostname to {h}"))
-            .arg("hostname", h)
-            .shell(format!("hostname {}", crate::host::shell_quote(h)))
-            .why("The hostname belongs to the UTS namespace, so changing it here leaves the host's untouched.")
-            .man("sethostname(2)")
-            .run(|| nix::unistd::sethostname(h).context("sethostname(2)"))?;
-    }
-    if ns.is_new(NsType::Mnt) {
-        rootfs::make_private()?;
-        match &spec.rootfs {
-            Some(root) => {
-                let opts = DevOptions {
-                    bind_devices: ns.is_new(NsType::User),
-                    mqueue: !ns.is_new(NsType::User) || ns.is_new(NsType::Ipc),
-                    fresh_sysfs: !ns.is_new(NsType::User) || ns.is_new(NsType::Net),
-                };
-                rootfs::prepare(root, opts, &spec.mounts)?;
-                rootfs::pivot(root)?;
-            }
-            None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,
-            None => {}
-        }
-    }
-    let cwd = spec
-        .cwd
-        .clone()
-        .or_else(|| spec.rootfs.as_ref().map(|_| PathBuf::from("/")));
-    if let Some(dir) = &cwd {
-        nix::unistd::chdir(dir.as_path())
-            .with_context(|| format!("chdir to the working directory {}", dir.display()))?;
-    }
-    if let Some((uid, gid)) = spec.user {
-        Step::new(M, Action::Syscall, format!("become uid {uid} gid {gid}"))
-            .arg("uid", uid)
-            .arg("gid", gid)
-            .shell(format!(
-                "setpriv --reuid={uid} --regid={gid} --clear-groups"
-            ))
-            .man("setresuid(2)")
-            .run(|| {
-                nix::unistd::setgroups(&[]).context("setgroups(2)")?;
-                nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
-                    .context("setresgid(2)")?;
-                nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
-                    .context("setresuid(2)")
-            })?;
-    }
     let argv: Vec<CString> = spec
         .argv
         .iter()
@@ -174,6 +109,91 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<(NsType, OwnedFd)>) -> Result<Neve
         anyhow!("exec: {:?}: {}", spec.argv[0], err.desc().to_lowercase()),
         code,
     ))
+}
+
+/// The child's setup between `Go` and `Ready`, every action a traced step:
+/// join namespaces, become root of a new user namespace, unshare the cgroup
+/// namespace, set the hostname, make mounts private, build the root and
+/// pivot into it, change directory and user. Under `--dry-run` the parent
+/// calls it to list the plan.
+pub fn setup(spec: &Spec, joins: &[(NsType, OwnedFd)]) -> Result<()> {
+    let ns = &spec.namespaces;
+    for (t, fd) in joins {
+        setns(*t, fd)?;
+        if *t == NsType::User {
+            become_root()?;
+        }
+    }
+    if ns.is_new(NsType::User) {
+        become_root()?;
+    }
+    if ns.is_new(NsType::Cgroup) {
+        Step::new(M, Action::Syscall, "unshare the cgroup namespace")
+            .arg("flags", "CLONE_NEWCGROUP")
+            .shell("unshare --cgroup")
+            .why("Unshared after the parent placed the child in its cgroups, the child's current cgroup becomes the root / of its view.")
+            .man("cgroup_namespaces(7)")
+            .run(|| nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(2) CLONE_NEWCGROUP"))?;
+    }
+    if let Some(h) = &spec.hostname {
+        Step::new(M, Action::Syscall, format!("set hostname to {h}"))
+            .arg("hostname", h)
+            .shell(format!("hostname {}", crate::host::shell_quote(h)))
+            .why("The hostname belongs to the UTS namespace, so changing it here leaves the host's untouched.")
+            .man("sethostname(2)")
+            .run(|| nix::unistd::sethostname(h).context("sethostname(2)"))?;
+    }
+    if ns.is_new(NsType::Mnt) {
+        rootfs::make_private()?;
+        match &spec.rootfs {
+            Some(root) => {
+                let opts = DevOptions {
+                    bind_devices: ns.is_new(NsType::User),
+                    mqueue: !ns.is_new(NsType::User) || ns.is_new(NsType::Ipc),
+                    fresh_sysfs: !ns.is_new(NsType::User) || ns.is_new(NsType::Net),
+                };
+                rootfs::prepare(root, opts, &spec.mounts)?;
+                rootfs::pivot(root)?;
+            }
+            None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,
+            None => {}
+        }
+    }
+    let cwd = spec
+        .cwd
+        .clone()
+        .or_else(|| spec.rootfs.as_ref().map(|_| PathBuf::from("/")));
+    if let Some(dir) = &cwd {
+        Step::new(
+            M,
+            Action::Syscall,
+            format!("change directory to {}", dir.display()),
+        )
+        .arg("path", dir.display())
+        .shell(format!("cd {}", dir.display()))
+        .detail()
+        .run(|| {
+            nix::unistd::chdir(dir.as_path())
+                .with_context(|| format!("chdir to the working directory {}", dir.display()))
+        })?;
+    }
+    if let Some((uid, gid)) = spec.user {
+        Step::new(M, Action::Syscall, format!("become uid {uid} gid {gid}"))
+            .arg("uid", uid)
+            .arg("gid", gid)
+            .shell(format!(
+                "setpriv --reuid={uid} --regid={gid} --clear-groups"
+            ))
+            .man("setresuid(2)")
+            .run(|| {
+                nix::unistd::setgroups(&[]).context("setgroups(2)")?;
+                nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+                    .context("setresgid(2)")?;
+                nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+                    .context("setresuid(2)")
+            })?;
+    }
+    Ok(())
 }
 
 /// Docker's message for a command that is nowhere in `$PATH`.

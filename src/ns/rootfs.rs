@@ -65,7 +65,9 @@ pub fn make_private() -> Result<()> {
         None,
         "The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.",
     )?;
-    trace::say(M, format!("propagation after:  {}", propagation_summary()));
+    if !trace::dry_run() {
+        trace::say(M, format!("propagation after:  {}", propagation_summary()));
+    }
     Ok(())
 }
 

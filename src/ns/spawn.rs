@@ -33,6 +33,9 @@ use crate::trace::{Action, Mechanism, Step};
 
 const M: Mechanism = Mechanism::Ns;
 
+/// The error `spawn` returns under `--dry-run`, once the plan is listed.
+pub const DRY_RUN_DONE: &str = "dry run: nothing started";
+
 /// Callbacks at the fixed points of the handshake.
 pub trait Hooks {
     /// The child exists in its namespaces and waits: place it in cgroups,
@@ -207,28 +210,32 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
     let inherit_stdio = matches!(spec.stdio, Stdio::Inherit);
     let argv = spec.argv.clone();
     let argv0 = argv[0].clone();
-    let forked = Step::new(M, Action::Process, format!("clone {argv0}"))
+    let clone_step = Step::new(M, Action::Process, format!("clone {argv0}"))
         .arg("flags", flag_names.join("|"))
         .shell(ns.unshare_shell())
         .why("clone3(2) creates the child directly inside the new namespaces (a new pid namespace only applies to children, so CMD becomes its PID 1) and returns a pidfd that names exactly this child.")
-        .man("clone(2)")
-        .run(move || {
-            // SAFETY: glassbox is single-threaded here; the child only runs
-            // child::main, which execs or _exits, so it never returns into
-            // this step (which would report the clone a second time).
-            match unsafe { clone3(flags) }.context("clone3(2)")? {
-                Forked::Child => {
-                    let _ = nix::unistd::close(parent_end);
-                    child::main(spec, child_chan, child_joins)
-                }
-                parent => Ok(Some(parent)),
+        .man("clone(2)");
+    if crate::trace::dry_run() {
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+        return plan(clone_step, &spec, id_map);
+    }
+    let forked = clone_step.run(move || {
+        // SAFETY: glassbox is single-threaded here; the child only runs
+        // child::main, which execs or _exits, so it never returns into
+        // this step (which would report the clone a second time).
+        match unsafe { clone3(flags) }.context("clone3(2)")? {
+            Forked::Child => {
+                let _ = nix::unistd::close(parent_end);
+                child::main(spec, child_chan, child_joins)
             }
-        });
+            parent => Ok(Some(parent)),
+        }
+    });
     let (pid, pidfd) = match forked {
         Ok(Some(Forked::Parent { pid, pidfd })) => (pid, pidfd),
         Ok(_) => {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            bail!("dry run: nothing started")
+            bail!(DRY_RUN_DONE)
         }
         Err(e) => {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
@@ -259,6 +266,34 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
             Err(e)
         }
     }
+}
+
+/// `--dry-run`: list the steps of both sides without doing any of them.
+fn plan(clone_step: Step, spec: &Spec, id_map: Option<super::spec::IdMap>) -> Result<Child> {
+    clone_step.run(|| Ok(()))?;
+    if let Some(map) = id_map {
+        for (file, line) in [("uid_map", map.uid_line()), ("gid_map", map.gid_line())] {
+            crate::host::write_file_step(
+                M,
+                std::path::Path::new(&format!("/proc/PID/{file}")),
+                &line,
+            )
+            .run(|| Ok(()))?;
+        }
+    }
+    child::setup(spec, &[])?;
+    Step::new(M, Action::Process, format!("exec {}", spec.argv[0]))
+        .shell(format!(
+            "exec {}",
+            spec.argv
+                .iter()
+                .map(|a| crate::host::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+        .man("execve(2)")
+        .run(|| Ok(()))?;
+    bail!(DRY_RUN_DONE)
 }
 
 fn handshake(
