@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
+
 use common::{TestRoot, require_root, stderr, stdout};
 
 fn filters(root: &TestRoot, rootfs: &std::path::Path) -> Vec<(String, String)> {
@@ -74,4 +76,51 @@ fn ns_run_trace_explain() {
     insta::with_settings!({filters => f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>()}, {
         insta::assert_snapshot!(text);
     });
+}
+
+#[test]
+fn dry_run_lists_the_plan_without_root_and_changes_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    std::fs::set_permissions(
+        rootfs.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::glassbox_bin())
+        .args([
+            "--root",
+            "/nonexistent/gb-dry-run",
+            "--no-color",
+            "--dry-run",
+        ])
+        .args(["ns", "run", "--all", "--hostname", "plan", "--rootfs"])
+        .arg(rootfs.path())
+        .args(["--", "sh"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for planned in [
+        "clone sh",
+        "set hostname to plan",
+        "pivot_root into",
+        "exec sh",
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(planned))
+            .unwrap_or_else(|| panic!("{planned:?} not in the plan:\n{err}"));
+        assert!(line.trim_end().ends_with("planned"), "{line}");
+    }
+    // Nothing was created in the rootfs, nothing mounted.
+    let entries: Vec<String> = std::fs::read_dir(rootfs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!entries.contains(&"proc".to_string()), "{entries:?}");
+    let _ = root;
 }

@@ -370,18 +370,11 @@ fn enter(ctx: &Ctx, a: &EnterArgs) -> Result<ExitCode> {
         _ => {
             let opts: Vec<String> = targets
                 .iter()
-                .map(|(t, p)| format!("{}={}", long_nsenter(*t), p.display()))
+                .map(|(t, p)| format!("{}={}", t.nsenter_long(), p.display()))
                 .collect();
             format!("nsenter {}", opts.join(" "))
         }
     };
     trace::say(Mechanism::Ns, format!("joining as `{shell}`"));
     start_and_wait(ns::enter(&targets, a.cmd.clone(), &mut ns::NoHooks))
-}
-
-fn long_nsenter(t: NsType) -> &'static str {
-    match t {
-        NsType::Mnt => "--mount",
-        _ => t.unshare_opt(),
-    }
 }

@@ -20,6 +20,13 @@ use crate::trace::{Action, Mechanism, Step};
 
 const M: Mechanism = Mechanism::Ns;
 
+/// A namespace to join: its kind, the file it was opened from, the fd.
+pub struct Join {
+    pub ns: NsType,
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
 /// Docker's exit codes for a command that cannot be run.
 pub const EXIT_NOT_FOUND: u8 = 127;
 pub const EXIT_CANNOT_INVOKE: u8 = 126;
@@ -35,7 +42,7 @@ impl From<anyhow::Error> for Fail {
 }
 
 /// The child's whole life; never returns.
-pub fn main(spec: Spec, chan: Channel, joins: Vec<(NsType, OwnedFd)>) -> ! {
+pub fn main(spec: Spec, chan: Channel, joins: Vec<Join>) -> ! {
     let code = match run(spec, &chan, joins) {
         Ok(never) => match never {},
         Err(Fail(e, code)) => {
@@ -53,7 +60,7 @@ pub fn main(spec: Spec, chan: Channel, joins: Vec<(NsType, OwnedFd)>) -> ! {
 
 enum Never {}
 
-fn run(spec: Spec, chan: &Channel, joins: Vec<(NsType, OwnedFd)>) -> Result<Never, Fail> {
+fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
     // If glassbox dies, so does the child: nothing is left holding the
     // namespaces.
     // SAFETY: prctl with integer arguments only.
@@ -116,11 +123,11 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<(NsType, OwnedFd)>) -> Result<Neve
 /// namespace, set the hostname, make mounts private, build the root and
 /// pivot into it, change directory and user. Under `--dry-run` the parent
 /// calls it to list the plan.
-pub fn setup(spec: &Spec, joins: &[(NsType, OwnedFd)]) -> Result<()> {
+pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
     let ns = &spec.namespaces;
-    for (t, fd) in joins {
-        setns(*t, fd)?;
-        if *t == NsType::User {
+    for j in joins {
+        setns(j)?;
+        if j.ns == NsType::User {
             become_root()?;
         }
     }
@@ -218,16 +225,18 @@ pub fn findable_in(rootfs: &Path, cmd: &str, path: &str) -> bool {
 }
 
 /// `setns(2)` into an already opened namespace.
-fn setns(t: NsType, fd: &OwnedFd) -> Result<()> {
+fn setns(j: &Join) -> Result<()> {
+    let t = j.ns;
     Step::new(M, Action::Syscall, format!("join the {t} namespace"))
         .arg("type", t)
+        .arg("path", j.path.display())
         .arg("flags", t.clone_flag_name())
-        .shell(format!("nsenter {}", t.nsenter_opt()))
+        .shell(format!("nsenter {}={}", t.nsenter_long(), j.path.display()))
         .why("setns(2) moves this process into an existing namespace given by a file descriptor of /proc/PID/ns/TYPE or a pinned copy of it.")
         .man("setns(2)")
         .run(|| {
             // SAFETY: setns with a valid fd and one CLONE_NEW* flag.
-            let r = unsafe { libc::setns(fd.as_raw_fd(), t.clone_flag() as libc::c_int) };
+            let r = unsafe { libc::setns(j.fd.as_raw_fd(), t.clone_flag() as libc::c_int) };
             if r == -1 {
                 return Err(std::io::Error::last_os_error())
                     .with_context(|| format!("setns(2) {}", t.clone_flag_name()));

@@ -127,6 +127,14 @@ impl NsType {
         }
     }
 
+    /// The long option of `nsenter(1)` that joins one by path.
+    pub fn nsenter_long(self) -> &'static str {
+        match self {
+            NsType::Mnt => "--mount",
+            _ => self.unshare_opt(),
+        }
+    }
+
     /// What the namespace isolates, in a few words.
     pub fn isolates(self) -> &'static str {
         match self {

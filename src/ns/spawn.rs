@@ -138,18 +138,20 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
             continue; // already there: setns would fail with EINVAL
         }
         if matches!(t, NsType::Pid | NsType::Time) {
-            parent_joins.push((t, fd));
+            parent_joins.push(child::Join { ns: t, path, fd });
         } else {
-            child_joins.push((t, fd));
+            child_joins.push(child::Join { ns: t, path, fd });
         }
     }
     // pid and time namespaces apply to children only: join them here, the
     // child is born inside.
-    for (t, fd) in &parent_joins {
+    for j in &parent_joins {
+        let (t, fd) = (j.ns, &j.fd);
         Step::new(M, Action::Syscall, format!("join the {t} namespace for the next child"))
             .arg("type", t)
+            .arg("path", j.path.display())
             .arg("flags", t.clone_flag_name())
-            .shell(format!("nsenter {}", t.nsenter_opt()))
+            .shell(format!("nsenter {}={}", t.nsenter_long(), j.path.display()))
             .why("Joining a pid or time namespace changes only where this process's children are born, so glassbox joins it and then forks.")
             .man("setns(2)")
             .run(|| {
@@ -212,7 +214,16 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
     let argv0 = argv[0].clone();
     let clone_step = Step::new(M, Action::Process, format!("clone {argv0}"))
         .arg("flags", flag_names.join("|"))
-        .shell(ns.unshare_shell())
+        .shell(if ns.new_types().is_empty() {
+            let joins: Vec<String> = ns
+                .joins()
+                .iter()
+                .map(|(t, p)| format!("{}={}", t.nsenter_long(), p.display()))
+                .collect();
+            format!("nsenter {} --", joins.join(" "))
+        } else {
+            ns.unshare_shell()
+        })
         .why("clone3(2) creates the child directly inside the new namespaces (a new pid namespace only applies to children, so CMD becomes its PID 1) and returns a pidfd that names exactly this child.")
         .man("clone(2)");
     if crate::trace::dry_run() {
