@@ -419,3 +419,54 @@ fn terminal_ctrl_c_reaches_cmd_in_the_foreground_group() {
     assert_eq!(ids[0], ids[1], "{text}");
     assert_eq!(ids[1], ids[2], "{text}");
 }
+
+#[test]
+fn killing_glassbox_takes_the_container_process_with_it() {
+    require_root();
+    let root = TestRoot::new();
+    let tag = unique("orphan");
+    let mut child = root
+        .glassbox()
+        .args([
+            "ns",
+            "run",
+            "--pid",
+            "--mnt",
+            "--uts",
+            "--hostname",
+            &tag,
+            "--",
+        ])
+        .args(["sh", "-c", "echo up; exec sleep 300"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "up\n");
+    let gb_pid = child.id();
+    let sleeper = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| *p != gb_pid)
+            .any(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.starts_with("sleep\0300"))
+                    && std::fs::read_link(format!("/proc/{p}/ns/uts"))
+                        .is_ok_and(|l| l != std::fs::read_link("/proc/self/ns/uts").unwrap())
+            })
+    };
+    assert!(sleeper(), "CMD not found running");
+    child.kill().unwrap(); // SIGKILL: glassbox cannot clean up by itself
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while sleeper() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!sleeper(), "CMD outlived glassbox");
+}

@@ -54,6 +54,12 @@ pub fn pin(root: &Root, name: &str, pid: Pid, types: &[NsType]) -> Result<Vec<Pa
     root.ensure()?;
     crate::host::mkdir(M, &d)?;
     let mut made = Vec::new();
+    if types.contains(&NsType::Pid) {
+        trace::say(
+            M,
+            "pid: not pinned (once its PID 1 exits, no process can ever enter a pid namespace again)",
+        );
+    }
     for t in types.iter().copied().filter(|t| pinnable(*t)) {
         let target = d.join(t.proc_name());
         let source = format!("/proc/{pid}/ns/{}", t.proc_name());

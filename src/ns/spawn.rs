@@ -372,6 +372,11 @@ fn handshake(
 fn take_terminal(child: &mut Child) -> Result<()> {
     let tty = std::io::stdin();
     let ours = nix::unistd::tcgetpgrp(tty.as_fd()).context("tcgetpgrp(3)")?;
+    if ours != nix::unistd::getpgrp() {
+        // We run in the background (`glassbox ... &`): the terminal is not
+        // ours to give.
+        return Ok(());
+    }
     Step::new(M, Action::Process, format!("give the terminal to process group {}", child.pid))
         .arg("pid", child.pid)
         .shell("(done by an interactive shell for each job)")
@@ -463,7 +468,11 @@ impl Child {
         };
         self.reaped = true;
         if let Some(pgrp) = self.restore_tty.take() {
+            // Still ignoring SIGTTOU: we are a background group until this
+            // call returns the terminal to us.
             let _ = nix::unistd::tcsetpgrp(std::io::stdin().as_fd(), pgrp);
+            // SAFETY: restoring the default disposition is always sound.
+            let _ = unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigDfl) };
         }
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
         Ok(status)
