@@ -456,7 +456,7 @@ fn killing_glassbox_takes_the_container_process_with_it() {
             .filter(|p| *p != gb_pid)
             .any(|p| {
                 std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep\0300"))
+                    .is_ok_and(|c| c.starts_with("sleep\x00300"))
                     && std::fs::read_link(format!("/proc/{p}/ns/uts"))
                         .is_ok_and(|l| l != std::fs::read_link("/proc/self/ns/uts").unwrap())
             })
