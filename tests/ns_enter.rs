@@ -9,7 +9,19 @@ use common::{TestRoot, require_root, stderr, stdout};
 
 /// A `ns run` that prints its namespace links then sleeps; returns the
 /// glassbox process, the links, and the host pid of CMD.
-fn start(root: &TestRoot, flags: &[&str]) -> (Child, Vec<String>, u32) {
+/// A running `ns run`, killed (with its child) when dropped, even when a
+/// test fails half way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SIGKILL glassbox: its child dies with it (PR_SET_PDEATHSIG).
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(root: &TestRoot, flags: &[&str]) -> (Running, Vec<String>, u32) {
     let mut child = root
         .glassbox()
         .args(["ns", "run"])
@@ -20,7 +32,9 @@ fn start(root: &TestRoot, flags: &[&str]) -> (Child, Vec<String>, u32) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let stdout = child.stdout.take().unwrap();
+    let child = Running(child);
+    let mut reader = BufReader::new(stdout);
     let mut links = Vec::new();
     loop {
         let mut l = String::new();
@@ -44,10 +58,8 @@ fn start(root: &TestRoot, flags: &[&str]) -> (Child, Vec<String>, u32) {
     (child, links, pid)
 }
 
-fn stop(mut child: Child) {
-    // SIGKILL glassbox: its child dies with it (PR_SET_PDEATHSIG).
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(child: Running) {
+    drop(child);
 }
 
 #[test]

@@ -461,9 +461,15 @@ fn killing_glassbox_takes_the_container_process_with_it() {
                         .is_ok_and(|l| l != std::fs::read_link("/proc/self/ns/uts").unwrap())
             })
     };
-    assert!(sleeper(), "CMD not found running");
+    // "up" comes just before the exec: give it a moment to happen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !sleeper() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let was_running = sleeper();
     child.kill().unwrap(); // SIGKILL: glassbox cannot clean up by itself
     child.wait().unwrap();
+    assert!(was_running, "CMD not found running");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while sleeper() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
