@@ -125,3 +125,34 @@ fn no_mount_is_left_on_the_host() {
     let p = rootfs.path().display().to_string();
     assert!(!host.contains(&p), "left mounted:\n{host}");
 }
+
+#[test]
+fn posix_message_queues_are_private_to_the_ipc_namespace() {
+    require_root();
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    let queue = format!("gbq-{}", std::process::id());
+    // In an mqueue filesystem, creating a file creates a message queue.
+    let out = run_in(
+        &root,
+        rootfs.path(),
+        FLAGS,
+        &format!("touch /dev/mqueue/{queue} && ls /dev/mqueue"),
+    );
+    assert_eq!(out, format!("{queue}\n"));
+    // The host's IPC namespace, seen through an mqueue mount of our own.
+    let host = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "mqueue", "none"])
+        .arg(host.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = std::fs::read_dir(host.path())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy() == queue);
+    let _ = std::process::Command::new("umount")
+        .arg(host.path())
+        .status();
+    assert!(!seen, "the queue made inside is visible on the host");
+}
