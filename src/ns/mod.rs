@@ -19,6 +19,7 @@ pub mod inode;
 pub mod kind;
 pub mod list;
 pub mod pin;
+pub mod process;
 pub mod rootfs;
 pub mod spawn;
 pub mod spec;
@@ -29,7 +30,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 pub use kind::{Namespaces, NsMode, NsType};
-pub use spawn::{Child, ChildError, Hooks, NoHooks, require_sys_admin, spawn};
+pub use process::{Child, exit_code};
+pub use spawn::{ChildError, Hooks, NoHooks, require_sys_admin, spawn};
 pub use spec::{BindMount, IdMap, Spec, Stdio, TimeOffsets};
 
 /// The namespaces of `pid` to join, as `/proc/PID/ns/TYPE` paths; checks
