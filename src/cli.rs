@@ -54,6 +54,9 @@ pub struct Global {
 pub enum Command {
     /// Check that this machine can run containers, and find leftovers
     Doctor(cmd::doctor::Args),
+    /// Namespaces by hand: run, list, show, enter
+    #[command(subcommand)]
+    Ns(cmd::ns::Command),
     /// Whole-installation housekeeping
     #[command(subcommand)]
     System(cmd::system::Command),

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod doctor;
+pub mod ns;
 pub mod system;
 pub mod unionfs;
 
