@@ -57,6 +57,9 @@ pub enum Command {
     /// Whole-installation housekeeping
     #[command(subcommand)]
     System(cmd::system::Command),
+    /// Memory, CPU and pids limits by hand (cgroups v1 and v2)
+    #[command(subcommand)]
+    Cgroup(cmd::cgroup::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
 }
