@@ -158,9 +158,15 @@ impl Group {
     /// controller this host does not offer.
     pub fn check_controllers(&self, limits: &Limits) -> Result<()> {
         if self.layout.mode == Mode::None {
+            let wanted = limits.controllers().join(", ");
             bail!(
-                "no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
-                 mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`"
+                "the {} controller is not available: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
+                 mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",
+                if wanted.is_empty() {
+                    "any"
+                } else {
+                    wanted.as_str()
+                }
             );
         }
         for c in limits.controllers() {

@@ -159,11 +159,23 @@ pub trait Hierarchy {
 
 /// Read a file of a cgroup as a trimmed string (traced at -vv).
 pub(crate) fn read(path: &Path) -> Result<String> {
-    Ok(
-        crate::host::read_file(crate::trace::Mechanism::Cgroup, path)?
-            .trim()
-            .to_string(),
+    use anyhow::Context;
+    let got = std::fs::read_to_string(path);
+    let shown = match &got {
+        Ok(t) => t.trim().replace('\n', "; "),
+        Err(_) => String::new(),
+    };
+    crate::trace::Step::new(
+        crate::trace::Mechanism::Cgroup,
+        crate::trace::Action::FileRead,
+        format!("read {} = {shown}", path.display()),
     )
+    .arg("path", path.display())
+    .arg("value", &shown)
+    .shell(format!("cat {}", path.display()))
+    .detail()
+    .observe(|| got.with_context(|| format!("read {}", path.display())))
+    .map(|t| t.trim().to_string())
 }
 
 /// Read a number, if the file exists and holds one.
