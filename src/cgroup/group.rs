@@ -158,7 +158,15 @@ impl Group {
     /// controller this host does not offer.
     pub fn check_controllers(&self, limits: &Limits) -> Result<()> {
         if self.layout.mode == Mode::None {
-            let wanted = limits.controllers().join(", ");
+            let wanted = limits
+                .controllers()
+                .iter()
+                .map(|c| {
+                    let flag = USED.iter().find(|(n, _)| n == c).map(|(_, f)| *f).unwrap_or("");
+                    format!("{c} (for {flag})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             bail!(
                 "the {} controller is not available: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
                  mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",

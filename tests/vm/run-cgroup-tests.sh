@@ -41,9 +41,11 @@ trap 'rm -f "$script"' EXIT
     done
     for b in $bins; do
         case "$(basename "$b")" in cgroup_cpu-*)
-            printf 'echo "=== %s (alone)"; %q --test-threads=1 || status=1\n' "$(basename "$b")" "$b" ;;
+            printf 'echo "=== %s (alone)"; %q --test-threads=1 --nocapture || status=1\n' "$(basename "$b")" "$b" ;;
         esac
     done
     echo 'exit $status'
 } > "$script"
-exec "$here/run-in-vm.sh" "${rw[@]}" --script "$script"
+rc=0
+"$here/run-in-vm.sh" "${rw[@]}" --script "$script" || rc=$?
+exit $rc
