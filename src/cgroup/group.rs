@@ -110,6 +110,9 @@ pub fn hierarchies(layout: &Layout) -> Vec<Box<dyn Hierarchy>> {
     out
 }
 
+/// A write with the full path of its file.
+pub type PlannedWrite = (PathBuf, super::Write);
+
 /// A named glassbox cgroup.
 pub struct Group {
     pub name: String,
@@ -163,15 +166,15 @@ impl Group {
                 .iter()
                 .map(|c| {
                     let flag = USED.iter().find(|(n, _)| n == c).map(|(_, f)| *f).unwrap_or("");
-                    format!("{c} (for {flag})")
+                    format!("{c} controller (for {flag})")
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             bail!(
-                "the {} controller is not available: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
+                "the {} is not available: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
                  mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",
                 if wanted.is_empty() {
-                    "any"
+                    "any controller"
                 } else {
                     wanted.as_str()
                 }
@@ -215,7 +218,7 @@ impl Group {
     }
 
     /// Plan the writes for `limits` in every hierarchy: (path, write) pairs.
-    pub fn plan(&self, limits: &Limits) -> Result<(Vec<(PathBuf, super::Write)>, Vec<String>)> {
+    pub fn plan(&self, limits: &Limits) -> Result<(Vec<PlannedWrite>, Vec<String>)> {
         let mut out = Vec::new();
         let mut warnings = Vec::new();
         for t in &self.trees {

@@ -60,7 +60,7 @@ pub fn parse_size(text: &str) -> Result<u64> {
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
     for (u, m) in UNITS {
-        if bytes >= m && bytes % m == 0 {
+        if bytes >= m && bytes.is_multiple_of(m) {
             return format!("{}{u}", bytes / m);
         }
     }
