@@ -406,7 +406,9 @@ fn snapshot_of_the_create_and_stat_traces() {
     let root = TestRoot::new();
     // On v2 the first group ever made also enables the controllers at the
     // top of the tree; make that happen before the trace is taken.
-    root.ok(&["cgroup", "create", "warmup", "--memory", "10M", "--cpus", "1"]);
+    root.ok(&[
+        "cgroup", "create", "warmup", "--memory", "10M", "--cpus", "1",
+    ]);
     root.ok(&["cgroup", "rm", "warmup"]);
     let out = root.run(&[
         "-v",
@@ -434,4 +436,61 @@ fn snapshot_of_the_create_and_stat_traces() {
         insta::assert_snapshot!(format!("cgroup_stat_trace_{v}"), stat_trace);
         insta::assert_snapshot!(format!("cgroup_stat_table_{v}"), stat_table);
     });
+}
+
+#[test]
+fn dry_run_plans_without_creating_anything() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root.run(&[
+        "--dry-run",
+        "cgroup",
+        "create",
+        "plan/a",
+        "--memory",
+        "200M",
+        "--pids-limit",
+        "5",
+    ]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("planned"), "{err}");
+    assert!(
+        err.contains("echo 5 > ") && err.contains("/plan/a/pids.max"),
+        "{err}"
+    );
+    for c in ["memory", "cpu", "pids"] {
+        assert!(
+            !parent_dir(&root, c).exists(),
+            "--dry-run created {}",
+            parent_dir(&root, c).display()
+        );
+    }
+    assert!(
+        !root.path().join("resources.json").exists(),
+        "--dry-run wrote the ledger"
+    );
+}
+
+#[test]
+fn system_prune_removes_groups_and_kills_what_is_inside() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "left/over", "--memory", "50M"]);
+    let mut sleeper = Command::new("sleep").arg("300").spawn().unwrap();
+    root.ok(&["cgroup", "add", "left/over", &sleeper.id().to_string()]);
+    let out = root.ok(&["system", "prune", "--all"]);
+    assert!(out.contains("removed cgroup left/over"), "{out}");
+    assert!(!sleeper.wait().unwrap().success());
+    for c in ["memory", "cpu", "pids"] {
+        assert!(
+            !parent_dir(&root, c).exists(),
+            "prune left {}",
+            parent_dir(&root, c).display()
+        );
+    }
+    assert!(
+        root.ok(&["system", "prune", "--all"])
+            .contains("nothing to prune")
+    );
 }

@@ -97,7 +97,10 @@ fn a_fork_loop_cannot_exceed_the_pids_limit() {
     }
     // dash gives up at the first refused fork, so the count may settle at
     // 19 sleeps once the shell itself has exited.
-    assert!(most >= 19, "the fork loop never reached the limit (most {most})");
+    assert!(
+        most >= 19,
+        "the fork loop never reached the limit (most {most})"
+    );
     assert!(refused > 0, "no fork was refused");
     root.ok(&["cgroup", "rm", "--force", "forks"]);
     let out = child.wait_with_output().unwrap();

@@ -165,7 +165,11 @@ impl Group {
                 .controllers()
                 .iter()
                 .map(|c| {
-                    let flag = USED.iter().find(|(n, _)| n == c).map(|(_, f)| *f).unwrap_or("");
+                    let flag = USED
+                        .iter()
+                        .find(|(n, _)| n == c)
+                        .map(|(_, f)| *f)
+                        .unwrap_or("");
                     format!("{c} controller (for {flag})")
                 })
                 .collect::<Vec<_>>()

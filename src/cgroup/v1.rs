@@ -50,7 +50,14 @@ impl Hierarchy for V1 {
             if self.holds("cpuset") {
                 // A v1 cpuset starts empty and refuses tasks until both are set.
                 for f in ["cpuset.cpus", "cpuset.mems"] {
-                    let value = read(&parent.join(f))?;
+                    let value = match read(&parent.join(f)) {
+                        Ok(v) => v,
+                        // --dry-run: the parent is only planned; show where the value comes from.
+                        Err(_) if crate::trace::dry_run() => {
+                            format!("$(cat {})", parent.join(f).display())
+                        }
+                        Err(e) => return Err(e),
+                    };
                     host::write_file(
                         Mechanism::Cgroup,
                         &dir.join(f),

@@ -42,7 +42,12 @@ impl Hierarchy for V2 {
             // The parent must hand its controllers down before the child
             // is made, or the child has no memory.max, cpu.weight, ...
             let control = dir.join("cgroup.subtree_control");
-            let enabled = read(&control)?;
+            let enabled = match read(&control) {
+                Ok(v) => v,
+                // --dry-run: the parent is only planned, and enables nothing yet.
+                Err(_) if crate::trace::dry_run() => String::new(),
+                Err(e) => return Err(e),
+            };
             let missing: Vec<String> = self
                 .controllers
                 .iter()

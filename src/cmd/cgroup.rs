@@ -216,8 +216,11 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
         }
         return Err(e);
     }
-    for (_, rec) in pending {
-        rec.commit()?;
+    // (Pending::commit writes the ledger even under --dry-run: skip it there.)
+    if !trace::dry_run() {
+        for (_, rec) in pending {
+            rec.commit()?;
+        }
     }
     for d in g.dirs() {
         trace::say(Mechanism::Cgroup, format!("  {}", d.display()));

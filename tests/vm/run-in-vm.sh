@@ -19,7 +19,8 @@
 # INSTA_UPDATE=always can write new snapshot files from inside the VM.
 # Environment passed through: RUST_BACKTRACE, RUST_TEST_THREADS, CI,
 # INSTA_UPDATE, INSTA_FORCE_PASS, GLASSBOX_*. VM_MEM (MiB, default 2048),
-# VM_CPUS (default 2), VM_TIMEOUT (seconds, default 900), VM_KERNEL.
+# VM_CPUS (default 2), VM_TIMEOUT (seconds, default 900), VM_KERNEL, VM_APPEND
+# (extra kernel command line).
 set -euo pipefail
 
 snap_rw=0
@@ -124,7 +125,7 @@ set +e
 timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 \
     -accel tcg -m "${VM_MEM:-2048}" -smp "${VM_CPUS:-2}" -nographic -no-reboot \
     -kernel "$kernel" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=1" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=1 ${VM_APPEND:-}" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     "${extra[@]}" </dev/null 2>&1 | tee "$log" | grep -v '^GLASSBOX-VM-RESULT'
 qemu_rc=${PIPESTATUS[0]}
