@@ -494,3 +494,44 @@ fn system_prune_removes_groups_and_kills_what_is_inside() {
             .contains("nothing to prune")
     );
 }
+
+/// Where the kernel does not account swap (v1 without `swapaccount=1`, or
+/// a kernel booted with `swapaccount=0`: tests/vm/run-cgroup-tests.sh
+/// boots one), the swap limit cannot be enforced: glassbox must say so,
+/// never ignore it silently. Where it does, the limit is written.
+#[test]
+fn a_swap_limit_is_enforced_or_warned_about() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root.run(&[
+        "cgroup",
+        "create",
+        "sw",
+        "--memory",
+        "200M",
+        "--memory-swap",
+        "300M",
+    ]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let knob = if version() == "v1" {
+        "memory.memsw.limit_in_bytes"
+    } else {
+        "memory.swap.max"
+    };
+    let accounted = dir(&root, "sw", "memory").join(knob).exists();
+    eprintln!("swap accounting: {accounted}");
+    if accounted {
+        assert!(!err.contains("cannot be enforced"), "{err}");
+        let want: u64 = if version() == "v1" {
+            300 << 20
+        } else {
+            100 << 20
+        };
+        assert_eq!(swap_file(&root, "sw"), want.to_string());
+    } else {
+        assert!(err.contains("swap accounting is off"), "{err}");
+        assert!(err.contains("cannot be enforced"), "{err}");
+        assert_eq!(mem_limit(&root, "sw"), (200u64 << 20).to_string());
+    }
+}

@@ -161,26 +161,23 @@ impl Group {
     /// controller this host does not offer.
     pub fn check_controllers(&self, limits: &Limits) -> Result<()> {
         if self.layout.mode == Mode::None {
-            let wanted = limits
+            let flags: Vec<&str> = limits
                 .controllers()
                 .iter()
-                .map(|c| {
-                    let flag = USED
-                        .iter()
-                        .find(|(n, _)| n == c)
-                        .map(|(_, f)| *f)
-                        .unwrap_or("");
-                    format!("{c} controller (for {flag})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+                .filter_map(|c| USED.iter().find(|(n, _)| n == c).map(|(_, f)| *f))
+                .collect();
+            let wanted = match limits.controllers().as_slice() {
+                [] => "no controller is".to_string(),
+                [one] => format!("the {one} controller is not available"),
+                many => format!("the {} controllers are not available", many.join(", ")),
+            };
             bail!(
-                "the {} is not available: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo): \
-                 mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",
-                if wanted.is_empty() {
-                    "any controller"
+                "{wanted} ({}): no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in \
+                 /proc/self/mountinfo): mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",
+                if flags.is_empty() {
+                    "glassbox needs one".to_string()
                 } else {
-                    wanted.as_str()
+                    format!("needed by {}", flags.join(", "))
                 }
             );
         }
