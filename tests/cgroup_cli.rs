@@ -495,10 +495,10 @@ fn system_prune_removes_groups_and_kills_what_is_inside() {
     );
 }
 
-/// Where the kernel does not account swap (v1 without `swapaccount=1`, or
-/// a kernel booted with `swapaccount=0`: tests/vm/run-cgroup-tests.sh
-/// boots one), the swap limit cannot be enforced: glassbox must say so,
-/// never ignore it silently. Where it does, the limit is written.
+/// Where the kernel does not account swap (v1 without `swapaccount=1`),
+/// the swap limit cannot be enforced: glassbox must say so, never ignore
+/// it silently. Where it does (this host, and every v2 kernel since 6.1,
+/// where `swapaccount=0` is a no-op), the limit is written.
 #[test]
 fn a_swap_limit_is_enforced_or_warned_about() {
     require_root();

@@ -15,6 +15,9 @@ use cgroup_util::{spawn_in, stat, usage_usec, version, wait_for_procs};
 use common::{TestRoot, require_root};
 
 const BUSY: &str = "while :; do :; done";
+/// How long to measure: long enough that tiny v2 weights (4 and 2) under
+/// an emulated CPU average out.
+const WINDOW_SECS: u64 = 6;
 
 /// Two busy loops pinned to CPU 0 with these shares; the ratio of the
 /// CPU time each group got over a few seconds.
@@ -44,7 +47,7 @@ fn measured_ratio(shares: (&str, &str)) -> (f64, serde_json::Value, serde_json::
     wait_for_procs(&root, "lo", 1);
     std::thread::sleep(Duration::from_millis(500));
     let (a0, b0) = (usage_usec(&root, "hi"), usage_usec(&root, "lo"));
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(WINDOW_SECS));
     let (a1, b1) = (usage_usec(&root, "hi"), usage_usec(&root, "lo"));
     let (sa, sb) = (stat(&root, "hi"), stat(&root, "lo"));
     root.ok(&["cgroup", "rm", "--force", "hi"]);

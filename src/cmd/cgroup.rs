@@ -186,6 +186,10 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
         prefix.push_str(part);
         let p = Group::with_layout(&ctx.root, &prefix, g.layout.clone());
         if !p.exists() {
+            // A record without its directory is stale (the machine rebooted).
+            if !trace::dry_run() {
+                resources::forget(&ctx.root, "cgroup", &prefix)?;
+            }
             pending.push((
                 p,
                 resources::record(

@@ -49,11 +49,4 @@ trap 'rm -f "$script"' EXIT
 rc=0
 "$here/run-in-vm.sh" "${rw[@]}" --script "$script" || rc=$?
 
-# A second, short boot with swap accounting off: the swap limit must be
-# warned about, not silently dropped.
-cli=$(for b in $bins; do case "$(basename "$b")" in cgroup_cli-*) echo "$b" ;; esac; done | head -n1)
-if [ -n "$cli" ]; then
-    echo "=== swapaccount=0: $(basename "$cli") a_swap_limit_is_enforced_or_warned_about" >&2
-    VM_APPEND="swapaccount=0" "$here/run-in-vm.sh" -- "$cli" --exact a_swap_limit_is_enforced_or_warned_about --nocapture || rc=1
-fi
 exit $rc
