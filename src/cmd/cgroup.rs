@@ -444,7 +444,15 @@ fn ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
     };
     trace::say(
         Mechanism::Cgroup,
-        format!("{}; swap accounting {swap}", layout.mode.describe()),
+        format!(
+            "{}; swap accounting {swap}, {}",
+            layout.mode.describe(),
+            if detect::swap_configured() {
+                "swap configured"
+            } else {
+                "no swap configured"
+            }
+        ),
     );
     trace::say(Mechanism::Cgroup, where_.join(", "));
     println!(
