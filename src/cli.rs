@@ -57,12 +57,15 @@ pub enum Command {
     /// Namespaces by hand: run, list, show, enter
     #[command(subcommand)]
     Ns(cmd::ns::Command),
-    /// Whole-installation housekeeping
+    /// Memory, CPU and pids limits by hand (cgroups v1 and v2)
     #[command(subcommand)]
-    System(cmd::system::Command),
+    Cgroup(cmd::cgroup::Command),
     /// Overlay union filesystem by hand: mount, umount, diff, demo
     #[command(subcommand)]
     Unionfs(cmd::unionfs::Command),
+    /// Whole-installation housekeeping
+    #[command(subcommand)]
+    System(cmd::system::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand: its arguments and an `execute` that calls the
 //! mechanism's library and prints the result. No kernel work happens here.
 
+pub mod cgroup;
 pub mod completions;
 pub mod doctor;
 pub mod ns;
