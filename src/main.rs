@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Doctor(args) => return cmd::doctor::execute(&ctx, args),
         Command::System(c) => cmd::system::execute(&ctx, c)?,
+        Command::Net(c) => cmd::net::execute(&ctx, c)?,
         Command::Completions(args) => cmd::completions::execute(args)?,
     }
     Ok(ExitCode::SUCCESS)
