@@ -16,16 +16,17 @@ use crate::state::resources::{self, Owner};
 /// Subnets a new network may not overlap: routes and addresses here, and
 /// other glassbox networks (whose bridge may not be up yet).
 pub fn used_subnets(root: &Root, except: Option<&str>) -> Result<Vec<(Ipv4Net, String)>> {
-    let mut nl = Netlink::new()?;
-    let mut used: Vec<(Ipv4Net, String)> = netlink::used_subnets(&mut nl)?
+    let mut used: Vec<(Ipv4Net, String)> = store::all(root)?
         .into_iter()
-        .map(|n| (n, "a route on this host".to_string()))
+        .filter(|n| Some(n.name.as_str()) != except)
+        .map(|n| (n.subnet, format!("network {}", n.name)))
         .collect();
-    for n in store::all(root)? {
-        if Some(n.name.as_str()) != except {
-            used.push((n.subnet, format!("network {}", n.name)));
-        }
-    }
+    let mut nl = Netlink::new()?;
+    used.extend(
+        netlink::used_subnets(&mut nl)?
+            .into_iter()
+            .map(|n| (n, "a route on this host".to_string())),
+    );
     Ok(used)
 }
 

@@ -452,7 +452,11 @@ impl Netlink {
             msg.attributes.push(RouteAttribute::Oif(index));
             shell.push_str(&format!(" dev {dev}"));
         }
-        self.step(format!("add route to {dst}"), shell)
+        let summary = match (dst.prefix_len(), gateway) {
+            (0, Some(gw)) => format!("add default route via {gw}"),
+            _ => format!("add route to {dst}"),
+        };
+        self.step(summary, shell)
             .arg("dst", dst)
             .why("Packets for addresses outside the namespace's own subnet go to the gateway, the bridge's address on the host.")
             .man("ip-route(8)")
