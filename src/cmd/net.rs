@@ -620,6 +620,9 @@ fn create(root: &Root, a: &CreateArgs) -> Result<()> {
     }
     let subnet = a.subnet.as_deref().map(cidr::parse_subnet).transpose()?;
     let gateway = a.gateway.as_deref().map(cidr::parse_ip).transpose()?;
+    // The default bridge network exists first, as in Docker, so it keeps
+    // the first free subnet.
+    default_network(root)?;
     let _g = store::global_lock(root)?;
     if store::load(root, &a.name)?.is_some() {
         bail!("network with name {} already exists", a.name);
@@ -697,7 +700,7 @@ pub fn inspect_json(root: &Root, net: &Network) -> Result<serde_json::Value> {
             json!({
                 "Name": l.endpoint,
                 "EndpointID": pseudo_id(root, &format!("endpoint/{}/{}", net.name, l.endpoint)),
-                "MacAddress": "",
+                "MacAddress": l.mac,
                 "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
                 "IPv6Address": "",
             }),

@@ -108,8 +108,10 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             inner_if: inner_if.clone(),
             hosts: target.hosts_dir.as_ref().map(|d| d.join("hosts")),
             aliases: opts.aliases.clone(),
+            mac: String::new(),
         },
     )?;
+    let mut mac = String::new();
     let made = (|| -> Result<()> {
         let owner = if net.manual {
             Owner::Manual {
@@ -130,6 +132,9 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         inside.add_address(&inner_if, Ipv4Net::new(lease.ip, net.subnet.prefix_len())?)?;
         inside.set_up("lo", true)?;
         inside.set_up(&inner_if, true)?;
+        if let Some(l) = inside.link(&inner_if)? {
+            mac = l.mac;
+        }
         let has_default = inside.routes()?.iter().any(|r| r.dst.prefix_len() == 0);
         if !has_default {
             inside.add_route(Ipv4Net::default(), Some(net.gateway), None)?;
@@ -148,8 +153,11 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         let _ = store::release(root, &net.name, &target.name);
         return Err(e);
     }
-    hosts::refresh(root, &members_and(root, net, &target.name)?)?;
-    Ok(lease)
+    if !mac.is_empty() {
+        store::set_mac(root, &net.name, &target.name, &mac)?;
+    }
+    hosts::refresh(root, &members_and(root, net, &target.name)?, None)?;
+    Ok(Lease { mac, ..lease })
 }
 
 /// Every member of `net`, and `also`.
@@ -177,24 +185,7 @@ pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Lease> {
     };
     unplug(root, &lease.host_if)?;
     store::release(root, &net.name, endpoint)?;
-    hosts::refresh(root, &members_and(root, net, endpoint)?)?;
-    // A hosts file we made for an `ip netns` name and that lists no
-    // network any more goes away with the last network.
-    if let Some(path) = &lease.hosts
-        && path.starts_with("/etc/netns")
-        && !crate::trace::dry_run()
-    {
-        let still = hosts::snapshot(root)?
-            .iter()
-            .any(|(_, ls)| ls.iter().any(|l| l.endpoint == endpoint));
-        if !still {
-            let _ = std::fs::remove_file(path);
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::remove_file(dir.join("resolv.conf"));
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-    }
+    hosts::refresh(root, &members_and(root, net, endpoint)?, Some(&lease))?;
     Ok(lease)
 }
 

@@ -99,13 +99,31 @@ pub fn snapshot(root: &Root) -> Result<Vec<(Network, Vec<Lease>)>> {
         .collect()
 }
 
-/// Rewrite the hosts files of `endpoints` from the current leases.
-pub fn refresh(root: &Root, endpoints: &BTreeSet<String>) -> Result<()> {
+/// Rewrite the hosts files of `endpoints` from the current leases, under
+/// one lock so that parallel connects and disconnects never write a stale
+/// file. `gone` is a member that just left its last network: the hosts
+/// file glassbox made for it under `/etc/netns` is removed.
+pub fn refresh(root: &Root, endpoints: &BTreeSet<String>, gone: Option<&Lease>) -> Result<()> {
+    let _lock = crate::state::StateLock::exclusive(&store::dir(root).join(".hosts.lock"))?;
     let nets = snapshot(root)?;
     for e in endpoints {
         let (path, own, peers) = entries_for(e, &nets);
         if let Some(p) = path {
             write_in_place(&p, &render(&own, &peers))?;
+        }
+    }
+    if let Some(lease) = gone
+        && let Some(path) = &lease.hosts
+        && path.starts_with("/etc/netns")
+        && !crate::trace::dry_run()
+        && !nets
+            .iter()
+            .any(|(_, ls)| ls.iter().any(|l| l.endpoint == lease.endpoint))
+    {
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_file(dir.join("resolv.conf"));
+            let _ = std::fs::remove_dir(dir);
         }
     }
     Ok(())
@@ -138,6 +156,7 @@ mod tests {
             inner_if: "eth0".into(),
             hosts: Some(PathBuf::from(format!("/x/{e}/hosts"))),
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            mac: String::new(),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Link {
     /// The index of the bridge this link is a port of.
     pub master: Option<u32>,
     pub up: bool,
+    /// The hardware address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
 }
 
 /// One IPv4 route of the main table.
@@ -485,6 +487,13 @@ fn parse_link(l: &LinkMessage) -> Link {
         match attr {
             LinkAttribute::IfName(n) => link.name = n.clone(),
             LinkAttribute::Controller(m) => link.master = Some(*m),
+            LinkAttribute::Address(a) => {
+                link.mac = a
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            }
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {

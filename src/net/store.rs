@@ -56,6 +56,9 @@ pub struct Lease {
     pub hosts: Option<PathBuf>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The hardware address of the inner end.
+    #[serde(default)]
+    pub mac: String,
 }
 
 pub fn dir(root: &Root) -> PathBuf {
@@ -251,6 +254,16 @@ pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> 
     Ok(out)
 }
 
+/// Record the hardware address a member's inner end got.
+pub fn set_mac(root: &Root, net: &str, endpoint: &str, mac: &str) -> Result<()> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    for l in all.iter_mut().filter(|l| l.endpoint == endpoint) {
+        l.mac = mac.to_string();
+    }
+    save_leases(root, net, &all)
+}
+
 /// Now, in RFC 3339 (UTC, nanoseconds), as Docker prints `Created`.
 pub fn now_rfc3339() -> String {
     let d = std::time::SystemTime::now()
@@ -315,6 +328,7 @@ mod tests {
             inner_if: "eth0".into(),
             hosts: None,
             aliases: vec![],
+            mac: String::new(),
         }
     }
 

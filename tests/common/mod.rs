@@ -45,10 +45,7 @@ impl TestRoot {
 
     /// Run glassbox with args; the output, whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.glassbox()
-            .args(args)
-            .output()
-            .expect("spawn glassbox")
+        self.glassbox().args(args).output().expect("spawn glassbox")
     }
 
     /// Run glassbox with args and expect success; returns stdout.
