@@ -188,3 +188,26 @@ fn trace_shows_each_step_with_its_ip_command() {
     lab.ok(&["net", "veth", "del", "--ns", &c1, "--bridge", &br]);
     lab.ok(&["net", "bridge", "del", &br]);
 }
+
+#[test]
+fn system_prune_finds_strays_and_removes_what_glassbox_made() {
+    let mut lab = Lab::new();
+    lab.host_sh("iptables -w -P FORWARD DROP");
+    let c1 = lab.ns("c1");
+    let prefix = lab.names().link_prefix;
+    let br = format!("{prefix}n0");
+    lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.56.0.0/24"]);
+    lab.ok(&["net", "veth", "add", "--ns", &c1, "--bridge", &br]);
+    // A link with this root's names that no command recorded (a crash
+    // between creating it and recording it cannot happen, but a lost
+    // state directory can).
+    let stray = format!("{prefix}n123456");
+    lab.host_sh(&format!("ip link add {stray} type bridge"));
+    let out = lab.ok(&["system", "prune"]);
+    assert!(out.contains(&format!("removed link {stray}")), "{out}");
+    assert_eq!(lab.our_links().len(), 2, "made by hand: kept without --all");
+    let out = lab.ok(&["system", "prune", "--all"]);
+    assert!(out.contains(&format!("removed link {br}")), "{out}");
+    assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
+    assert!(lab.our_iptables_rules().is_empty());
+}

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ports::Publish;
 use crate::state::resources::{self, Owner, ResourceKind};
-use crate::state::{Root, StateLock, read_json, write_json};
+use crate::state::{Root, read_json, write_json};
 use crate::trace::{Action, Mechanism, Step};
 
 /// A masqueraded subnet (`net nat on`).
@@ -66,7 +66,7 @@ fn state_path(root: &Root) -> std::path::PathBuf {
 
 /// Read, change and apply the firewall record under its lock.
 pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result<FwState> {
-    let _lock = StateLock::exclusive(&root.data.join("firewall.lock"))?;
+    let _lock = super::store::lock_file(&root.data.join("firewall.lock"))?;
     let mut state: FwState = read_json(&state_path(root))?.unwrap_or_default();
     let before = state.clone();
     f(&mut state)?;

@@ -104,7 +104,7 @@ pub fn snapshot(root: &Root) -> Result<Vec<(Network, Vec<Lease>)>> {
 /// file. `gone` is a member that just left its last network: the hosts
 /// file glassbox made for it under `/etc/netns` is removed.
 pub fn refresh(root: &Root, endpoints: &BTreeSet<String>, gone: Option<&Lease>) -> Result<()> {
-    let _lock = crate::state::StateLock::exclusive(&store::dir(root).join(".hosts.lock"))?;
+    let _lock = store::lock_file(&store::dir(root).join(".hosts.lock"))?;
     let nets = snapshot(root)?;
     for e in endpoints {
         let (path, own, peers) = entries_for(e, &nets);

@@ -73,14 +73,23 @@ fn leases_path(root: &Root, name: &str) -> PathBuf {
     dir(root).join(format!("{name}.leases.json"))
 }
 
+/// Take an exclusive state lock, except under `--dry-run` (which writes
+/// nothing and may run without root).
+pub fn lock_file(path: &Path) -> Result<Option<StateLock>> {
+    if crate::trace::dry_run() {
+        return Ok(None);
+    }
+    StateLock::exclusive(path).map(Some)
+}
+
 /// The lock of one network's record and leases.
-pub fn lock(root: &Root, name: &str) -> Result<StateLock> {
-    StateLock::exclusive(&dir(root).join(format!("{name}.lock")))
+pub fn lock(root: &Root, name: &str) -> Result<Option<StateLock>> {
+    lock_file(&dir(root).join(format!("{name}.lock")))
 }
 
 /// The lock taken to create or remove networks (names and subnets).
-pub fn global_lock(root: &Root) -> Result<StateLock> {
-    StateLock::exclusive(&dir(root).join(".networks.lock"))
+pub fn global_lock(root: &Root) -> Result<Option<StateLock>> {
+    lock_file(&dir(root).join(".networks.lock"))
 }
 
 /// A network name as Docker allows them.
