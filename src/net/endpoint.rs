@@ -106,7 +106,13 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             netns: target.ns_path.clone(),
             host_if: host_if.clone(),
             inner_if: inner_if.clone(),
-            hosts: target.hosts_dir.as_ref().map(|d| d.join("hosts")),
+            // Names are a feature of Docker's networks, not of a bridge
+            // made by hand.
+            hosts: if net.manual {
+                None
+            } else {
+                target.hosts_dir.as_ref().map(|d| d.join("hosts"))
+            },
             aliases: opts.aliases.clone(),
             mac: String::new(),
         },
@@ -140,6 +146,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             inside.add_route(Ipv4Net::default(), Some(net.gateway), None)?;
         }
         if let Some(dir) = &target.hosts_dir
+            && !net.manual
             && let Some(src) = &opts.resolv_conf
         {
             let text = std::fs::read_to_string(src)

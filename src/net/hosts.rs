@@ -38,7 +38,7 @@ pub fn entries_for(
     let mut path = None;
     let mut own = Vec::new();
     let mut peers: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
-    for (net, leases) in nets {
+    for (net, leases) in nets.iter().filter(|(n, _)| !n.manual) {
         let Some(me) = leases.iter().find(|l| l.endpoint == endpoint) else {
             continue;
         };
