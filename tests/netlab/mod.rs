@@ -58,8 +58,16 @@ impl Lab {
         sh(&format!(
             "ip netns add {host} && ip -n {host} link set lo up"
         ));
+        let root = TestRoot::new();
+        // Members' resolv.conf names no real server: a lookup of an unknown
+        // name asks the member's own loopback and fails at once.
+        std::fs::write(
+            root.path().join("resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .expect("write the test resolv.conf");
         Lab {
-            root: TestRoot::new(),
+            root,
             tag,
             host: host.clone(),
             made: vec![host],
@@ -106,6 +114,7 @@ impl Lab {
             .arg(self.root.path())
             .arg("--no-color");
         cmd.env_remove("NO_COLOR");
+        cmd.env("GLASSBOX_RESOLV_CONF", self.root.path().join("resolv.conf"));
         cmd
     }
 
