@@ -34,6 +34,13 @@ fn published_port_answers_every_way(bridge_nf: u8) {
     assert!(got.starts_with("hello from c1"), "{got}");
     let got = tcp_get(&c2, &to_host).expect("c2 -> host address (hairpin)");
     assert!(got.starts_with("hello from c1"), "{got}");
+    if bridge_nf == 0 {
+        // A member reaching its own published port needs hairpin mode on
+        // its bridge port. With bridge-nf-call-iptables=1 this path does
+        // not work yet (see the book's ports chapter).
+        let got = tcp_get(&c1, &to_host).expect("c1 -> its own published port");
+        assert!(got.starts_with("hello from c1"), "{got}");
+    }
     let got = udp_ask(&out, &format!("{host_ip}:5353"), "ping").expect("udp from outside");
     assert_eq!(got, "echo:ping");
     let got = udp_ask(&lab.host, "127.0.0.1:5353", "local").expect("udp from 127.0.0.1");

@@ -134,6 +134,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         pending.commit()?;
         nl.move_to_netns(&peer_if, &ns, &target.ns_shell, &inner_if)?;
         nl.set_master(&host_if, &net.bridge)?;
+        nl.set_hairpin(&host_if)?;
         nl.set_up(&host_if, true)?;
         inside.add_address(&inner_if, Ipv4Net::new(lease.ip, net.subnet.prefix_len())?)?;
         inside.set_up("lo", true)?;

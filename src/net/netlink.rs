@@ -22,7 +22,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -324,6 +325,25 @@ impl Netlink {
             .arg("link", name)
             .arg("master", bridge)
             .why("Making the bridge the link's master turns the link into a port of the switch.")
+            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+    }
+
+    /// `ip link set NAME type bridge_slave hairpin on`: the bridge may send
+    /// a frame back out of the port it came in by.
+    pub fn set_hairpin(&mut self, name: &str) -> Result<()> {
+        let index = self.index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        let shell = format!("{} link set {name} type bridge_slave hairpin on", self.ip);
+        self.step(format!("let {name} take back its own frames (hairpin)"), shell)
+            .arg("link", name)
+            .why("A member reaching its own published port sends to the host and is answered through the same bridge port: the bridge must send frames back out of the port they came in by.")
             .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
     }
 
