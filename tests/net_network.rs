@@ -225,3 +225,76 @@ fn subnet_choice_skips_an_existing_route() {
     assert!(sh_ok(&format!("ip -n {} link del dock0", lab.host)));
     let _ = sh;
 }
+
+#[test]
+fn a_failure_half_way_leaves_no_lease_and_nothing_of_someone_else_removed() {
+    let mut lab = Lab::new();
+    let c1 = lab.ns("c1");
+    lab.ok(&["network", "create", "--subnet", "10.72.0.0/24", "half"]);
+    // Someone else's link already has the name the host end would take.
+    let taken = glassbox::net::ifname::veth_host(&lab.names().link_prefix, "half", &c1);
+    lab.host_sh(&format!("ip link add {taken} type veth peer name othr0"));
+    let e = lab.fails(&["network", "connect", "half", &c1]);
+    assert!(e.contains("already exists"), "{e}");
+    let v = inspect(&lab, "half");
+    assert!(
+        v["Containers"].as_object().unwrap().is_empty(),
+        "the lease was not released: {v}"
+    );
+    assert!(
+        sh_ok(&format!("ip -n {} link show {taken} >/dev/null", lab.host)),
+        "someone else's link was removed"
+    );
+    assert!(!std::path::Path::new(&format!("/etc/netns/{c1}")).exists());
+    lab.host_sh(&format!("ip link del {taken}"));
+    lab.ok(&["network", "connect", "half", &c1]);
+    lab.ok(&["network", "disconnect", "half", &c1]);
+    lab.ok(&["network", "rm", "half"]);
+}
+
+#[test]
+fn with_docker_present_accept_rules_go_to_docker_user_and_dockers_rules_stay() {
+    let mut lab = Lab::new();
+    // What dockerd sets up in the filter table.
+    lab.host_sh(
+        "iptables -w -N DOCKER-USER && iptables -w -A DOCKER-USER -j RETURN && \
+         iptables -w -N DOCKER && iptables -w -A FORWARD -j DOCKER-USER && \
+         iptables -w -A FORWARD -o docker0 -j DOCKER && iptables -w -P FORWARD DROP",
+    );
+    let before: Vec<String> = lab
+        .host_sh("iptables -w -S")
+        .lines()
+        .map(String::from)
+        .collect();
+    let (c1, c2) = (lab.ns("c1"), lab.ns("c2"));
+    lab.ok(&["network", "create", "--subnet", "10.73.0.0/24", "dk"]);
+    lab.ok(&["network", "connect", "dk", &c1]);
+    lab.ok(&["network", "connect", "dk", &c2]);
+    assert!(
+        ping(&c1, "10.73.0.3"),
+        "members cannot ping under Docker's rules"
+    );
+    let ours = lab.our_iptables_rules();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(
+        ours.iter().all(|r| r.starts_with("-A DOCKER-USER ")),
+        "{ours:?}"
+    );
+    let during: Vec<String> = lab
+        .host_sh("iptables -w -S")
+        .lines()
+        .map(String::from)
+        .collect();
+    for rule in &before {
+        assert!(during.contains(rule), "Docker's rule {rule} changed");
+    }
+    lab.ok(&["network", "disconnect", "dk", &c1]);
+    lab.ok(&["network", "disconnect", "dk", &c2]);
+    lab.ok(&["network", "rm", "dk"]);
+    let after: Vec<String> = lab
+        .host_sh("iptables -w -S")
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(before, after, "teardown must leave exactly Docker's rules");
+}

@@ -118,6 +118,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         },
     )?;
     let mut mac = String::new();
+    let mut created = false;
     let made = (|| -> Result<()> {
         let owner = if net.manual {
             Owner::Manual {
@@ -131,6 +132,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         let mut nl = Netlink::new()?;
         let pending = resources::record(root, LINK_KIND_NAME, &host_if, owner)?;
         nl.add_veth(&host_if, &peer_if)?;
+        created = true;
         pending.commit()?;
         nl.move_to_netns(&peer_if, &ns, &target.ns_shell, &inner_if)?;
         nl.set_master(&host_if, &net.bridge)?;
@@ -157,7 +159,11 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         Ok(())
     })();
     if let Err(e) = made {
-        let _ = unplug(root, &host_if);
+        // Remove only what this command made: a link of that name that
+        // was there before is someone else's.
+        if created {
+            let _ = unplug(root, &host_if);
+        }
         let _ = store::release(root, &net.name, &target.name);
         return Err(e);
     }
