@@ -44,6 +44,7 @@ fn ls_and_inspect_look_like_docker() {
         &c1,
     ]);
     let ls = lab.ok(&["network", "ls"]);
+    let raw = lab.ok(&["network", "inspect", "mynet"]);
     let v = inspect(&lab, "mynet");
     assert_eq!(v["Id"], id.as_str());
     let prefix = lab.names().link_prefix;
@@ -57,7 +58,7 @@ fn ls_and_inspect_look_like_docker() {
         (c1.as_str(), "[c1]"),
     ]}, {
         insta::assert_snapshot!("network_ls", ls);
-        insta::assert_snapshot!("network_inspect", serde_json::to_string_pretty(&v).unwrap());
+        insta::assert_snapshot!("network_inspect", raw);
     });
     // Docker's fields and the member with its address.
     assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "172.18.0.0/16");

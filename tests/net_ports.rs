@@ -106,3 +106,29 @@ fn bad_publish_specs_and_busy_ports_are_refused() {
     lab.ok(&["net", "unpublish", "1314:10.61.0.2:80"]);
     assert!(!lab.nft_table_exists());
 }
+
+#[test]
+fn net_show_lists_bridges_members_and_rules() {
+    let mut lab = Lab::new();
+    let c1 = lab.ns("c1");
+    let prefix = lab.names().link_prefix;
+    let table = lab.names().firewall_table;
+    let br = format!("{prefix}n0");
+    lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.62.0.0/24"]);
+    lab.ok(&["net", "veth", "add", "--ns", &c1, "--bridge", &br]);
+    lab.ok(&["net", "nat", "on", "--subnet", "10.62.0.0/24"]);
+    lab.ok(&["net", "publish", "8080:10.62.0.2:80"]);
+    let show = lab.ok(&["net", "show"]);
+    insta::with_settings!({filters => vec![
+        (table.as_str(), "[table]"),
+        (prefix.as_str(), "[gb]"),
+        (r"\[gb\]v[0-9a-f]{6}", "[gb]v[hash]"),
+        (c1.as_str(), "[c1]"),
+    ]}, {
+        insta::assert_snapshot!(show);
+    });
+    lab.ok(&["net", "unpublish", "8080:10.62.0.2:80"]);
+    lab.ok(&["net", "nat", "off", "--subnet", "10.62.0.0/24"]);
+    lab.ok(&["net", "veth", "del", "--ns", &c1, "--bridge", &br]);
+    lab.ok(&["net", "bridge", "del", &br]);
+}

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use ipnet::Ipv4Net;
-use serde_json::json;
 
 use super::Ctx;
 use crate::net::endpoint::{self, Attach, Target};
@@ -690,72 +689,130 @@ fn rm(root: &Root, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Docker's `network inspect` object of one network.
-pub fn inspect_json(root: &Root, net: &Network) -> Result<serde_json::Value> {
-    let mut containers = serde_json::Map::new();
-    for l in store::leases(root, &net.name)? {
-        let key = pseudo_id(root, &format!("endpoint/{}", l.endpoint));
-        containers.insert(
-            key.clone(),
-            json!({
-                "Name": l.endpoint,
-                "EndpointID": pseudo_id(root, &format!("endpoint/{}/{}", net.name, l.endpoint)),
-                "MacAddress": l.mac,
-                "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
-                "IPv6Address": "",
-            }),
-        );
-    }
-    let mut options = serde_json::Map::new();
-    options.insert("com.docker.network.bridge.name".into(), json!(net.bridge));
-    if net.default_bridge {
-        options.insert(
-            "com.docker.network.bridge.default_bridge".into(),
-            json!("true"),
-        );
-    }
-    Ok(json!({
-        "Name": net.name,
-        "Id": net.id,
-        "Created": net.created,
-        "Scope": "local",
-        "Driver": net.driver,
-        "EnableIPv6": false,
-        "IPAM": {
-            "Driver": "default",
-            "Options": null,
-            "Config": [{"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()}],
+/// Docker's `network inspect` object, its fields in Docker's order.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Inspect {
+    pub name: String,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    pub scope: &'static str,
+    pub driver: String,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    pub config_from: ConfigFrom,
+    pub config_only: bool,
+    pub containers: std::collections::BTreeMap<String, Member>,
+    pub options: std::collections::BTreeMap<String, String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipam {
+    pub driver: &'static str,
+    pub options: Option<()>,
+    pub config: Vec<IpamConfig>,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfig {
+    pub subnet: String,
+    pub gateway: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigFrom {
+    pub network: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Member {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    #[serde(rename = "MacAddress")]
+    pub mac_address: String,
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+fn empty_inspect(name: &str, id: String, driver: &str) -> Inspect {
+    Inspect {
+        name: name.into(),
+        id,
+        created: None,
+        scope: "local",
+        driver: driver.into(),
+        enable_ipv6: false,
+        ipam: Ipam {
+            driver: "default",
+            options: None,
+            config: vec![],
         },
-        "Internal": false,
-        "Attachable": false,
-        "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
-        "Containers": containers,
-        "Options": options,
-        "Labels": {},
-    }))
+        internal: false,
+        attachable: false,
+        ingress: false,
+        config_from: ConfigFrom {
+            network: String::new(),
+        },
+        config_only: false,
+        containers: Default::default(),
+        options: Default::default(),
+        labels: Default::default(),
+    }
+}
+
+/// Docker's `network inspect` object of one network.
+pub fn inspect_net(root: &Root, net: &Network) -> Result<Inspect> {
+    let mut out = empty_inspect(&net.name, net.id.clone(), &net.driver);
+    out.created = Some(net.created.clone());
+    out.ipam.config.push(IpamConfig {
+        subnet: net.subnet.to_string(),
+        gateway: net.gateway.to_string(),
+    });
+    for l in store::leases(root, &net.name)? {
+        out.containers.insert(
+            pseudo_id(root, &format!("endpoint/{}", l.endpoint)),
+            Member {
+                endpoint_id: pseudo_id(root, &format!("endpoint/{}/{}", net.name, l.endpoint)),
+                name: l.endpoint,
+                mac_address: l.mac,
+                ipv4_address: format!("{}/{}", l.ip, net.subnet.prefix_len()),
+                ipv6_address: String::new(),
+            },
+        );
+    }
+    out.options
+        .insert("com.docker.network.bridge.name".into(), net.bridge.clone());
+    if net.default_bridge {
+        out.options.insert(
+            "com.docker.network.bridge.default_bridge".into(),
+            "true".into(),
+        );
+    }
+    Ok(out)
 }
 
 fn inspect(root: &Root, names: &[String]) -> Result<()> {
     let mut out = Vec::new();
     for n in names {
-        let net = match n.as_str() {
-            "host" | "none" => {
-                out.push(json!({
-                    "Name": n, "Id": pseudo_id(root, n), "Scope": "local",
-                    "Driver": if n == "none" { "null" } else { "host" },
-                    "EnableIPv6": false,
-                    "IPAM": {"Driver": "default", "Options": null, "Config": []},
-                    "Internal": false, "Attachable": false, "Ingress": false,
-                    "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-                    "Containers": {}, "Options": {}, "Labels": {},
-                }));
-                continue;
-            }
-            _ => find_network(root, n)?,
-        };
-        out.push(inspect_json(root, &net)?);
+        out.push(match n.as_str() {
+            "host" => empty_inspect(n, pseudo_id(root, n), "host"),
+            "none" => empty_inspect(n, pseudo_id(root, n), "null"),
+            _ => inspect_net(root, &find_network(root, n)?)?,
+        });
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

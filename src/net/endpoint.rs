@@ -203,6 +203,28 @@ pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Lease> {
     Ok(lease)
 }
 
+/// Unplug `endpoint` from every network it is on (a container going
+/// away); keeps going after an error and reports them all.
+pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<Lease>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for net in store::all(root)? {
+        if store::leases(root, &net.name)?
+            .iter()
+            .any(|l| l.endpoint == endpoint)
+        {
+            match detach(root, &net, endpoint) {
+                Ok(l) => out.push(l),
+                Err(e) => errors.push(format!("{}: {e:#}", net.name)),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("detaching {endpoint}: {}", errors.join("; "));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

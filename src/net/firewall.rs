@@ -457,6 +457,30 @@ impl ResourceKind for IptablesRuleKind {
     }
 }
 
+/// Which firewall tools this host has, for `glassbox doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backend {
+    /// `nft --version`, if nft runs: glassbox's NAT table needs it.
+    pub nft: Option<String>,
+    /// `iptables --version` (`nf_tables` or `legacy`), if it runs.
+    pub iptables: Option<String>,
+    /// Where glassbox puts its accept rules here, if anywhere.
+    pub accept_chain: Option<String>,
+}
+
+pub fn backend() -> Backend {
+    let version = |prog: &str| {
+        tool(prog, &["--version"], None)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    Backend {
+        nft: version("nft"),
+        iptables: version("iptables"),
+        accept_chain: accept_chain().map(String::from),
+    }
+}
+
 /// The address a published port is reached at, for messages.
 pub fn shown_host(ip: Option<Ipv4Addr>) -> String {
     ip.map(|i| i.to_string())

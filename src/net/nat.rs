@@ -110,3 +110,11 @@ pub fn forget_network(root: &Root, subnet: Ipv4Net) -> Result<FwState> {
         Ok(())
     })
 }
+
+/// Remove every port published to `container_ip` (a container going away).
+pub fn unpublish_all_to(root: &Root, container_ip: std::net::Ipv4Addr) -> Result<FwState> {
+    firewall::update(root, |s| {
+        s.ports.retain(|p| p.publish.container_ip != container_ip);
+        Ok(())
+    })
+}
