@@ -839,6 +839,10 @@ fn connect(root: &Root, a: &ConnectArgs) -> Result<()> {
             resolv_conf: Some(a.resolv_conf.clone()),
         },
     )?;
+    if net.default_bridge {
+        // Docker masquerades its default bridge from the start.
+        nat::nat_on(root, net.subnet)?;
+    }
     trace::say(
         Mechanism::Net,
         format!(
