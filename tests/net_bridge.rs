@@ -211,3 +211,50 @@ fn system_prune_finds_strays_and_removes_what_glassbox_made() {
     assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
     assert!(lab.our_iptables_rules().is_empty());
 }
+
+#[test]
+fn a_namespace_given_by_pid_is_plugged_in_too() {
+    let mut lab = Lab::new();
+    let c1 = lab.ns("c1");
+    let mut sleeper = std::process::Command::new("ip")
+        .args(["netns", "exec", &c1, "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let pid = sleeper.id().to_string();
+    let hosts_dir = lab.root.path().join("c1-files");
+    let br = format!("{}n0", lab.names().link_prefix);
+    lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.57.0.0/24"]);
+    let out = lab
+        .glassbox()
+        .args(["-v", "net", "veth", "add", "--ns", &pid, "--bridge", &br])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let trace = common::stderr(&out);
+    assert!(
+        trace.contains(&format!(
+            "nsenter -t {pid} -n ip addr add 10.57.0.2/24 dev eth0"
+        )),
+        "{trace}"
+    );
+    assert_eq!(addr_in(&c1, "eth0"), "10.57.0.2");
+    lab.ok(&["net", "veth", "del", "--ns", &pid, "--bridge", &br]);
+    // Docker's way, with a directory for the PID's hosts file.
+    lab.ok(&["network", "create", "--subnet", "10.58.0.0/24", "bypid"]);
+    lab.ok(&[
+        "network",
+        "connect",
+        "--hosts-dir",
+        hosts_dir.to_str().unwrap(),
+        "bypid",
+        &pid,
+    ]);
+    let hosts = std::fs::read_to_string(hosts_dir.join("hosts")).unwrap();
+    assert!(hosts.contains(&format!("10.58.0.2\tpid-{pid}")), "{hosts}");
+    lab.ok(&["network", "disconnect", "bypid", &pid]);
+    lab.ok(&["network", "rm", "bypid"]);
+    lab.ok(&["net", "bridge", "del", &br]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(lab.our_links().is_empty());
+}
