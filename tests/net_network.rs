@@ -220,6 +220,37 @@ fn subnet_choice_skips_an_existing_route() {
     assert!(e.contains("pre-defined"), "{e}");
     let e = lab.fails(&["network", "connect", "host", "x"]);
     assert!(e.contains("host network"), "{e}");
+    let e = lab.fails(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.74.0.0/24",
+        "--gateway",
+        "10.75.0.1",
+        "n5",
+    ]);
+    assert!(e.contains("not a host address of subnet"), "{e}");
+    lab.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.74.0.0/24",
+        "--gateway",
+        "10.74.0.254",
+        "gw",
+    ]);
+    assert_eq!(
+        inspect(&lab, "gw")["IPAM"]["Config"][0]["Gateway"],
+        "10.74.0.254"
+    );
+    let bridge = inspect(&lab, "gw")["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        lab.host_sh(&format!("ip -4 addr show dev {bridge}"))
+            .contains("10.74.0.254/24")
+    );
     let pruned = lab.ok(&["network", "prune", "-f"]);
     assert!(pruned.contains("n1") && pruned.contains("n2"), "{pruned}");
     assert!(lab.our_links().is_empty());
