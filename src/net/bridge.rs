@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 
 use super::cidr;
-use super::firewall;
+use super::iptables;
 use super::netlink::{self, Netlink};
 use super::store::{self, Network};
 use crate::state::Root;
@@ -74,7 +74,7 @@ pub fn create(root: &Root, net: &Network) -> Result<()> {
         let gw = Ipv4Net::new(net.gateway, net.subnet.prefix_len())?;
         nl.add_address(&net.bridge, gw)?;
         nl.set_up(&net.bridge, true)?;
-        firewall::add_forward_accepts(root, &net.bridge, &owner)
+        iptables::add_forward_accepts(root, &net.bridge, &owner)
     })();
     if let Err(e) = rest {
         let _ = remove(root, net);
@@ -95,7 +95,7 @@ pub fn ensure(root: &Root, net: &Network) -> Result<()> {
 /// Remove the bridge and its accept rules; "already gone" is success.
 pub fn remove(root: &Root, net: &Network) -> Result<()> {
     let mut errors = Vec::new();
-    if let Err(e) = firewall::remove_forward_accepts(root, &net.bridge) {
+    if let Err(e) = iptables::remove_forward_accepts(root, &net.bridge) {
         errors.push(format!("{e:#}"));
     }
     match Netlink::new().and_then(|mut nl| nl.del_link(&net.bridge)) {

@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod firewall;
 pub mod hosts;
 pub mod ifname;
+pub mod iptables;
 pub mod mode;
 pub mod nat;
 pub mod netlink;
