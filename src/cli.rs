@@ -66,6 +66,9 @@ pub enum Command {
     /// Whole-installation housekeeping
     #[command(subcommand)]
     System(cmd::system::Command),
+    /// Networks: bridges, veth pairs, NAT, published ports (also: network)
+    #[command(subcommand, visible_alias = "network")]
+    Net(cmd::net::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
 }

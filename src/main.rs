@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ns(c) => return cmd::ns::execute(&ctx, c),
         Command::Cgroup(c) => return cmd::cgroup::execute(&ctx, c),
         Command::System(c) => cmd::system::execute(&ctx, c)?,
+        Command::Net(c) => cmd::net::execute(&ctx, c)?,
         Command::Unionfs(c) => cmd::unionfs::execute(&ctx, c)?,
         Command::Completions(args) => cmd::completions::execute(args)?,
     }

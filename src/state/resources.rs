@@ -66,7 +66,13 @@ pub trait ResourceKind: Sync {
 
 /// Every kind of resource, one entry per module that makes host objects.
 pub fn kinds() -> Vec<&'static dyn ResourceKind> {
-    vec![&crate::host::MOUNT_KIND, &crate::cgroup::CGROUP_KIND]
+    vec![
+        &crate::host::MOUNT_KIND,
+        &crate::cgroup::CGROUP_KIND,
+        &crate::net::LINK_KIND,
+        &crate::net::NFT_KIND,
+        &crate::net::IPT_KIND,
+    ]
 }
 
 fn kind(name: &str) -> Option<&'static dyn ResourceKind> {

@@ -1,0 +1,181 @@
+//! Names: each member's `hosts` file lists the other members of its
+//! user-defined networks, the way Docker's embedded DNS answers for them.
+//! On the default bridge members get no names of each other (Docker's
+//! rule). A `hosts` file may be bind-mounted into a container, so it is
+//! rewritten in place (`O_TRUNC` + write): a rename would leave the
+//! container looking at the old inode. Read `hosts(5)`, `ip-netns(8)`
+//! (`ip netns exec` binds `/etc/netns/NAME/hosts` over `/etc/hosts`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::store::{self, Lease, Network};
+use crate::state::Root;
+use crate::trace::{Action, Mechanism, Step};
+
+/// One line of a hosts file: an address and its names.
+pub type Entry = (Ipv4Addr, Vec<String>);
+
+/// The text of a hosts file: loopback, the member's own addresses, then
+/// the peers it may reach by name.
+pub fn render(own: &[Entry], peers: &[Entry]) -> String {
+    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for (ip, names) in own.iter().chain(peers) {
+        s.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+    }
+    s
+}
+
+/// What `endpoint`'s hosts file should say, from every network's leases.
+pub fn entries_for(
+    endpoint: &str,
+    nets: &[(Network, Vec<Lease>)],
+) -> (Option<PathBuf>, Vec<Entry>, Vec<Entry>) {
+    let mut path = None;
+    let mut own = Vec::new();
+    let mut peers: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
+    for (net, leases) in nets.iter().filter(|(n, _)| !n.manual) {
+        let Some(me) = leases.iter().find(|l| l.endpoint == endpoint) else {
+            continue;
+        };
+        if path.is_none() {
+            path = me.hosts.clone();
+        }
+        own.push((me.ip, vec![endpoint.to_string()]));
+        if net.default_bridge {
+            continue;
+        }
+        for l in leases.iter().filter(|l| l.endpoint != endpoint) {
+            let names = peers.entry(l.ip).or_default();
+            for n in std::iter::once(&l.endpoint).chain(&l.aliases) {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+    }
+    (path, own, peers.into_iter().collect())
+}
+
+/// Rewrite `path` in place with `text` (same inode).
+pub fn write_in_place(path: &Path, text: &str) -> Result<()> {
+    Step::new(
+        Mechanism::Net,
+        Action::FileWrite,
+        format!("rewrite {} in place", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("cat > {} <<'EOF' ... EOF", path.display()))
+    .why("Truncate and write keeps the inode, so a bind mount of this file into a container sees the change at once.")
+    .man("hosts(5)")
+    .detail()
+    .run(|| {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("open {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("write {}", path.display()))
+    })
+}
+
+/// Every network with its leases.
+pub fn snapshot(root: &Root) -> Result<Vec<(Network, Vec<Lease>)>> {
+    store::all(root)?
+        .into_iter()
+        .map(|n| {
+            let l = store::leases(root, &n.name)?;
+            Ok((n, l))
+        })
+        .collect()
+}
+
+/// Rewrite the hosts files of `endpoints` from the current leases, under
+/// one lock so that parallel connects and disconnects never write a stale
+/// file. `gone` is a member that just left its last network: the hosts
+/// file glassbox made for it under `/etc/netns` is removed.
+pub fn refresh(root: &Root, endpoints: &BTreeSet<String>, gone: Option<&Lease>) -> Result<()> {
+    let _lock = store::lock_file(&store::dir(root).join(".hosts.lock"))?;
+    let nets = snapshot(root)?;
+    for e in endpoints {
+        let (path, own, peers) = entries_for(e, &nets);
+        if let Some(p) = path {
+            write_in_place(&p, &render(&own, &peers))?;
+        }
+    }
+    if let Some(lease) = gone
+        && let Some(path) = &lease.hosts
+        && path.starts_with("/etc/netns")
+        && !crate::trace::dry_run()
+        && !nets
+            .iter()
+            .any(|(_, ls)| ls.iter().any(|l| l.endpoint == lease.endpoint))
+    {
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_file(dir.join("resolv.conf"));
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(name: &str, default_bridge: bool) -> Network {
+        Network {
+            name: name.into(),
+            id: "0".repeat(64),
+            driver: "bridge".into(),
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: "10.1.0.1".parse().unwrap(),
+            bridge: "b".into(),
+            created: String::new(),
+            manual: false,
+            default_bridge,
+        }
+    }
+
+    fn lease(e: &str, ip: &str, aliases: &[&str]) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            endpoint: e.into(),
+            netns: PathBuf::new(),
+            host_if: String::new(),
+            inner_if: "eth0".into(),
+            hosts: Some(PathBuf::from(format!("/x/{e}/hosts"))),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            mac: String::new(),
+        }
+    }
+
+    #[test]
+    fn user_network_members_see_each_other_default_bridge_does_not() {
+        let nets = vec![
+            (
+                net("mynet", false),
+                vec![lease("a", "10.1.0.2", &[]), lease("b", "10.1.0.3", &["db"])],
+            ),
+            (
+                net("bridge", true),
+                vec![lease("a", "10.2.0.2", &[]), lease("c", "10.2.0.3", &[])],
+            ),
+        ];
+        let (path, own, peers) = entries_for("a", &nets);
+        assert_eq!(path.unwrap(), PathBuf::from("/x/a/hosts"));
+        insta::assert_snapshot!(render(&own, &peers));
+        let (_, _, peers_c) = entries_for("c", &nets);
+        assert!(peers_c.is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! Interface names: at most 15 bytes (`IFNAMSIZ` - 1), derived from the
+//! state root's `link_prefix` so that two glassbox installations (or two
+//! tests) on one host never pick the same name. Read `netdevice(7)`.
+
+use anyhow::{Result, bail};
+use sha2::{Digest, Sha256};
+
+/// The kernel's limit on an interface name, without the trailing NUL.
+pub const IFNAME_MAX: usize = 15;
+
+/// Check a name the user gave for a link.
+pub fn validate(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > IFNAME_MAX {
+        bail!(
+            "interface name {name:?} must be 1 to {IFNAME_MAX} characters (the kernel's IFNAMSIZ)"
+        );
+    }
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+    {
+        bail!("interface name {name:?} may not be . or .. nor contain '/', ':' or spaces");
+    }
+    Ok(())
+}
+
+/// `prefix` + `role` + as many hex digits of sha256(`key`) as fit in 15.
+pub fn derive(prefix: &str, role: &str, key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let room = IFNAME_MAX.saturating_sub(prefix.len() + role.len()).max(1);
+    format!("{prefix}{role}{}", &hex[..room.min(hex.len())])
+}
+
+/// The bridge of a network made by `network create`.
+pub fn bridge(prefix: &str, network_id: &str) -> String {
+    derive(prefix, "n", network_id)
+}
+
+/// The host end of a veth pair for `endpoint` on `network`.
+pub fn veth_host(prefix: &str, network: &str, endpoint: &str) -> String {
+    derive(prefix, "v", &format!("{network}/{endpoint}"))
+}
+
+/// The temporary name of the other end, before it moves and is renamed.
+pub fn veth_peer(prefix: &str, network: &str, endpoint: &str) -> String {
+    derive(prefix, "p", &format!("{network}/{endpoint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_and_differ() {
+        for prefix in ["gb", "gbabc123"] {
+            let a = veth_host(prefix, "n1", "c1");
+            let b = veth_host(prefix, "n1", "c2");
+            let p = veth_peer(prefix, "n1", "c1");
+            assert!(
+                a.len() <= 15 && b.len() <= 15 && p.len() <= 15,
+                "{a} {b} {p}"
+            );
+            assert!(a.starts_with(prefix));
+            assert_ne!(a, b);
+            assert_ne!(a, p);
+            validate(&a).unwrap();
+        }
+        assert_eq!(bridge("gbabc123", "x").len(), 15);
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        assert!(validate("").is_err());
+        assert!(validate("a-name-that-is-too-long").is_err());
+        assert!(validate("a/b").is_err());
+        assert!(validate("a b").is_err());
+        validate("br0").unwrap();
+    }
+}

@@ -1,0 +1,570 @@
+//! A small synchronous rtnetlink client: links, addresses and routes.
+//!
+//! `ip link`, `ip addr` and `ip route` are thin front ends to the same
+//! thing: they send a message on a `NETLINK_ROUTE` socket (`RTM_NEWLINK`,
+//! `RTM_NEWADDR`, `RTM_NEWROUTE`, ...) and read the kernel's answer. glassbox
+//! does exactly that, one message per step, and shows the `ip` command that
+//! sends the same message. A netlink socket belongs to the network
+//! namespace it was created in, so to configure a container's side we enter
+//! its namespace (`setns(2)`) just long enough to open a socket there.
+//! Read `rtnetlink(7)`, `netlink(7)`, `veth(4)`, `ip-link(8)`.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ipnet::{IpNet, Ipv4Net};
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+use crate::trace::{Action, Mechanism, Step};
+
+/// One link as `ip link show` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// `bridge`, `veth`, `dummy`, ... (empty for loopback and physical).
+    pub kind: String,
+    /// The index of the bridge this link is a port of.
+    pub master: Option<u32>,
+    pub up: bool,
+    /// The hardware address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+}
+
+/// One IPv4 route of the main table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub dst: Ipv4Net,
+    pub oif: Option<u32>,
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// A netlink socket in one network namespace.
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+    /// How a student reaches the same namespace with `ip`: `ip`,
+    /// `ip -n c1`, `nsenter -t 1234 -n ip`.
+    ip: String,
+}
+
+impl Netlink {
+    /// A socket in the caller's own network namespace.
+    pub fn new() -> Result<Netlink> {
+        Ok(Netlink {
+            sock: open_socket()?,
+            seq: 0,
+            ip: "ip".into(),
+        })
+    }
+
+    /// A socket in the network namespace at `ns_path` (`/run/netns/NAME`,
+    /// `/proc/PID/ns/net`). `ip` is how the shell lines name it.
+    pub fn in_netns(ns_path: &Path, ip: &str) -> Result<Netlink> {
+        let ns = File::open(ns_path).with_context(|| {
+            format!(
+                "open network namespace {}: is the process or `ip netns` name right?",
+                ns_path.display()
+            )
+        })?;
+        if crate::trace::dry_run() {
+            // A plan needs no socket over there; nothing will be sent.
+            let mut nl = Netlink::new()?;
+            nl.ip = ip.into();
+            return Ok(nl);
+        }
+        let own = File::open("/proc/thread-self/ns/net")
+            .context("open /proc/thread-self/ns/net to come back to it")?;
+        let sock = Step::new(
+            Mechanism::Net,
+            Action::Syscall,
+            format!("open a netlink socket inside {}", ns_path.display()),
+        )
+        .arg("ns", ns_path.display())
+        .shell(format!("nsenter --net={} ip ...", ns_path.display()))
+        .why("A netlink socket talks to the namespace it was created in: enter it with setns, open the socket, come back.")
+        .man("setns(2)")
+        .detail()
+        .run(|| {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("setns(CLONE_NEWNET) into {}", ns_path.display()))?;
+            let sock = open_socket();
+            nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNET)
+                .context("setns(CLONE_NEWNET) back into our own namespace")?;
+            sock.map(Some)
+        })?;
+        let sock = match sock {
+            Some(s) => s,
+            None => open_socket()?,
+        };
+        Ok(Netlink {
+            sock,
+            seq: 0,
+            ip: ip.into(),
+        })
+    }
+
+    /// The `ip` prefix for shell lines in this namespace.
+    pub fn ip_cmd(&self) -> &str {
+        &self.ip
+    }
+
+    /// Send one request and collect the answers (a dump's parts, or the ack).
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut buf = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        self.sock
+            .send(&buf, 0)
+            .context("send on the netlink socket")?;
+        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        let mut out = Vec::new();
+        loop {
+            let (data, _) = self
+                .sock
+                .recv_from_full()
+                .context("receive from the netlink socket")?;
+            let mut offset = 0;
+            while offset < data.len() {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..])
+                    .context("decode a netlink answer")?;
+                let len = msg.header.length as usize;
+                let seq = msg.header.sequence_number;
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) if seq == self.seq => {
+                        if e.code.is_none() {
+                            if !dump {
+                                return Ok(out);
+                            }
+                        } else {
+                            return Err(e.to_io().into());
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(m) if seq == self.seq => out.push(m),
+                    _ => {}
+                }
+                if len == 0 {
+                    break;
+                }
+                offset += len;
+            }
+            if !dump && !out.is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Send a change and wait for the kernel's ack.
+    fn change(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<()> {
+        self.request(msg, NLM_F_ACK | flags).map(drop)
+    }
+
+    // ----- reads ---------------------------------------------------------
+
+    /// Every link in this namespace (`ip link show`).
+    pub fn links(&mut self) -> Result<Vec<Link>> {
+        let answers = self.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(parse_link(&l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The link called `name`, if there is one.
+    pub fn link(&mut self, name: &str) -> Result<Option<Link>> {
+        Ok(self.links()?.into_iter().find(|l| l.name == name))
+    }
+
+    fn index(&mut self, name: &str) -> Result<u32> {
+        match self.link(name)? {
+            Some(l) => Ok(l.index),
+            None if crate::trace::dry_run() => Ok(0),
+            None => bail!("no link named {name} ({} link show)", self.ip),
+        }
+    }
+
+    /// IPv4 addresses: (link index, address with prefix) (`ip -4 addr`).
+    pub fn addresses(&mut self) -> Result<Vec<(u32, Ipv4Net)>> {
+        let mut req = AddressMessage::default();
+        req.header.family = AddressFamily::Inet;
+        let answers = self.request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in answers {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                for attr in &a.attributes {
+                    if let AddressAttribute::Local(IpAddr::V4(ip)) = attr
+                        && let Ok(net) = Ipv4Net::new(*ip, a.header.prefix_len)
+                    {
+                        out.push((a.header.index, net));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// IPv4 routes of the main table (`ip -4 route`).
+    pub fn routes(&mut self) -> Result<Vec<Route>> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet;
+        let answers = self.request(RouteNetlinkMessage::GetRoute(req), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in answers {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            if r.header.table != RouteHeader::RT_TABLE_MAIN || r.header.kind != RouteType::Unicast {
+                continue;
+            }
+            let mut dst = Ipv4Addr::UNSPECIFIED;
+            let mut oif = None;
+            let mut gateway = None;
+            for attr in &r.attributes {
+                match attr {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
+                    RouteAttribute::Oif(i) => oif = Some(*i),
+                    RouteAttribute::Gateway(RouteAddress::Inet(ip)) => gateway = Some(*ip),
+                    _ => {}
+                }
+            }
+            if let Ok(dst) = Ipv4Net::new(dst, r.header.destination_prefix_length) {
+                out.push(Route { dst, oif, gateway });
+            }
+        }
+        Ok(out)
+    }
+
+    // ----- changes -------------------------------------------------------
+
+    fn step(&self, summary: String, shell: String) -> Step {
+        Step::new(Mechanism::Net, Action::Netlink, summary)
+            .shell(shell)
+            .man("ip-link(8)")
+    }
+
+    /// `ip link add NAME type bridge`
+    pub fn add_bridge(&mut self, name: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
+        let shell = format!("{} link add {name} type bridge", self.ip);
+        self.step(format!("create bridge {name}"), shell)
+            .arg("name", name)
+            .why("A bridge is a virtual switch: every veth end plugged into it shares one Ethernet segment.")
+            .run(|| {
+                self.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+                    .map_err(|e| exists_hint(e, "link", name))
+            })
+    }
+
+    /// `ip link add NAME type veth peer name PEER`
+    pub fn add_veth(&mut self, name: &str, peer: &str) -> Result<()> {
+        let mut peer_msg = LinkMessage::default();
+        peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        let shell = format!("{} link add {name} type veth peer name {peer}", self.ip);
+        self.step(format!("create veth pair {name} <-> {peer}"), shell)
+            .arg("name", name)
+            .arg("peer", peer)
+            .why("A veth pair is a virtual cable: what goes in one end comes out of the other, even across namespaces.")
+            .man("veth(4)")
+            .run(|| {
+                self.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+                    .map_err(|e| exists_hint(e, "link", name))
+            })
+    }
+
+    /// `ip link set NAME master BRIDGE`
+    pub fn set_master(&mut self, name: &str, bridge: &str) -> Result<()> {
+        let (index, master) = (self.index(name)?, self.index(bridge)?);
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Controller(master));
+        let shell = format!("{} link set {name} master {bridge}", self.ip);
+        self.step(format!("plug {name} into bridge {bridge}"), shell)
+            .arg("link", name)
+            .arg("master", bridge)
+            .why("Making the bridge the link's master turns the link into a port of the switch.")
+            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+    }
+
+    /// `ip link set NAME type bridge_slave hairpin on`: the bridge may send
+    /// a frame back out of the port it came in by.
+    pub fn set_hairpin(&mut self, name: &str) -> Result<()> {
+        let index = self.index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        let shell = format!("{} link set {name} type bridge_slave hairpin on", self.ip);
+        self.step(format!("let {name} take back its own frames (hairpin)"), shell)
+            .arg("link", name)
+            .why("A member reaching its own published port sends to the host and is answered through the same bridge port: the bridge must send frames back out of the port they came in by.")
+            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+    }
+
+    /// `ip link set NAME up|down`
+    pub fn set_up(&mut self, name: &str, up: bool) -> Result<()> {
+        let index = self.index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.header.change_mask = LinkFlags::Up;
+        if up {
+            msg.header.flags = LinkFlags::Up;
+        }
+        let word = if up { "up" } else { "down" };
+        let shell = format!("{} link set {name} {word}", self.ip);
+        self.step(format!("bring {name} {word}"), shell)
+            .arg("link", name)
+            .why("A link passes no traffic until it is administratively up.")
+            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+    }
+
+    /// `ip link set NAME netns NS name NEWNAME`: move a link into the
+    /// namespace open at `ns` (a file of `/run/netns` or `/proc/PID/ns`),
+    /// renaming it on the way.
+    pub fn move_to_netns(
+        &mut self,
+        name: &str,
+        ns: &File,
+        ns_shell: &str,
+        new_name: &str,
+    ) -> Result<()> {
+        let index = self.index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+        msg.attributes.push(LinkAttribute::IfName(new_name.into()));
+        let shell = format!(
+            "{} link set {name} netns {ns_shell} name {new_name}",
+            self.ip
+        );
+        self.step(format!("move {name} into namespace {ns_shell} as {new_name}"), shell)
+            .arg("link", name)
+            .arg("netns", ns_shell)
+            .arg("name", new_name)
+            .why("A link lives in exactly one network namespace; moving one veth end in connects the namespace to us.")
+            .man("network_namespaces(7)")
+            .run(|| {
+                self.change(RouteNetlinkMessage::SetLink(msg), 0)
+                    .map_err(|e| exists_hint(e, "link inside the namespace", new_name))
+            })
+    }
+
+    /// `ip link del NAME` ("already gone" is success).
+    pub fn del_link(&mut self, name: &str) -> Result<()> {
+        let Some(link) = self.link(name)? else {
+            return Ok(());
+        };
+        let mut msg = LinkMessage::default();
+        msg.header.index = link.index;
+        let shell = format!("{} link del {name}", self.ip);
+        self.step(format!("delete link {name}"), shell)
+            .arg("link", name)
+            .why("Deleting one end of a veth pair deletes the other; deleting a bridge unplugs its ports.")
+            .run(|| match self.change(RouteNetlinkMessage::DelLink(msg), 0) {
+                Err(e) if is_errno(&e, libc::ENODEV) => Ok(()),
+                r => r,
+            })
+    }
+
+    /// `ip addr add ADDR/LEN dev NAME`
+    pub fn add_address(&mut self, name: &str, addr: Ipv4Net) -> Result<()> {
+        let index = self.index(name)?;
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.prefix_len = addr.prefix_len();
+        msg.header.index = index;
+        let ip = IpAddr::V4(addr.addr());
+        msg.attributes.push(AddressAttribute::Local(ip));
+        msg.attributes.push(AddressAttribute::Address(ip));
+        msg.attributes
+            .push(AddressAttribute::Broadcast(addr.broadcast()));
+        let shell = format!("{} addr add {addr} dev {name}", self.ip);
+        self.step(format!("give {name} the address {addr}"), shell)
+            .arg("link", name)
+            .arg("address", addr)
+            .why("The address and its prefix also make the kernel add a route to the subnet through this link.")
+            .man("ip-address(8)")
+            .run(|| {
+                self.change(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL)
+                    .map_err(|e| exists_hint(e, "address", &addr.to_string()))
+            })
+    }
+
+    /// `ip route add default via GW` (or `ip route add DST dev NAME`).
+    pub fn add_route(
+        &mut self,
+        dst: Ipv4Net,
+        gateway: Option<Ipv4Addr>,
+        dev: Option<&str>,
+    ) -> Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        msg.header.destination_prefix_length = dst.prefix_len();
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Static;
+        msg.header.kind = RouteType::Unicast;
+        msg.header.scope = if gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        };
+        if dst.prefix_len() > 0 {
+            msg.attributes
+                .push(RouteAttribute::Destination(RouteAddress::Inet(dst.addr())));
+        }
+        let mut shell = format!("{} route add ", self.ip);
+        shell.push_str(&if dst.prefix_len() == 0 {
+            "default".to_string()
+        } else {
+            dst.to_string()
+        });
+        if let Some(gw) = gateway {
+            msg.attributes
+                .push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+            shell.push_str(&format!(" via {gw}"));
+        }
+        if let Some(dev) = dev {
+            let index = self.index(dev)?;
+            msg.attributes.push(RouteAttribute::Oif(index));
+            shell.push_str(&format!(" dev {dev}"));
+        }
+        let summary = match (dst.prefix_len(), gateway) {
+            (0, Some(gw)) => format!("add default route via {gw}"),
+            _ => format!("add route to {dst}"),
+        };
+        self.step(summary, shell)
+            .arg("dst", dst)
+            .why("Packets for addresses outside the namespace's own subnet go to the gateway, the bridge's address on the host.")
+            .man("ip-route(8)")
+            .run(|| {
+                self.change(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
+                    .map_err(|e| exists_hint(e, "route", &dst.to_string()))
+            })
+    }
+}
+
+fn open_socket() -> Result<Socket> {
+    let mut sock = Socket::new(NETLINK_ROUTE).context("socket(AF_NETLINK, NETLINK_ROUTE)")?;
+    sock.bind_auto().context("bind the netlink socket")?;
+    sock.connect(&SocketAddr::new(0, 0))
+        .context("connect the netlink socket to the kernel")?;
+    Ok(sock)
+}
+
+fn parse_link(l: &LinkMessage) -> Link {
+    let mut link = Link {
+        index: l.header.index,
+        up: l.header.flags.contains(LinkFlags::Up),
+        ..Link::default()
+    };
+    for attr in &l.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => link.name = n.clone(),
+            LinkAttribute::Controller(m) => link.master = Some(*m),
+            LinkAttribute::Address(a) => {
+                link.mac = a
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            }
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let LinkInfo::Kind(k) = info {
+                        link.kind = k.to_string();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+/// Is this error the kernel's `errno`?
+pub fn is_errno(e: &anyhow::Error, errno: i32) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.raw_os_error())
+            == Some(errno)
+    })
+}
+
+fn exists_hint(e: anyhow::Error, what: &str, name: &str) -> anyhow::Error {
+    if is_errno(&e, libc::EEXIST) {
+        e.context(format!(
+            "a {what} named {name} already exists: choose another name or remove it first"
+        ))
+    } else {
+        e
+    }
+}
+
+/// Is `ip` one of this namespace's own addresses?
+pub fn is_local(addrs: &[(u32, Ipv4Net)], ip: Ipv4Addr) -> bool {
+    addrs.iter().any(|(_, n)| n.addr() == ip)
+}
+
+/// The subnets of every route and address here: what a new network must
+/// not overlap.
+pub fn used_subnets(nl: &mut Netlink) -> Result<Vec<Ipv4Net>> {
+    let mut used: Vec<Ipv4Net> = nl
+        .routes()?
+        .into_iter()
+        .filter(|r| r.dst.prefix_len() > 0)
+        .map(|r| r.dst)
+        .collect();
+    used.extend(nl.addresses()?.into_iter().map(|(_, n)| n.trunc()));
+    Ok(used)
+}
+
+/// A route `dst` as an `IpNet` (for messages).
+pub fn as_ipnet(n: Ipv4Net) -> IpNet {
+    IpNet::V4(n)
+}

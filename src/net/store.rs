@@ -1,0 +1,410 @@
+//! glassbox's records of its networks and of the addresses it handed out.
+//!
+//! `networks/NAME.json` says what a network is (subnet, gateway, bridge);
+//! `networks/NAME.leases.json` lists who holds which address: the IPAM.
+//! Both are changed only under `networks/NAME.lock`, so two commands that
+//! attach at once never hand out one address twice. Files are written by
+//! temp-then-rename ([`crate::state::write_json`]).
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::state::{Root, StateLock, read_json, write_json};
+
+/// One network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub name: String,
+    /// 64 hex digits, as Docker's network ids.
+    pub id: String,
+    pub driver: String,
+    #[serde(with = "super::cidr::serde_net")]
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    /// The bridge interface on the host.
+    pub bridge: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Made with `net bridge add` (by hand) rather than `network create`.
+    #[serde(default)]
+    pub manual: bool,
+    /// The default `bridge` network: members get no names of each other.
+    #[serde(default)]
+    pub default_bridge: bool,
+}
+
+/// One address handed out: who holds it and how it is plugged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub ip: Ipv4Addr,
+    /// The member's name: a container name, an `ip netns` name, `pid-N`.
+    pub endpoint: String,
+    /// The member's network namespace file.
+    pub netns: PathBuf,
+    /// The veth end on the host, a port of the bridge.
+    pub host_if: String,
+    /// The veth end inside the member (`eth0`, `eth1`, ...).
+    pub inner_if: String,
+    /// The member's `hosts` file, rewritten in place when members change.
+    #[serde(default)]
+    pub hosts: Option<PathBuf>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The hardware address of the inner end.
+    #[serde(default)]
+    pub mac: String,
+}
+
+pub fn dir(root: &Root) -> PathBuf {
+    root.data.join("networks")
+}
+
+pub fn path(root: &Root, name: &str) -> PathBuf {
+    dir(root).join(format!("{name}.json"))
+}
+
+fn leases_path(root: &Root, name: &str) -> PathBuf {
+    dir(root).join(format!("{name}.leases.json"))
+}
+
+/// Take an exclusive state lock, except under `--dry-run` (which writes
+/// nothing and may run without root).
+pub fn lock_file(path: &Path) -> Result<Option<StateLock>> {
+    if crate::trace::dry_run() {
+        return Ok(None);
+    }
+    StateLock::exclusive(path).map(Some)
+}
+
+/// The lock of one network's record and leases.
+pub fn lock(root: &Root, name: &str) -> Result<Option<StateLock>> {
+    lock_file(&dir(root).join(format!("{name}.lock")))
+}
+
+/// The lock taken to create or remove networks (names and subnets).
+pub fn global_lock(root: &Root) -> Result<Option<StateLock>> {
+    lock_file(&dir(root).join(".networks.lock"))
+}
+
+/// A network name as Docker allows them.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !ok {
+        bail!(
+            "invalid network name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+        );
+    }
+    Ok(())
+}
+
+pub fn network_id(name: &str, created: &str) -> String {
+    let d = Sha256::digest(format!("{name}\n{created}\n{}", std::process::id()).as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn load(root: &Root, name: &str) -> Result<Option<Network>> {
+    read_json(&path(root, name))
+}
+
+pub fn save(root: &Root, net: &Network) -> Result<()> {
+    if crate::trace::dry_run() {
+        return Ok(());
+    }
+    write_json(&path(root, &net.name), net)
+}
+
+pub fn delete(root: &Root, name: &str) -> Result<()> {
+    if crate::trace::dry_run() {
+        return Ok(());
+    }
+    for p in [path(root, name), leases_path(root, name)] {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("remove {}", p.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every network, sorted by name.
+pub fn all(root: &Root) -> Result<Vec<Network>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir(root)) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".json")
+            && !stem.ends_with(".leases")
+            && let Some(n) = load(root, stem)?
+        {
+            out.push(n);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Find a network by name, full id or id prefix, or bridge name.
+pub fn find(root: &Root, key: &str) -> Result<Option<Network>> {
+    let all = all(root)?;
+    if let Some(n) = all.iter().find(|n| n.name == key) {
+        return Ok(Some(n.clone()));
+    }
+    let by_id: Vec<_> = all
+        .iter()
+        .filter(|n| key.len() >= 3 && n.id.starts_with(key))
+        .collect();
+    if by_id.len() > 1 {
+        bail!("network id prefix {key} is ambiguous: give more digits");
+    }
+    if let Some(n) = by_id.first() {
+        return Ok(Some((*n).clone()));
+    }
+    Ok(all.into_iter().find(|n| n.bridge == key))
+}
+
+pub fn leases(root: &Root, name: &str) -> Result<Vec<Lease>> {
+    Ok(read_json(&leases_path(root, name))?.unwrap_or_default())
+}
+
+pub fn save_leases(root: &Root, name: &str, leases: &[Lease]) -> Result<()> {
+    if crate::trace::dry_run() {
+        return Ok(());
+    }
+    write_json(&leases_path(root, name), &leases)
+}
+
+/// The lowest free host address of `subnet`: not the network, the
+/// gateway, the broadcast, nor a taken one.
+pub fn next_free(
+    subnet: Ipv4Net,
+    gateway: Ipv4Addr,
+    taken: &BTreeSet<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    subnet
+        .hosts()
+        .find(|ip| *ip != gateway && !taken.contains(ip))
+}
+
+/// Hand out an address of `net` to `lease` (its `ip` is the wanted address,
+/// or unspecified for "any"), under the network's lock; the lease is on
+/// disk before this returns.
+pub fn allocate(root: &Root, net: &Network, mut lease: Lease) -> Result<Lease> {
+    let _lock = lock(root, &net.name)?;
+    let mut all = leases(root, &net.name)?;
+    if all.iter().any(|l| l.endpoint == lease.endpoint) {
+        bail!(
+            "endpoint with name {} already exists in network {}",
+            lease.endpoint,
+            net.name
+        );
+    }
+    let taken: BTreeSet<Ipv4Addr> = all.iter().map(|l| l.ip).collect();
+    if lease.ip.is_unspecified() {
+        lease.ip = match next_free(net.subnet, net.gateway, &taken) {
+            Some(ip) => ip,
+            None => bail!(
+                "no free address left in network {} ({})",
+                net.name,
+                net.subnet
+            ),
+        };
+    } else {
+        if !net.subnet.contains(&lease.ip)
+            || lease.ip == net.subnet.network()
+            || lease.ip == net.subnet.broadcast()
+        {
+            bail!(
+                "address {} is not a host address of network {} ({})",
+                lease.ip,
+                net.name,
+                net.subnet
+            );
+        }
+        if lease.ip == net.gateway || taken.contains(&lease.ip) {
+            bail!(
+                "address {} is already in use on network {}",
+                lease.ip,
+                net.name
+            );
+        }
+    }
+    all.push(lease.clone());
+    save_leases(root, &net.name, &all)?;
+    Ok(lease)
+}
+
+/// Give back the address `endpoint` holds on `net`; returns its lease.
+pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    let found = all.iter().position(|l| l.endpoint == endpoint);
+    let out = found.map(|i| all.remove(i));
+    if out.is_some() {
+        save_leases(root, net, &all)?;
+    }
+    Ok(out)
+}
+
+/// Record the hardware address a member's inner end got.
+pub fn set_mac(root: &Root, net: &str, endpoint: &str, mac: &str) -> Result<()> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    for l in all.iter_mut().filter(|l| l.endpoint == endpoint) {
+        l.mac = mac.to_string();
+    }
+    save_leases(root, net, &all)
+}
+
+/// Now, in RFC 3339 (UTC, nanoseconds), as Docker prints `Created`.
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Is this path a file we may write a hosts file into?
+pub fn hosts_dir_for_netns(name: &str) -> PathBuf {
+    Path::new("/etc/netns").join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(root: &Root) -> Network {
+        let n = Network {
+            name: "n1".into(),
+            id: "ab".repeat(32),
+            driver: "bridge".into(),
+            subnet: "10.9.0.0/24".parse().unwrap(),
+            gateway: "10.9.0.1".parse().unwrap(),
+            bridge: "br".into(),
+            created: now_rfc3339(),
+            manual: false,
+            default_bridge: false,
+        };
+        save(root, &n).unwrap();
+        n
+    }
+
+    fn lease(endpoint: &str) -> Lease {
+        Lease {
+            ip: Ipv4Addr::UNSPECIFIED,
+            endpoint: endpoint.into(),
+            netns: "/run/netns/x".into(),
+            host_if: "v".into(),
+            inner_if: "eth0".into(),
+            hosts: None,
+            aliases: vec![],
+            mac: String::new(),
+        }
+    }
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
+    }
+
+    #[test]
+    fn next_free_skips_gateway_and_taken() {
+        let s: Ipv4Net = "10.0.0.0/30".parse().unwrap();
+        let gw = Ipv4Addr::new(10, 0, 0, 1);
+        assert_eq!(
+            next_free(s, gw, &BTreeSet::new()),
+            Some(Ipv4Addr::new(10, 0, 0, 2))
+        );
+        let taken = [Ipv4Addr::new(10, 0, 0, 2)].into_iter().collect();
+        assert_eq!(next_free(s, gw, &taken), None);
+    }
+
+    #[test]
+    fn twenty_parallel_allocations_are_distinct_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(dir.path())).unwrap();
+        root.ensure().unwrap();
+        let n = net(&root);
+        let threads: Vec<_> = (0..20)
+            .map(|i| {
+                let (root, n) = (root.clone(), n.clone());
+                std::thread::spawn(move || allocate(&root, &n, lease(&format!("c{i}"))).unwrap().ip)
+            })
+            .collect();
+        let ips: BTreeSet<Ipv4Addr> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(ips.len(), 20);
+        assert!(!ips.contains(&n.gateway));
+        assert_eq!(leases(&root, "n1").unwrap().len(), 20);
+        // The same endpoint twice is refused; a release frees the address.
+        let e = allocate(&root, &n, lease("c3")).unwrap_err().to_string();
+        assert!(e.contains("already exists in network n1"), "{e}");
+        let freed = release(&root, "n1", "c3").unwrap().unwrap().ip;
+        let again = allocate(&root, &n, lease("c99")).unwrap().ip;
+        assert_eq!(freed, again);
+    }
+
+    #[test]
+    fn wanted_address_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(dir.path())).unwrap();
+        root.ensure().unwrap();
+        let n = net(&root);
+        let mut l = lease("a");
+        l.ip = "10.9.0.1".parse().unwrap();
+        assert!(allocate(&root, &n, l.clone()).is_err());
+        l.ip = "10.10.0.5".parse().unwrap();
+        assert!(allocate(&root, &n, l.clone()).is_err());
+        l.ip = "10.9.0.5".parse().unwrap();
+        assert_eq!(
+            allocate(&root, &n, l).unwrap().ip,
+            Ipv4Addr::new(10, 9, 0, 5)
+        );
+    }
+
+    #[test]
+    fn names() {
+        validate_name("my-network").unwrap();
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a b").is_err());
+    }
+}
