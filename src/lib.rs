@@ -7,6 +7,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod cmd;
 pub mod host;
+pub mod image;
 pub mod state;
 pub mod trace;
 pub mod unionfs;

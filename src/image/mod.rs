@@ -1,0 +1,9 @@
+//! OCI images: references, a content-addressed store whose layers are
+//! unpacked once and shared, the registry v2 client, and the archive
+//! formats (`docker save`, OCI layout). Read the OCI image spec
+//! (manifest.md, image-index.md, config.md, layer.md) and the OCI
+//! distribution spec.
+
+pub mod digest;
+pub mod reference;
+pub mod unpack;
