@@ -5,5 +5,8 @@
 //! distribution spec.
 
 pub mod digest;
+pub mod manifest;
 pub mod reference;
+pub mod registry;
+pub mod store;
 pub mod unpack;
