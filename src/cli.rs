@@ -59,4 +59,13 @@ pub enum Command {
     System(cmd::system::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
+    /// OCI images: pull, list, remove, inspect, load, save, import
+    #[command(subcommand)]
+    Image(cmd::image::Command),
+    /// Download an image from a registry (same as `image pull`)
+    Pull(cmd::image::PullArgs),
+    /// List images (same as `image ls`)
+    Images(cmd::image::LsArgs),
+    /// Remove images (same as `image rm`)
+    Rmi(cmd::image::RmArgs),
 }

@@ -47,6 +47,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => return cmd::doctor::execute(&ctx, args),
         Command::System(c) => cmd::system::execute(&ctx, c)?,
         Command::Completions(args) => cmd::completions::execute(args)?,
+        Command::Image(c) => cmd::image::execute(&ctx, c)?,
+        Command::Pull(a) => cmd::image::execute(&ctx, &cmd::image::Command::Pull(a.clone()))?,
+        Command::Images(a) => cmd::image::execute(&ctx, &cmd::image::Command::Ls(a.clone()))?,
+        Command::Rmi(a) => cmd::image::execute(&ctx, &cmd::image::Command::Rm(a.clone()))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod doctor;
+pub mod image;
 pub mod system;
 
 use crate::state::Root;

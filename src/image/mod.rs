@@ -5,7 +5,11 @@
 //! distribution spec.
 
 pub mod digest;
+pub mod human;
+pub mod manage;
 pub mod manifest;
+pub mod progress;
+pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod store;

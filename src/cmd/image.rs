@@ -1,0 +1,497 @@
+//! `glassbox image ...` (and the `pull`, `images`, `rmi` shortcuts):
+//! parse, call `crate::image`, print Docker-shaped tables and JSON.
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use super::Ctx;
+use crate::image::digest::short;
+use crate::image::human;
+use crate::image::manage;
+use crate::image::manifest::{ImageConfig, Platform};
+use crate::image::pull::{PullOptions, pull};
+use crate::image::reference::Reference;
+use crate::image::store::{ImageRecord, Images, Store, now};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Download an image from a registry (`docker pull`)
+    Pull(PullArgs),
+    /// List images (`docker images`)
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Remove images; layers no other image uses are deleted (`docker rmi`)
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Show an image's details as JSON
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Give an image another name: SOURCE TARGET
+    Tag(TagArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Show every stored layer and which images share it
+    Layers(LayersArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PullArgs {
+    /// NAME[:TAG|@DIGEST], e.g. busybox, 127.0.0.1:5000/app:v1
+    pub image: String,
+    /// Pick this platform from a multi-platform image (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image reference
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LsArgs {
+    /// Only images of this repository (REPOSITORY[:TAG])
+    pub reference: Option<String>,
+    /// Only show image ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (default) or `json` (one object per line, as Docker)
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Show the layers each image is built from, and which are shared
+    #[arg(long)]
+    pub tree: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RmArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove even when tagged in several repositories or used by a container
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    pub image: String,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image ids
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PruneArgs {
+    /// Remove all images not used by a container, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt (glassbox never prompts; accepted for Docker habits)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LayersArgs {
+    /// `table` (default) or `json`
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
+    match cmd {
+        Command::Pull(a) => cmd_pull(ctx, a),
+        Command::Ls(a) => cmd_ls(ctx, a),
+        Command::Rm(a) => cmd_rm(ctx, a),
+        Command::Inspect(a) => cmd_inspect(ctx, a),
+        Command::History(a) => cmd_history(ctx, a),
+        Command::Tag(a) => manage::tag(&ctx.root, &a.source, &a.target),
+        Command::Prune(a) => cmd_prune(ctx, a),
+        Command::Layers(a) => cmd_layers(ctx, a),
+    }
+}
+
+pub fn cmd_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
+    let r = Reference::parse(&a.image)?;
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    let opts = PullOptions {
+        platform,
+        quiet: a.quiet,
+    };
+    pull(&ctx.root, &r, &opts)?;
+    println!("{r}");
+    Ok(())
+}
+
+fn config_of(store: &Store, rec: &ImageRecord) -> Result<ImageConfig> {
+    ImageConfig::parse(&store.read_blob(&rec.id)?)
+}
+
+/// One row of `image ls`.
+struct Row<'a> {
+    repo: String,
+    tag: String,
+    digest: String,
+    rec: &'a ImageRecord,
+    created: Option<String>,
+}
+
+fn rows<'a>(store: &Store, images: &'a Images, filter: Option<&Reference>) -> Result<Vec<Row<'a>>> {
+    let mut out = Vec::new();
+    for rec in images.images.values() {
+        let created = config_of(store, rec)?.created;
+        let tags = images.tags_of(&rec.id);
+        let digest_for = |name: &str| {
+            rec.repo_digests
+                .iter()
+                .find_map(|d| {
+                    d.split_once('@')
+                        .filter(|(n, _)| *n == name)
+                        .map(|(_, d)| d.to_string())
+                })
+                .unwrap_or_else(|| "<none>".into())
+        };
+        if tags.is_empty() {
+            if filter.is_some() {
+                continue;
+            }
+            let (repo, digest) = match rec.repo_digests.first().and_then(|d| Reference::parse(d).ok()) {
+                Some(r) => (r.familiar_name(), r.digest.unwrap_or_default()),
+                None => ("<none>".into(), "<none>".into()),
+            };
+            out.push(Row {
+                repo,
+                tag: "<none>".into(),
+                digest,
+                rec,
+                created: created.clone(),
+            });
+        }
+        for t in tags {
+            if let Some(f) = filter
+                && (f.name() != t.name() || (f.tag.is_some() && f.tag != t.tag))
+            {
+                continue;
+            }
+            out.push(Row {
+                repo: t.familiar_name(),
+                tag: t.tag.clone().unwrap_or_default(),
+                digest: digest_for(&t.name()),
+                rec,
+                created: created.clone(),
+            });
+        }
+    }
+    // Newest first, as Docker; then by name for a stable order.
+    out.sort_by(|a, b| {
+        let ta = a.created.as_deref().and_then(human::parse_rfc3339);
+        let tb = b.created.as_deref().and_then(human::parse_rfc3339);
+        tb.cmp(&ta)
+            .then_with(|| a.repo.cmp(&b.repo))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
+    Ok(out)
+}
+
+fn cmd_ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
+    let store = Store::open(&ctx.root)?;
+    let images = store.images()?;
+    if a.tree {
+        return print_tree(&store, &images);
+    }
+    let filter = a
+        .reference
+        .as_deref()
+        .map(Reference::parse_normalized_named)
+        .transpose()?;
+    let rows = rows(&store, &images, filter.as_ref())?;
+    let id_of = |rec: &ImageRecord| {
+        if a.no_trunc {
+            rec.id.clone()
+        } else {
+            short(&rec.id).to_string()
+        }
+    };
+    if a.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &rows {
+            if seen.insert(r.rec.id.clone()) {
+                println!("{}", id_of(r.rec));
+            }
+        }
+        return Ok(());
+    }
+    let now = now();
+    match a.format.as_str() {
+        "json" => {
+            for r in &rows {
+                let v = json!({
+                    "Containers": "N/A",
+                    "CreatedAt": human::created_at(r.created.as_deref()),
+                    "CreatedSince": human::ago(r.created.as_deref(), now),
+                    "Digest": r.digest,
+                    "ID": id_of(r.rec),
+                    "Repository": r.repo,
+                    "SharedSize": "N/A",
+                    "Size": human::size(r.rec.size),
+                    "Tag": r.tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human::size(r.rec.size),
+                });
+                println!("{v}");
+            }
+        }
+        "table" => {
+            let mut t = vec![];
+            let mut head = vec!["REPOSITORY", "TAG"];
+            if a.digests {
+                head.push("DIGEST");
+            }
+            head.extend(["IMAGE ID", "CREATED", "SIZE"]);
+            t.push(head.into_iter().map(String::from).collect());
+            for r in &rows {
+                let mut row = vec![r.repo.clone(), r.tag.clone()];
+                if a.digests {
+                    row.push(r.digest.clone());
+                }
+                row.push(id_of(r.rec));
+                row.push(human::ago(r.created.as_deref(), now));
+                row.push(human::size(r.rec.size));
+                t.push(row);
+            }
+            print!("{}", human::table(&t));
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+/// `image ls --tree`: each image and its layer stack; shared layers marked.
+fn print_tree(store: &Store, images: &Images) -> Result<()> {
+    let usage = manage::layer_usage(store, images)?;
+    let users = |chain: &str| {
+        usage
+            .iter()
+            .find(|u| u.chain_id == chain)
+            .map(|u| u.images.len())
+            .unwrap_or(0)
+    };
+    let rows = rows(store, images, None)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        if !seen.insert(r.rec.id.clone()) {
+            continue;
+        }
+        let names: Vec<String> = images.tags_of(&r.rec.id).iter().map(|t| t.familiar()).collect();
+        println!(
+            "{}  {}  {}",
+            short(&r.rec.id),
+            if names.is_empty() { "<none>:<none>".into() } else { names.join(", ") },
+            human::size(r.rec.size)
+        );
+        let n = r.rec.layers.len();
+        for (i, l) in r.rec.layers.iter().enumerate() {
+            let branch = if i + 1 == n { "└─" } else { "├─" };
+            let size = store.layer_meta(&l.chain_id)?.map(|m| m.size).unwrap_or(0);
+            let shared = users(&l.chain_id);
+            println!(
+                "  {branch} {}  {:>8}{}",
+                short(&l.chain_id),
+                human::size(size),
+                if shared > 1 {
+                    format!("  shared by {shared} images")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cmd_layers(ctx: &Ctx, a: &LayersArgs) -> Result<()> {
+    let store = Store::open(&ctx.root)?;
+    let images = store.images()?;
+    let usage = manage::layer_usage(&store, &images)?;
+    match a.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&usage)?),
+        "table" => {
+            let mut t = vec![vec![
+                "LAYER (CHAIN ID)".to_string(),
+                "DIFF ID".into(),
+                "SIZE".into(),
+                "SHARED".into(),
+                "IMAGES".into(),
+            ]];
+            for u in &usage {
+                t.push(vec![
+                    short(&u.chain_id).to_string(),
+                    short(&u.diff_id).to_string(),
+                    human::size(u.size),
+                    u.images.len().to_string(),
+                    u.images.join(", "),
+                ]);
+            }
+            print!("{}", human::table(&t));
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+fn cmd_rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
+    for line in manage::remove(&ctx.root, &a.images, a.force)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn cmd_prune(ctx: &Ctx, a: &PruneArgs) -> Result<()> {
+    let (lines, bytes) = manage::prune(&ctx.root, a.all)?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        for l in lines {
+            println!("{l}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(bytes));
+    Ok(())
+}
+
+/// Docker's `image inspect` object for one image.
+pub fn inspect_json(store: &Store, images: &Images, rec: &ImageRecord) -> Result<serde_json::Value> {
+    let cfg = config_of(store, rec)?;
+    let tags: Vec<String> = images.tags_of(&rec.id).iter().map(|t| t.familiar()).collect();
+    let digests: Vec<String> = rec
+        .repo_digests
+        .iter()
+        .filter_map(|d| Reference::parse(d).ok())
+        .map(|r| r.familiar())
+        .collect();
+    let lowers = manage::lower_dirs(store, rec);
+    let (upper, lower) = lowers.split_first().map_or((None, vec![]), |(u, l)| (Some(u), l.to_vec()));
+    let join = |v: &[std::path::PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut graph = serde_json::Map::new();
+    if !lower.is_empty() {
+        graph.insert("LowerDir".into(), json!(join(&lower)));
+    }
+    if let Some(u) = upper {
+        graph.insert("UpperDir".into(), json!(u.display().to_string()));
+    }
+    Ok(json!({
+        "Id": rec.id,
+        "RepoTags": tags,
+        "RepoDigests": digests,
+        "Parent": "",
+        "Comment": cfg.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": cfg.created.clone().unwrap_or_default(),
+        "DockerVersion": "",
+        "Author": cfg.author.clone().unwrap_or_default(),
+        "Config": cfg.config,
+        "Architecture": cfg.architecture,
+        "Variant": cfg.variant,
+        "Os": cfg.os,
+        "Size": rec.size,
+        "GraphDriver": { "Data": graph, "Name": "overlay2" },
+        "RootFS": { "Type": "layers", "Layers": cfg.rootfs.diff_ids },
+        "Metadata": { "LastTagTime": human::rfc3339(rec.added as i64) },
+        "Descriptor": {
+            "mediaType": rec.manifest_media_type,
+            "digest": rec.manifest_digest,
+        },
+    }))
+}
+
+fn cmd_inspect(ctx: &Ctx, a: &InspectArgs) -> Result<()> {
+    let store = Store::open(&ctx.root)?;
+    let images = store.images()?;
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for w in &a.images {
+        match images.resolve(w) {
+            Ok(id) => out.push(inspect_json(&store, &images, &images.images[&id])?),
+            Err(e) => missing.push(format!("{e:#}")),
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    if !missing.is_empty() {
+        bail!("{}", missing.join("\n"));
+    }
+    Ok(())
+}
+
+fn cmd_history(ctx: &Ctx, a: &HistoryArgs) -> Result<()> {
+    let store = Store::open(&ctx.root)?;
+    let images = store.images()?;
+    let id = images.resolve(&a.image)?;
+    let rec = &images.images[&id];
+    let cfg = config_of(&store, rec)?;
+    let now = now();
+    // Pair each non-empty history entry with its layer, bottom first.
+    let mut layer_sizes = rec
+        .layers
+        .iter()
+        .map(|l| store.layer_meta(&l.chain_id).ok().flatten().map(|m| m.size).unwrap_or(0));
+    let mut rows = Vec::new();
+    for h in &cfg.history {
+        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        rows.push((h, size));
+    }
+    rows.reverse();
+    if a.quiet {
+        println!("{}", if a.no_trunc { id.clone() } else { short(&id).to_string() });
+        return Ok(());
+    }
+    let mut t = vec![vec![
+        "IMAGE".to_string(),
+        "CREATED".into(),
+        "CREATED BY".into(),
+        "SIZE".into(),
+        "COMMENT".into(),
+    ]];
+    for (i, (h, size)) in rows.into_iter().enumerate() {
+        let image = if i == 0 {
+            if a.no_trunc { id.clone() } else { short(&id).to_string() }
+        } else {
+            "<missing>".to_string()
+        };
+        let mut by = h.created_by.clone().unwrap_or_default().replace('\t', " ");
+        if !a.no_trunc && by.chars().count() > 45 {
+            by = by.chars().take(44).collect::<String>() + "…";
+        }
+        t.push(vec![
+            image,
+            human::ago(h.created.as_deref(), now),
+            by,
+            human::size(size),
+            h.comment.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{}", human::table(&t));
+    Ok(())
+}
