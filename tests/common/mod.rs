@@ -3,6 +3,9 @@
 //! fail (never skip) when not run as root.
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -45,10 +48,7 @@ impl TestRoot {
 
     /// Run glassbox with args; the output, whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.glassbox()
-            .args(args)
-            .output()
-            .expect("spawn glassbox")
+        self.glassbox().args(args).output().expect("spawn glassbox")
     }
 
     /// Run glassbox with args and expect success; returns stdout.
