@@ -174,7 +174,11 @@ fn rows<'a>(store: &Store, images: &'a Images, filter: Option<&Reference>) -> Re
             if filter.is_some() {
                 continue;
             }
-            let (repo, digest) = match rec.repo_digests.first().and_then(|d| Reference::parse(d).ok()) {
+            let (repo, digest) = match rec
+                .repo_digests
+                .first()
+                .and_then(|d| Reference::parse(d).ok())
+            {
                 Some(r) => (r.familiar_name(), r.digest.unwrap_or_default()),
                 None => ("<none>".into(), "<none>".into()),
             };
@@ -301,11 +305,19 @@ fn print_tree(store: &Store, images: &Images) -> Result<()> {
         if !seen.insert(r.rec.id.clone()) {
             continue;
         }
-        let names: Vec<String> = images.tags_of(&r.rec.id).iter().map(|t| t.familiar()).collect();
+        let names: Vec<String> = images
+            .tags_of(&r.rec.id)
+            .iter()
+            .map(|t| t.familiar())
+            .collect();
         println!(
             "{}  {}  {}",
             short(&r.rec.id),
-            if names.is_empty() { "<none>:<none>".into() } else { names.join(", ") },
+            if names.is_empty() {
+                "<none>:<none>".into()
+            } else {
+                names.join(", ")
+            },
             human::size(r.rec.size)
         );
         let n = r.rec.layers.len();
@@ -379,9 +391,17 @@ fn cmd_prune(ctx: &Ctx, a: &PruneArgs) -> Result<()> {
 }
 
 /// Docker's `image inspect` object for one image.
-pub fn inspect_json(store: &Store, images: &Images, rec: &ImageRecord) -> Result<serde_json::Value> {
+pub fn inspect_json(
+    store: &Store,
+    images: &Images,
+    rec: &ImageRecord,
+) -> Result<serde_json::Value> {
     let cfg = config_of(store, rec)?;
-    let tags: Vec<String> = images.tags_of(&rec.id).iter().map(|t| t.familiar()).collect();
+    let tags: Vec<String> = images
+        .tags_of(&rec.id)
+        .iter()
+        .map(|t| t.familiar())
+        .collect();
     let digests: Vec<String> = rec
         .repo_digests
         .iter()
@@ -389,7 +409,9 @@ pub fn inspect_json(store: &Store, images: &Images, rec: &ImageRecord) -> Result
         .map(|r| r.familiar())
         .collect();
     let lowers = manage::lower_dirs(store, rec);
-    let (upper, lower) = lowers.split_first().map_or((None, vec![]), |(u, l)| (Some(u), l.to_vec()));
+    let (upper, lower) = lowers
+        .split_first()
+        .map_or((None, vec![]), |(u, l)| (Some(u), l.to_vec()));
     let join = |v: &[std::path::PathBuf]| {
         v.iter()
             .map(|p| p.display().to_string())
@@ -453,18 +475,33 @@ fn cmd_history(ctx: &Ctx, a: &HistoryArgs) -> Result<()> {
     let cfg = config_of(&store, rec)?;
     let now = now();
     // Pair each non-empty history entry with its layer, bottom first.
-    let mut layer_sizes = rec
-        .layers
-        .iter()
-        .map(|l| store.layer_meta(&l.chain_id).ok().flatten().map(|m| m.size).unwrap_or(0));
+    let mut layer_sizes = rec.layers.iter().map(|l| {
+        store
+            .layer_meta(&l.chain_id)
+            .ok()
+            .flatten()
+            .map(|m| m.size)
+            .unwrap_or(0)
+    });
     let mut rows = Vec::new();
     for h in &cfg.history {
-        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
         rows.push((h, size));
     }
     rows.reverse();
     if a.quiet {
-        println!("{}", if a.no_trunc { id.clone() } else { short(&id).to_string() });
+        println!(
+            "{}",
+            if a.no_trunc {
+                id.clone()
+            } else {
+                short(&id).to_string()
+            }
+        );
         return Ok(());
     }
     let mut t = vec![vec![
@@ -476,7 +513,11 @@ fn cmd_history(ctx: &Ctx, a: &HistoryArgs) -> Result<()> {
     ]];
     for (i, (h, size)) in rows.into_iter().enumerate() {
         let image = if i == 0 {
-            if a.no_trunc { id.clone() } else { short(&id).to_string() }
+            if a.no_trunc {
+                id.clone()
+            } else {
+                short(&id).to_string()
+            }
         } else {
             "<missing>".to_string()
         };

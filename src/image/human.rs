@@ -202,12 +202,12 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         let t = parse_rfc3339("2024-09-26T21:31:42.123456789Z").unwrap();
         assert_eq!(rfc3339(t), "2024-09-26T21:31:42Z");
-        assert_eq!(
-            parse_rfc3339("2024-09-26T23:31:42+02:00"),
-            Some(t)
-        );
+        assert_eq!(parse_rfc3339("2024-09-26T23:31:42+02:00"), Some(t));
         assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(created_at(Some("2024-09-26T21:31:42Z")), "2024-09-26 21:31:42 +0000 UTC");
+        assert_eq!(
+            created_at(Some("2024-09-26T21:31:42Z")),
+            "2024-09-26 21:31:42 +0000 UTC"
+        );
         assert_eq!(ago(Some("1970-01-01T00:00:00Z"), 3 * 86400), "3 days ago");
     }
 

@@ -213,4 +213,3 @@ pub fn lower_dirs(store: &Store, rec: &ImageRecord) -> Vec<std::path::PathBuf> {
         .map(|l| store.layer_diff(&l.chain_id))
         .collect()
 }
-

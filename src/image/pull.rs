@@ -70,7 +70,10 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         Document::Manifest(m) => m,
         Document::Index(idx) => {
             let d = idx.choose(&want)?;
-            trace_say(&format!("{} chosen from the index for {want}", short(&d.digest)));
+            trace_say(&format!(
+                "{} chosen from the index for {want}",
+                short(&d.digest)
+            ));
             let (bytes, doc) = fetch_manifest(&reg, &d.digest, Some(&d.digest))?;
             let mt = doc.media_type().to_string();
             docs.push((bytes, mt));
@@ -97,11 +100,13 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
             config.rootfs.diff_ids.len()
         );
     }
-    if opts.platform.is_some() && !want.matches(&Platform {
-        os: config.os.clone(),
-        architecture: config.architecture.clone(),
-        variant: config.variant.clone(),
-    }) {
+    if opts.platform.is_some()
+        && !want.matches(&Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone(),
+        })
+    {
         bail!(
             "image {} is for {}/{}, not the requested platform {want}",
             r.familiar(),
@@ -112,7 +117,14 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let chains = chain_ids(&config.rootfs.diff_ids);
 
     // The layers, in parallel.
-    let result = download_layers(&store, &reg, &progress, &manifest.layers, &config.rootfs.diff_ids, &chains);
+    let result = download_layers(
+        &store,
+        &reg,
+        &progress,
+        &manifest.layers,
+        &config.rootfs.diff_ids,
+        &chains,
+    );
     let (downloaded, existing, bytes) = result?;
 
     // Record the image: blobs first, then images.json.
@@ -138,15 +150,18 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         let _lock = store.lock_images()?;
         let mut images = store.images()?;
         let before = r.tagged().and_then(|t| images.tags.get(&t).cloned());
-        let rec = images.images.entry(id.clone()).or_insert_with(|| ImageRecord {
-            id: id.clone(),
-            manifest_digest: manifest_digest.clone(),
-            manifest_media_type: manifest_mt.clone(),
-            repo_digests: Vec::new(),
-            layers: layers.clone(),
-            size,
-            added: now(),
-        });
+        let rec = images
+            .images
+            .entry(id.clone())
+            .or_insert_with(|| ImageRecord {
+                id: id.clone(),
+                manifest_digest: manifest_digest.clone(),
+                manifest_media_type: manifest_mt.clone(),
+                repo_digests: Vec::new(),
+                layers: layers.clone(),
+                size,
+                added: now(),
+            });
         if !rec.repo_digests.contains(&repo_digest) {
             rec.repo_digests.push(repo_digest);
         }
@@ -181,13 +196,20 @@ fn trace_say(text: &str) {
 }
 
 /// GET a manifest; verify it against `expect` when pinned by digest.
-fn fetch_manifest(reg: &Registry, reference: &str, expect: Option<&str>) -> Result<(Vec<u8>, Document)> {
+fn fetch_manifest(
+    reg: &Registry,
+    reference: &str,
+    expect: Option<&str>,
+) -> Result<(Vec<u8>, Document)> {
     Step::new(
         Mechanism::Image,
         Action::Http,
         format!("GET manifest {}:{reference}", reg.repo),
     )
-    .arg("url", format!("{}/v2/{}/manifests/{reference}", reg.base, reg.repo))
+    .arg(
+        "url",
+        format!("{}/v2/{}/manifests/{reference}", reg.base, reg.repo),
+    )
     .shell(format!(
         "{} -H 'Accept: {}'",
         reg.curl(&format!("manifests/{reference}")),
@@ -240,7 +262,10 @@ fn fetch_small_blob(reg: &Registry, d: &Descriptor) -> Result<Vec<u8>> {
         let bytes = read_limited(f.body, MAX_DOC).context("read the config")?;
         let got = sha256_of(&bytes);
         if got != d.digest {
-            bail!("config blob hashes to {got} but the manifest says {}: refusing it", d.digest);
+            bail!(
+                "config blob hashes to {got} but the manifest says {}: refusing it",
+                d.digest
+            );
         }
         Ok(bytes)
     })
@@ -255,7 +280,10 @@ fn download_layers(
     diff_ids: &[String],
     chains: &[String],
 ) -> Result<(usize, usize, u64)> {
-    let bars: Vec<LayerBar> = layers.iter().map(|l| progress.layer(short(&l.digest))).collect();
+    let bars: Vec<LayerBar> = layers
+        .iter()
+        .map(|l| progress.layer(short(&l.digest)))
+        .collect();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
@@ -316,18 +344,32 @@ fn fetch_layer(
         bar.bytes("Extracting", layer.size);
         let f = File::open(store.blob_path(&layer.digest))
             .with_context(|| format!("open blob {}", layer.digest))?;
-        store.unpack_layer(chain, diff_id, Counting { inner: BufReader::new(f), bar })?;
+        store.unpack_layer(
+            chain,
+            diff_id,
+            Counting {
+                inner: BufReader::new(f),
+                bar,
+            },
+        )?;
         bar.done("Pull complete");
         return Ok(Some(0));
     }
     let verified = Step::new(
         Mechanism::Image,
         Action::Http,
-        format!("download layer {} ({} bytes)", short(&layer.digest), layer.size),
+        format!(
+            "download layer {} ({} bytes)",
+            short(&layer.digest),
+            layer.size
+        ),
     )
     .arg("digest", &layer.digest)
     .arg("size", layer.size)
-    .shell(format!("{} -o blob && sha256sum blob", reg.curl(&format!("blobs/{}", layer.digest))))
+    .shell(format!(
+        "{} -o blob && sha256sum blob",
+        reg.curl(&format!("blobs/{}", layer.digest))
+    ))
     .why("the layer's sha256 is checked while it downloads; a wrong byte and it is refused")
     .run(|| {
         let mut f = reg.get(&format!("blobs/{}", layer.digest), None)?;
@@ -335,7 +377,10 @@ fn fetch_layer(
         let mut w = store.blob_writer()?;
         let mut buf = vec![0u8; 128 * 1024];
         loop {
-            let n = f.body.read(&mut buf).context("download: the connection broke")?;
+            let n = f
+                .body
+                .read(&mut buf)
+                .context("download: the connection broke")?;
             if n == 0 {
                 break;
             }
@@ -352,7 +397,14 @@ fn fetch_layer(
     };
     bar.bytes("Extracting", layer.size);
     let f = File::open(verified.path()).context("reopen the downloaded layer")?;
-    store.unpack_layer(chain, diff_id, Counting { inner: BufReader::new(f), bar })?;
+    store.unpack_layer(
+        chain,
+        diff_id,
+        Counting {
+            inner: BufReader::new(f),
+            bar,
+        },
+    )?;
     let n = verified.size;
     verified.commit()?;
     bar.done("Pull complete");

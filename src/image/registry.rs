@@ -151,6 +151,10 @@ impl Registry {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .user_agent(concat!("glassbox/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&r.domain) {
+            // Loopback is reached directly, never through an HTTP proxy.
+            cfg = cfg.proxy(None);
+        }
         if !insecure {
             cfg = cfg.tls_config(tls_config(root, &r.domain)?);
         }
