@@ -33,6 +33,54 @@ pub enum Command {
     Prune(PruneArgs),
     /// Show every stored layer and which images share it
     Layers(LayersArgs),
+    /// Load images from a `docker save` archive or an OCI layout archive
+    Load(LoadArgs),
+    /// Save images to a tar archive (docker save format, also an OCI layout)
+    Save(SaveArgs),
+    /// Make a one-layer image from a rootfs tarball or directory
+    Import(ImportArgs),
+    /// Make an image from binaries on this machine and their libraries
+    FromHost(FromHostArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Read from this tar archive (default: standard input)
+    #[arg(short, long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Print nothing
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SaveArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to this file (default: standard output, if not a terminal)
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// A rootfs tarball (plain, gzip or zstd), a directory, or - for stdin
+    pub source: String,
+    /// Name for the image, e.g. myroot:v1
+    pub reference: Option<String>,
+    /// Commit message for the image's history
+    #[arg(short, long)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FromHostArgs {
+    /// Binaries (names on PATH or paths), e.g. busybox
+    #[arg(required = true)]
+    pub binaries: Vec<String>,
+    /// Name for the image
+    #[arg(short, long, default_value = "glassbox/host:latest")]
+    pub tag: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -127,7 +175,83 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
         Command::Tag(a) => manage::tag(&ctx.root, &a.source, &a.target),
         Command::Prune(a) => cmd_prune(ctx, a),
         Command::Layers(a) => cmd_layers(ctx, a),
+        Command::Load(a) => cmd_load(ctx, a),
+        Command::Save(a) => cmd_save(ctx, a),
+        Command::Import(a) => cmd_import(ctx, a),
+        Command::FromHost(a) => {
+            let id = crate::image::import::from_host(&ctx.root, &a.binaries, &a.tag)?;
+            println!("{id}");
+            Ok(())
+        }
     }
+}
+
+/// Standard input copied to a temporary file in the store.
+fn stdin_to_file(ctx: &Ctx) -> Result<(crate::image::archive::TempDir, std::path::PathBuf)> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
+    }
+    let store = Store::open(&ctx.root)?;
+    let tmp = crate::image::archive::TempDir::new(&store, "stdin")?;
+    let p = tmp.0.join("input");
+    let mut f = std::fs::File::create(&p)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut f)?;
+    Ok((tmp, p))
+}
+
+fn cmd_load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
+    let (_keep, path) = match &a.input {
+        Some(p) if p.as_os_str() != "-" => (None, p.clone()),
+        _ => {
+            let (t, p) = stdin_to_file(ctx)?;
+            (Some(t), p)
+        }
+    };
+    let lines = crate::image::archive::load(&ctx.root, &path)?;
+    if !a.quiet {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_save(ctx: &Ctx, a: &SaveArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    match &a.output {
+        Some(p) => crate::image::archive::save(&ctx.root, &a.images, p),
+        None => {
+            if std::io::stdout().is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let store = Store::open(&ctx.root)?;
+            let tmp = crate::image::archive::TempDir::new(&store, "save-out")?;
+            let p = tmp.0.join("out.tar");
+            crate::image::archive::save(&ctx.root, &a.images, &p)?;
+            let mut f = std::fs::File::open(&p)?;
+            std::io::copy(&mut f, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+    }
+}
+
+fn cmd_import(ctx: &Ctx, a: &ImportArgs) -> Result<()> {
+    let (_keep, path) = if a.source == "-" {
+        let (t, p) = stdin_to_file(ctx)?;
+        (Some(t), p)
+    } else {
+        (None, std::path::PathBuf::from(&a.source))
+    };
+    let id = crate::image::import::import(
+        &ctx.root,
+        &path,
+        a.reference.as_deref(),
+        a.message.as_deref(),
+        None,
+    )?;
+    println!("{id}");
+    Ok(())
 }
 
 pub fn cmd_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
@@ -425,7 +549,7 @@ pub fn inspect_json(
     if let Some(u) = upper {
         graph.insert("UpperDir".into(), json!(u.display().to_string()));
     }
-    Ok(json!({
+    let mut v = json!({
         "Id": rec.id,
         "RepoTags": tags,
         "RepoDigests": digests,
@@ -436,7 +560,6 @@ pub fn inspect_json(
         "Author": cfg.author.clone().unwrap_or_default(),
         "Config": cfg.config,
         "Architecture": cfg.architecture,
-        "Variant": cfg.variant,
         "Os": cfg.os,
         "Size": rec.size,
         "GraphDriver": { "Data": graph, "Name": "overlay2" },
@@ -446,7 +569,11 @@ pub fn inspect_json(
             "mediaType": rec.manifest_media_type,
             "digest": rec.manifest_digest,
         },
-    }))
+    });
+    if let Some(variant) = cfg.variant {
+        v["Variant"] = json!(variant);
+    }
+    Ok(v)
 }
 
 fn cmd_inspect(ctx: &Ctx, a: &InspectArgs) -> Result<()> {

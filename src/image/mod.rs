@@ -4,8 +4,11 @@
 //! (manifest.md, image-index.md, config.md, layer.md) and the OCI
 //! distribution spec.
 
+pub mod add;
+pub mod archive;
 pub mod digest;
 pub mod human;
+pub mod import;
 pub mod manage;
 pub mod manifest;
 pub mod progress;

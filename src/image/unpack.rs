@@ -244,8 +244,9 @@ fn unpack_entry<R: Read>(
     let target = dest.join(&rel);
     let header = entry.header();
     let mode = header.mode().context("read the mode")? & 0o7777;
-    let uid = header.uid().context("read the uid")?;
-    let gid = header.gid().context("read the gid")?;
+    // Some writers leave owner fields blank: that is root, as GNU tar reads it.
+    let uid = header.uid().unwrap_or(0);
+    let gid = header.gid().unwrap_or(0);
     let mtime = header.mtime().unwrap_or(0) as i64;
     let xattrs = read_xattrs(entry)?;
     let existing = fs::symlink_metadata(&target).ok();
