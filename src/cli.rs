@@ -68,4 +68,8 @@ pub enum Command {
     Images(cmd::image::LsArgs),
     /// Remove images (same as `image rm`)
     Rmi(cmd::image::RmArgs),
+    /// Log in to a registry (credentials stored in Docker's format)
+    Login(cmd::image::LoginArgs),
+    /// Log out from a registry
+    Logout(cmd::image::LogoutArgs),
 }

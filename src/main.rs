@@ -50,6 +50,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Image(c) => cmd::image::execute(&ctx, c)?,
         Command::Pull(a) => cmd::image::execute(&ctx, &cmd::image::Command::Pull(a.clone()))?,
         Command::Images(a) => cmd::image::execute(&ctx, &cmd::image::Command::Ls(a.clone()))?,
+        Command::Login(a) => cmd::image::login(&ctx, a)?,
+        Command::Logout(a) => cmd::image::logout(&ctx, a)?,
         Command::Rmi(a) => cmd::image::execute(&ctx, &cmd::image::Command::Rm(a.clone()))?,
     }
     Ok(ExitCode::SUCCESS)

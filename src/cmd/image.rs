@@ -663,3 +663,79 @@ fn cmd_history(ctx: &Ctx, a: &HistoryArgs) -> Result<()> {
     print!("{}", human::table(&t));
     Ok(())
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginArgs {
+    /// Registry host, e.g. 127.0.0.1:5000 (default: Docker Hub)
+    pub server: Option<String>,
+    #[arg(short, long)]
+    pub username: String,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogoutArgs {
+    /// Registry host (default: Docker Hub)
+    pub server: Option<String>,
+}
+
+fn server_reference(server: Option<&str>) -> Result<Reference> {
+    let domain = server
+        .unwrap_or(crate::image::reference::DEFAULT_DOMAIN)
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let domain = if domain == "index.docker.io/v1" || domain == "index.docker.io" {
+        crate::image::reference::DEFAULT_DOMAIN
+    } else {
+        domain
+    };
+    let probe = Reference::parse(&format!("{domain}/probe"))?;
+    Ok(Reference {
+        path: String::new(),
+        ..probe
+    })
+}
+
+/// `glassbox login`: check the credentials against the registry, store them.
+pub fn login(ctx: &Ctx, a: &LoginArgs) -> Result<()> {
+    let password = match (&a.password, a.password_stdin) {
+        (Some(p), false) => p.clone(),
+        (None, true) => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s)?;
+            s.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
+        (None, false) => bail!("give a password with --password-stdin (or -p)"),
+    };
+    let r = server_reference(a.server.as_deref())?;
+    let reg = crate::image::registry::Registry::with_credentials(
+        &ctx.root,
+        &r,
+        Some((a.username.clone(), password.clone())),
+    )?;
+    reg.ping()?;
+    let path =
+        crate::image::registry::save_credentials(&ctx.root, &r.domain, &a.username, &password)?;
+    crate::trace::say(
+        crate::trace::Mechanism::Image,
+        &format!("credentials stored in {}", path.display()),
+    );
+    println!("Login Succeeded");
+    Ok(())
+}
+
+pub fn logout(ctx: &Ctx, a: &LogoutArgs) -> Result<()> {
+    let r = server_reference(a.server.as_deref())?;
+    if crate::image::registry::remove_credentials(&ctx.root, &r.domain)? {
+        println!("Removing login credentials for {}", r.domain);
+    } else {
+        println!("Not logged in to {}", r.domain);
+    }
+    Ok(())
+}

@@ -138,6 +138,16 @@ pub struct Fetched {
 
 impl Registry {
     pub fn new(root: &Root, r: &Reference) -> Result<Registry> {
+        Self::with_credentials(root, r, None)
+    }
+
+    /// A client for the registry of `r`, with these credentials instead
+    /// of the stored ones (for `login`).
+    pub fn with_credentials(
+        root: &Root,
+        r: &Reference,
+        creds: Option<(String, String)>,
+    ) -> Result<Registry> {
         let daemon: DaemonConfig =
             crate::state::read_json(&root.data.join("daemon.json"))?.unwrap_or_default();
         let insecure = is_loopback(&r.domain) || daemon.insecure_registries.contains(&r.domain);
@@ -163,7 +173,10 @@ impl Registry {
             base,
             repo: r.path.clone(),
             domain: r.domain.clone(),
-            creds: credentials(root, &r.domain)?,
+            creds: match creds {
+                Some(c) => Some(c),
+                None => credentials(root, &r.domain)?,
+            },
             auth: Mutex::new(None),
         })
     }
@@ -197,6 +210,17 @@ impl Registry {
     /// GET `/v2/<repo>/<path>`, answering an auth challenge once.
     pub fn get(&self, path: &str, accept: Option<&str>) -> Result<Fetched> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repo);
+        self.get_url(&url, path, accept)
+    }
+
+    /// GET `/v2/`: does the registry answer, and accept our credentials?
+    pub fn ping(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        self.get_url(&url, "/v2/", None).map(|_| ())
+    }
+
+    fn get_url(&self, url: &str, path: &str, accept: Option<&str>) -> Result<Fetched> {
+        let url = url.to_string();
         let auth = self.auth.lock().map(|a| a.clone()).unwrap_or(None);
         let mut resp = self.send(&url, accept, auth.as_deref())?;
         if resp.status().as_u16() == 401 {
@@ -288,8 +312,12 @@ impl Registry {
                     .iter()
                     .find(|(k, _)| k == "scope")
                     .map(|(_, v)| v.clone())
-                    .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
-                q.push(format!("scope={}", url_encode(&scope)));
+                    .or_else(|| {
+                        (!self.ping_only()).then(|| format!("repository:{}:pull", self.repo))
+                    });
+                if let Some(scope) = scope {
+                    q.push(format!("scope={}", url_encode(&scope)));
+                }
                 let url = format!("{realm}?{}", q.join("&"));
                 let basic = self.creds.as_ref().map(|(u, p)| {
                     format!("Basic {}", base64_encode(format!("{u}:{p}").as_bytes()))
@@ -331,6 +359,40 @@ impl Registry {
             ),
         }
     }
+}
+
+impl Registry {
+    fn ping_only(&self) -> bool {
+        self.repo.is_empty()
+    }
+}
+
+/// Store credentials for `domain` (Docker's `auths` format, mode 0600).
+pub fn save_credentials(root: &Root, domain: &str, user: &str, pass: &str) -> Result<PathBuf> {
+    let path = auth_file_path(root);
+    let mut af: AuthFile = crate::state::read_json(&path)?.unwrap_or_default();
+    af.auths.insert(
+        auth_key(domain),
+        AuthEntry {
+            auth: base64_encode(format!("{user}:{pass}").as_bytes()),
+        },
+    );
+    crate::state::write_json(&path, &af)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("chmod 600 {}", path.display()))?;
+    Ok(path)
+}
+
+/// Forget the credentials for `domain`; false if there were none.
+pub fn remove_credentials(root: &Root, domain: &str) -> Result<bool> {
+    let path = auth_file_path(root);
+    let mut af: AuthFile = crate::state::read_json(&path)?.unwrap_or_default();
+    let had = af.auths.remove(&auth_key(domain)).is_some();
+    if had {
+        crate::state::write_json(&path, &af)?;
+    }
+    Ok(had)
 }
 
 /// `Bearer realm="https://auth",service="reg",scope="repository:x:pull"`.
