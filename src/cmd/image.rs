@@ -724,7 +724,7 @@ pub fn login(ctx: &Ctx, a: &LoginArgs) -> Result<()> {
         crate::image::registry::save_credentials(&ctx.root, &r.domain, &a.username, &password)?;
     crate::trace::say(
         crate::trace::Mechanism::Image,
-        &format!("credentials stored in {}", path.display()),
+        format!("credentials stored in {}", path.display()),
     );
     println!("Login Succeeded");
     Ok(())
