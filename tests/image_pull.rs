@@ -306,3 +306,48 @@ fn concurrent_pulls_sharing_a_layer_unpack_it_once() {
     let ls = root.ok(&["image", "ls"]);
     assert!(ls.contains("/busybox") && ls.contains("/layered"), "{ls}");
 }
+
+#[test]
+fn dry_run_pull_plans_without_storing() {
+    require_root();
+    let reg = Registry::with_fixtures();
+    let root = TestRoot::new();
+    let out = root.run(&["--dry-run", "pull", &reg.reference(LAYERED)]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("download layer"),
+        "the plan lists downloads: {err}"
+    );
+    assert!(!root.path().join("layers").exists(), "nothing stored");
+    assert!(!root.path().join("images.json").exists());
+}
+
+#[test]
+fn an_image_a_container_uses_is_kept_unless_forced() {
+    require_root();
+    let reg = Registry::with_fixtures();
+    let root = TestRoot::new();
+    root.ok(&["pull", &reg.reference(BUSYBOX)]);
+    // A container record as the container module writes it.
+    let c = root.path().join("containers/c0ffee");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(
+        c.join("config.json"),
+        format!(
+            r#"{{"Id":"c0ffee","Image":"{}"}}"#,
+            fixtures::config_digest(BUSYBOX)
+        ),
+    )
+    .unwrap();
+    let err = root.fails(&["rmi", &reg.reference(BUSYBOX)]);
+    assert!(
+        err.contains("container c0ffee is using its referenced image"),
+        "{err}"
+    );
+    assert_eq!(layer_dirs(&root).len(), 1);
+    let pruned = root.ok(&["image", "prune", "-a"]);
+    assert!(!pruned.contains("deleted"), "{pruned}");
+    root.ok(&["rmi", "-f", &reg.reference(BUSYBOX)]);
+    assert!(layer_dirs(&root).is_empty());
+}

@@ -126,6 +126,14 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         &chains,
     );
     let (downloaded, existing, bytes) = result?;
+    if crate::trace::dry_run() {
+        trace_say("dry run: nothing was downloaded or stored");
+        return Ok(Pulled {
+            id,
+            digest: top_digest,
+            ..Pulled::default()
+        });
+    }
 
     // Record the image: blobs first, then images.json.
     store.put_blob(&config_bytes, Some(&id))?;

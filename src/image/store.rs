@@ -146,8 +146,14 @@ fn unique(prefix: &str) -> String {
 }
 
 impl Store {
-    /// The store of `root`, creating its directories.
+    /// The store of `root`, creating its directories (not under
+    /// `--dry-run`: a plan only reads).
     pub fn open(root: &Root) -> Result<Store> {
+        if crate::trace::dry_run() {
+            return Ok(Store {
+                dir: root.data.clone(),
+            });
+        }
         root.ensure()?;
         let s = Store {
             dir: root.data.clone(),
@@ -187,29 +193,37 @@ impl Store {
         read_json(&self.layer_dir(chain_id).join("layer.json"))
     }
 
-    fn lock(&self, name: &str) -> Result<StateLock> {
-        StateLock::exclusive(&self.dir.join("locks").join(name))
+    /// A lock file under `locks/`; none under `--dry-run` (nothing is
+    /// written then, and the store may not even exist).
+    fn lock(&self, name: &str) -> Result<Option<StateLock>> {
+        if crate::trace::dry_run() {
+            return Ok(None);
+        }
+        StateLock::exclusive(&self.dir.join("locks").join(name)).map(Some)
     }
 
-    pub fn lock_blob(&self, digest: &str) -> Result<StateLock> {
+    pub fn lock_blob(&self, digest: &str) -> Result<Option<StateLock>> {
         self.lock(&format!("blob-{}", hex_part(digest)))
     }
 
-    pub fn lock_layer(&self, chain_id: &str) -> Result<StateLock> {
+    pub fn lock_layer(&self, chain_id: &str) -> Result<Option<StateLock>> {
         self.lock(&format!("layer-{}", hex_part(chain_id)))
     }
 
     /// Held while `images.json` is read, changed and written.
-    pub fn lock_images(&self) -> Result<StateLock> {
+    pub fn lock_images(&self) -> Result<Option<StateLock>> {
         self.lock("images")
     }
 
     /// Held shared by pulls/loads, exclusively by garbage collection.
-    pub fn gc_shared(&self) -> Result<StateLock> {
-        StateLock::shared(&self.dir.join("locks/gc"))
+    pub fn gc_shared(&self) -> Result<Option<StateLock>> {
+        if crate::trace::dry_run() {
+            return Ok(None);
+        }
+        StateLock::shared(&self.dir.join("locks/gc")).map(Some)
     }
 
-    pub fn gc_exclusive(&self) -> Result<StateLock> {
+    pub fn gc_exclusive(&self) -> Result<Option<StateLock>> {
         self.lock("gc")
     }
 
