@@ -351,3 +351,59 @@ fn an_image_a_container_uses_is_kept_unless_forced() {
     root.ok(&["rmi", "-f", &reg.reference(BUSYBOX)]);
     assert!(layer_dirs(&root).is_empty());
 }
+
+/// Push a fixture again with other layer compression (skopeo recompresses:
+/// new layer digests and media types, the same diff ids).
+fn push_recompressed(reg: &Registry, name: &str, as_name: &str, args: &[&str]) {
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .args(args)
+        .arg(fixtures::oci_ref(name))
+        .arg(format!("docker://{}", reg.reference(as_name)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn zstd_layers_unpack_to_the_same_layer() {
+    require_root();
+    let reg = Registry::start();
+    push_recompressed(
+        &reg,
+        LAYERED,
+        "zlayered",
+        &["--dest-compress-format", "zstd"],
+    );
+    let root = TestRoot::new();
+    let r = reg.reference("zlayered");
+    root.ok(&["pull", &r]);
+    let v: serde_json::Value = serde_json::from_str(&root.ok(&["image", "inspect", &r])).unwrap();
+    assert_eq!(v[0]["Id"], fixtures::config_digest(LAYERED).as_str());
+    let manifest_digest = v[0]["Descriptor"]["digest"].as_str().unwrap().to_string();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.path().join("blobs/sha256").join(hex(&manifest_digest))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    let chains = chain_ids(&fixtures::diff_ids(LAYERED));
+    let mut want: Vec<String> = chains.iter().map(|c| hex(c).to_string()).collect();
+    want.sort();
+    assert_eq!(layer_dirs(&root), want);
+    with_overlay(&root, &r, |m| {
+        assert!(!m.join(fixtures::layered::DELETED_FILE).exists());
+        assert!(m.join("bin/busybox").exists());
+    });
+}

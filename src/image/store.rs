@@ -165,7 +165,49 @@ impl Store {
         ] {
             fs::create_dir_all(&d).with_context(|| format!("mkdir {}", d.display()))?;
         }
+        s.sweep_stale();
         Ok(s)
+    }
+
+    /// Remove temporaries (`.tmp-PID-N` blobs and layers, `tmp/WHAT-PID-N`)
+    /// left by a glassbox process that died half way: nothing half-stored
+    /// outlives a crash.
+    fn sweep_stale(&self) {
+        for sub in ["blobs/sha256", "layers", "tmp"] {
+            let Ok(rd) = fs::read_dir(self.dir.join(sub)) else {
+                continue;
+            };
+            for ent in rd.flatten() {
+                let name = ent.file_name().to_string_lossy().into_owned();
+                if sub != "tmp" && !name.starts_with(".tmp-") {
+                    continue;
+                }
+                let mut parts = name.rsplit('-');
+                let (_seq, pid) = (parts.next(), parts.next());
+                let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+                    continue;
+                };
+                if pid == std::process::id() || crate::state::resources::pid_alive(pid) {
+                    continue;
+                }
+                let path = ent.path();
+                let _ = Step::new(
+                    Mechanism::Image,
+                    Action::Filesystem,
+                    format!("remove {} left by dead process {pid}", path.display()),
+                )
+                .shell(format!("rm -rf {}", path.display()))
+                .detail()
+                .run(|| {
+                    if path.is_dir() {
+                        fs::remove_dir_all(&path)
+                    } else {
+                        fs::remove_file(&path)
+                    }
+                    .with_context(|| format!("remove {}", path.display()))
+                });
+            }
+        }
     }
 
     pub fn blob_path(&self, digest: &str) -> PathBuf {
@@ -571,6 +613,21 @@ mod tests {
         assert_eq!(u.diff_id, real);
         assert!(s.has_layer(&real));
         assert_eq!(fs::read(s.layer_diff(&real).join("f")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_swept() {
+        let (d, s) = store();
+        let dead = s.dir.join("layers/.tmp-999999999-0");
+        fs::create_dir_all(dead.join("diff")).unwrap();
+        let dead_blob = s.dir.join("blobs/sha256/.tmp-999999999-3");
+        fs::write(&dead_blob, b"partial").unwrap();
+        let mine = s.dir.join(format!("layers/.tmp-{}-7", std::process::id()));
+        fs::create_dir_all(&mine).unwrap();
+        let root = Root::new(Some(d.path())).unwrap();
+        Store::open(&root).unwrap();
+        assert!(!dead.exists() && !dead_blob.exists());
+        assert!(mine.exists(), "a live process's work is left alone");
     }
 
     #[test]
