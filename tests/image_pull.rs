@@ -407,3 +407,27 @@ fn zstd_layers_unpack_to_the_same_layer() {
         assert!(m.join("bin/busybox").exists());
     });
 }
+
+#[test]
+fn for_run_finds_or_pulls_and_gives_the_lower_dirs_top_first() {
+    require_root();
+    let reg = Registry::with_fixtures();
+    let root = TestRoot::new();
+    let groot = glassbox::state::Root::new(Some(root.path())).unwrap();
+    let r = reg.reference(LAYERED);
+    let err = glassbox::image::for_run(&groot, &r, false).unwrap_err();
+    assert!(format!("{err:#}").contains("No such image"), "{err:#}");
+    let img = glassbox::image::for_run(&groot, &r, true).unwrap();
+    assert_eq!(img.id, fixtures::config_digest(LAYERED));
+    let chains = chain_ids(&fixtures::diff_ids(LAYERED));
+    let want: Vec<PathBuf> = chains
+        .iter()
+        .rev()
+        .map(|c| root.path().join("layers").join(hex(c)).join("diff"))
+        .collect();
+    assert_eq!(img.lower_dirs, want);
+    assert_eq!(img.config.config["WorkingDir"], "/app");
+    // By id, no pull needed.
+    let again = glassbox::image::for_run(&groot, &img.id[7..19], false).unwrap();
+    assert_eq!(again.id, img.id);
+}

@@ -260,6 +260,7 @@ pub fn cmd_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let opts = PullOptions {
         platform,
         quiet: a.quiet,
+        progress_to_stderr: false,
     };
     pull(&ctx.root, &r, &opts)?;
     println!("{r}");

@@ -13,13 +13,38 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     multi: Option<MultiProgress>,
     quiet: bool,
+    stderr: bool,
+}
+
+/// Write one line to stdout or stderr.
+fn out_line(stderr: bool, text: &str) {
+    if stderr {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    } else {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
-        let multi = (!quiet && std::io::stdout().is_terminal())
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        Progress { multi, quiet }
+    /// `stderr`: draw there (as `run` does when it pulls), not on stdout.
+    pub fn new(quiet: bool, stderr: bool) -> Progress {
+        let tty = if stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        let multi = (!quiet && tty).then(|| {
+            MultiProgress::with_draw_target(if stderr {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::stdout()
+            })
+        });
+        Progress {
+            multi,
+            quiet,
+            stderr,
+        }
     }
 
     /// A line of text above the bars.
@@ -31,10 +56,7 @@ impl Progress {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-            }
+            None => out_line(self.stderr, text),
         }
     }
 
@@ -49,6 +71,7 @@ impl Progress {
             bar,
             id: id.to_string(),
             quiet: self.quiet,
+            stderr: self.stderr,
         };
         l.status("Pulling fs layer");
         l
@@ -70,6 +93,7 @@ pub struct LayerBar {
     bar: Option<ProgressBar>,
     id: String,
     quiet: bool,
+    stderr: bool,
 }
 
 impl LayerBar {
@@ -80,10 +104,7 @@ impl LayerBar {
                 b.set_style(status_style());
                 b.set_message(text.to_string());
             }
-            None if !self.quiet => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}: {text}", self.id);
-            }
+            None if !self.quiet => out_line(self.stderr, &format!("{}: {text}", self.id)),
             None => {}
         }
     }

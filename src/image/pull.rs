@@ -33,6 +33,8 @@ const MAX_DOC: u64 = 4 * 1024 * 1024;
 pub struct PullOptions {
     pub platform: Option<Platform>,
     pub quiet: bool,
+    /// Show progress on stderr (when pulling for `run`), not stdout.
+    pub progress_to_stderr: bool,
 }
 
 /// What a pull did.
@@ -52,7 +54,7 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let store = Store::open(root)?;
     let _gc = store.gc_shared()?;
     let reg = Registry::new(root, r)?;
-    let progress = Progress::new(opts.quiet);
+    let progress = Progress::new(opts.quiet, opts.progress_to_stderr);
     let pulling = r.tag.as_deref().or(r.digest.as_deref()).unwrap_or("latest");
     progress.line(&format!(
         "{pulling}: Pulling from {}",
