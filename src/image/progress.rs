@@ -83,7 +83,7 @@ fn status_style() -> ProgressStyle {
 }
 
 fn bytes_style() -> ProgressStyle {
-    ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}")
+    ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {decimal_bytes}/{decimal_total_bytes}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }

@@ -419,6 +419,7 @@ impl Store {
                 )
                 .arg("path", path.display())
                 .shell(format!("rm -rf {}", path.display()))
+                .why("no remaining image refers to it: a shared layer lives until its last image is removed")
                 .run(|| {
                     if path.is_dir() {
                         fs::remove_dir_all(&path)
