@@ -329,3 +329,75 @@ fn bearer_tokens_from_the_challenge_scope_each_repository() {
             .contains("Removing login credentials")
     );
 }
+
+#[test]
+fn basic_auth_with_credentials_from_a_docker_config_file() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let hash = Command::new("python3")
+        .args([
+            "-c",
+            "import crypt; print(crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        ])
+        .output()
+        .unwrap();
+    assert!(hash.status.success(), "python3 crypt (bcrypt) for htpasswd");
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("bob:{}\n", String::from_utf8_lossy(&hash.stdout).trim()),
+    )
+    .unwrap();
+    let yaml = format!(
+        "auth:\n  htpasswd:\n    realm: glassbox-basic\n    path: {}\n",
+        htpasswd.display()
+    );
+    let reg = Registry::builder().extra_yaml(&yaml).start();
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .args(["--preserve-digests", "--dest-creds", "bob:s3cret"])
+        .arg(fixtures::oci_ref(BUSYBOX))
+        .arg(format!("docker://{}", reg.reference(BUSYBOX)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let root = TestRoot::new();
+    let r = reg.reference(BUSYBOX);
+    let err = root.fails(&["pull", &r]);
+    assert!(
+        err.contains("unauthorized") && err.contains("glassbox login"),
+        "{err}"
+    );
+
+    // Docker's own file, found through DOCKER_CONFIG.
+    let docker_config = dir.path().join("docker");
+    std::fs::create_dir(&docker_config).unwrap();
+    std::fs::write(
+        docker_config.join("config.json"),
+        serde_json::json!({"auths": {reg.addr().to_string(): {"auth": b64(b"bob:s3cret", false)}}})
+            .to_string(),
+    )
+    .unwrap();
+    let out = root
+        .glassbox()
+        .env("DOCKER_CONFIG", &docker_config)
+        .args(["pull", &r])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Pull complete"));
+}
