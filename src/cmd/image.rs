@@ -516,11 +516,7 @@ fn cmd_prune(ctx: &Ctx, a: &PruneArgs) -> Result<()> {
 }
 
 /// Docker's `image inspect` object for one image.
-pub fn inspect_json(
-    store: &Store,
-    images: &Images,
-    rec: &ImageRecord,
-) -> Result<serde_json::Value> {
+pub fn inspect_json(store: &Store, images: &Images, rec: &ImageRecord) -> Result<Inspect> {
     let cfg = config_of(store, rec)?;
     let tags: Vec<String> = images
         .tags_of(&rec.id)
@@ -550,31 +546,58 @@ pub fn inspect_json(
     if let Some(u) = upper {
         graph.insert("UpperDir".into(), json!(u.display().to_string()));
     }
-    let mut v = json!({
-        "Id": rec.id,
-        "RepoTags": tags,
-        "RepoDigests": digests,
-        "Parent": "",
-        "Comment": cfg.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
-        "Created": cfg.created.clone().unwrap_or_default(),
-        "DockerVersion": "",
-        "Author": cfg.author.clone().unwrap_or_default(),
-        "Config": cfg.config,
-        "Architecture": cfg.architecture,
-        "Os": cfg.os,
-        "Size": rec.size,
-        "GraphDriver": { "Data": graph, "Name": "overlay2" },
-        "RootFS": { "Type": "layers", "Layers": cfg.rootfs.diff_ids },
-        "Metadata": { "LastTagTime": human::rfc3339(rec.added as i64) },
-        "Descriptor": {
+    Ok(Inspect {
+        id: rec.id.clone(),
+        repo_tags: tags,
+        repo_digests: digests,
+        parent: String::new(),
+        comment: cfg
+            .history
+            .last()
+            .and_then(|h| h.comment.clone())
+            .unwrap_or_default(),
+        created: cfg.created.clone().unwrap_or_default(),
+        docker_version: String::new(),
+        author: cfg.author.clone().unwrap_or_default(),
+        config: cfg.config,
+        architecture: cfg.architecture,
+        variant: cfg.variant,
+        os: cfg.os,
+        size: rec.size,
+        graph_driver: json!({ "Data": graph, "Name": "overlay2" }),
+        root_fs: json!({ "Type": "layers", "Layers": cfg.rootfs.diff_ids }),
+        metadata: json!({ "LastTagTime": human::rfc3339(rec.added as i64) }),
+        descriptor: json!({
             "mediaType": rec.manifest_media_type,
             "digest": rec.manifest_digest,
-        },
-    });
-    if let Some(variant) = cfg.variant {
-        v["Variant"] = json!(variant);
-    }
-    Ok(v)
+            "size": store.blob_path(&rec.manifest_digest).metadata().map(|m| m.len()).unwrap_or(0),
+        }),
+    })
+}
+
+/// `image inspect`'s object, fields in Docker's order.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Inspect {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    pub created: String,
+    pub docker_version: String,
+    pub author: String,
+    pub config: serde_json::Value,
+    pub architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub os: String,
+    pub size: u64,
+    pub graph_driver: serde_json::Value,
+    #[serde(rename = "RootFS")]
+    pub root_fs: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub descriptor: serde_json::Value,
 }
 
 fn cmd_inspect(ctx: &Ctx, a: &InspectArgs) -> Result<()> {
@@ -612,7 +635,13 @@ fn cmd_history(ctx: &Ctx, a: &HistoryArgs) -> Result<()> {
             .unwrap_or(0)
     });
     let mut rows = Vec::new();
-    for h in &cfg.history {
+    // A config without history: one row per layer, as Docker shows it.
+    let blank: Vec<crate::image::manifest::History> = if cfg.history.is_empty() {
+        vec![Default::default(); rec.layers.len()]
+    } else {
+        Vec::new()
+    };
+    for h in cfg.history.iter().chain(blank.iter()) {
         let size = if h.empty_layer {
             0
         } else {
