@@ -411,6 +411,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         (r#""LastTagTime": "[^"]+""#, r#""LastTagTime": "[TIME]""#),
         (r"\d+(\.\d+)?[kMG]?B\b", "[SIZE]"),
         (r#""Size": \d+"#, r#""Size": [BYTES]"#),
+        (r#""size": \d+"#, r#""size": [BYTES]"#),
     ]
 }
 
