@@ -84,6 +84,14 @@ impl Images {
 
     /// Find an image by reference, full id, or id prefix (as Docker does).
     pub fn resolve(&self, what: &str) -> Result<String> {
+        // A tag wins over an id prefix that happens to spell the same.
+        let parsed = Reference::parse(what);
+        if let Ok(r) = &parsed
+            && r.digest.is_none()
+            && let Some(id) = r.tagged().and_then(|t| self.tags.get(&t))
+        {
+            return Ok(id.clone());
+        }
         let hexish = what.strip_prefix("sha256:").unwrap_or(what);
         if !hexish.is_empty()
             && hexish.len() <= 64
@@ -102,7 +110,7 @@ impl Images {
                 _ => {}
             }
         }
-        let r = Reference::parse(what)?;
+        let r = parsed?;
         if let Some(d) = &r.digest {
             let want = format!("{}@{d}", r.name());
             if let Some(img) = self
@@ -112,8 +120,6 @@ impl Images {
             {
                 return Ok(img.id.clone());
             }
-        } else if let Some(id) = r.tagged().and_then(|t| self.tags.get(&t)) {
-            return Ok(id.clone());
         }
         bail!("No such image: {}", r.familiar())
     }
@@ -655,5 +661,12 @@ mod tests {
         let e = format!("{:#}", imgs.resolve("alpine").unwrap_err());
         assert_eq!(e, "No such image: alpine:latest");
         assert_eq!(imgs.tags_of(&id).len(), 1);
+        // A tag that looks like an id prefix is a tag first.
+        let other = sha256_of(b"other config");
+        imgs.tags
+            .insert("docker.io/library/abc:latest".into(), other.clone());
+        assert_eq!(imgs.resolve("abc").unwrap(), other);
+        let full = format!("{:#}", imgs.resolve(&"f".repeat(64)).unwrap_err());
+        assert!(full.contains("64-byte"), "{full}");
     }
 }
