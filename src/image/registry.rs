@@ -150,7 +150,10 @@ impl Registry {
     ) -> Result<Registry> {
         let daemon: DaemonConfig =
             crate::state::read_json(&root.data.join("daemon.json"))?.unwrap_or_default();
-        let insecure = is_loopback(&r.domain) || daemon.insecure_registries.contains(&r.domain);
+        // A CA given for the host means it speaks TLS, even on loopback.
+        let has_ca = ca_paths(root, &r.domain).iter().any(|p| p.is_file());
+        let insecure =
+            !has_ca && (is_loopback(&r.domain) || daemon.insecure_registries.contains(&r.domain));
         let host = if r.domain == DEFAULT_DOMAIN {
             DOCKER_HUB_API.to_string()
         } else {
@@ -278,6 +281,25 @@ impl Registry {
                     .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "NOT_FOUND".into());
                 bail!("{path}: not found on {} ({code})", self.domain)
+            }
+            400 if self.base.starts_with("http://") => {
+                let body = resp
+                    .into_body()
+                    .with_config()
+                    .limit(64 * 1024)
+                    .read_to_string()
+                    .unwrap_or_default();
+                if body.contains("HTTPS") {
+                    bail!(
+                        "registry {} speaks HTTPS: put its CA certificate in certs.d/{}/ca.crt under the state root",
+                        self.domain,
+                        self.domain
+                    );
+                }
+                bail!(
+                    "registry {} answered HTTP 400 for {url}: {body}",
+                    self.domain
+                )
             }
             s => bail!("registry {} answered HTTP {s} for {url}", self.domain),
         }
@@ -473,6 +495,14 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Per-registry CA files, Docker's `certs.d/<host>/ca.crt` layout.
+pub fn ca_paths(root: &Root, domain: &str) -> Vec<PathBuf> {
+    vec![
+        root.data.join("certs.d").join(domain).join("ca.crt"),
+        Path::new("/etc/docker/certs.d").join(domain).join("ca.crt"),
+    ]
+}
+
 /// TLS roots: the system bundle plus `certs.d/<host>/ca.crt`.
 fn tls_config(root: &Root, domain: &str) -> Result<ureq::tls::TlsConfig> {
     let mut certs = Vec::new();
@@ -488,8 +518,9 @@ fn tls_config(root: &Root, domain: &str) -> Result<ureq::tls::TlsConfig> {
     };
     add(Path::new("/etc/ssl/certs/ca-certificates.crt"))?;
     add(Path::new("/etc/pki/tls/certs/ca-bundle.crt"))?;
-    add(&root.data.join("certs.d").join(domain).join("ca.crt"))?;
-    add(&Path::new("/etc/docker/certs.d").join(domain).join("ca.crt"))?;
+    for p in ca_paths(root, domain) {
+        add(&p)?;
+    }
     let b = ureq::tls::TlsConfig::builder();
     Ok(if certs.is_empty() {
         b.build()
