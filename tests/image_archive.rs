@@ -447,3 +447,48 @@ fn ls_history_and_inspect_snapshots() {
         insta::assert_snapshot!("image_ls_tree", root.ok(&["image", "ls", "--tree"]));
     });
 }
+
+#[test]
+fn retagging_leaves_a_dangling_image_that_prune_removes() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(BUSYBOX).to_str().unwrap(),
+    ]);
+    let old = fixtures::config_digest(BUSYBOX);
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("hello"), "hi\n").unwrap();
+    let new = root.ok(&[
+        "image",
+        "import",
+        src.path().to_str().unwrap(),
+        "busybox:latest",
+    ]);
+    let ls = root.ok(&["image", "ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("<none>") && l.contains(&old[7..19])),
+        "{ls}"
+    );
+    // --format json: one object per line, Docker's keys.
+    let lines: Vec<serde_json::Value> = root
+        .ok(&["image", "ls", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["Repository"] == "busybox" && v["Tag"] == "latest")
+    );
+    assert!(lines.iter().all(|v| v["ID"].as_str().unwrap().len() == 12));
+    let out = root.ok(&["image", "prune", "-f"]);
+    assert!(out.contains(&format!("deleted: {old}")), "{out}");
+    assert!(!out.contains(new.trim()), "the tagged image stays: {out}");
+    assert_eq!(entries(&root.path().join("layers")).len(), 1);
+    assert_eq!(root.ok(&["images", "-q", "--no-trunc"]).trim(), new.trim());
+}

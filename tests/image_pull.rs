@@ -97,6 +97,9 @@ fn pull_single_layer_image_and_list_it() {
         &hex(&id)[..12],
         "the images alias"
     );
+    let digests = root.ok(&["images", "--digests"]);
+    assert!(digests.contains("DIGEST"), "{digests}");
+    assert!(digests.contains(&fixtures::digest(BUSYBOX)), "{digests}");
     // Pulling again downloads nothing.
     let again = root.ok(&["pull", &r]);
     assert!(again.contains("Already exists"), "{again}");

@@ -283,7 +283,8 @@ struct Row<'a> {
 fn rows<'a>(store: &Store, images: &'a Images, filter: Option<&Reference>) -> Result<Vec<Row<'a>>> {
     let mut out = Vec::new();
     for rec in images.images.values() {
-        let created = config_of(store, rec)?.created;
+        // A damaged config must not hide the rest of the list.
+        let created = config_of(store, rec).ok().and_then(|c| c.created);
         let tags = images.tags_of(&rec.id);
         let digest_for = |name: &str| {
             rec.repo_digests
