@@ -434,3 +434,78 @@ fn for_run_finds_or_pulls_and_gives_the_lower_dirs_top_first() {
     let again = glassbox::image::for_run(&groot, &img.id[7..19], false).unwrap();
     assert_eq!(again.id, img.id);
 }
+
+/// A fake registry on loopback that answers every request with one
+/// content type and body (for documents a real registry would not serve).
+fn fake_registry(
+    content_type: &'static str,
+    body: String,
+) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        // One manifest request is all a pull makes before it fails.
+        if let Ok((conn, _)) = listener.accept() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut out = conn;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn documents_glassbox_cannot_use_are_refused_clearly() {
+    require_root();
+    let foreign = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": format!("sha256:{}", "a".repeat(64)), "size": 2},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                    "digest": format!("sha256:{}", "b".repeat(64)), "size": 2}],
+    })
+    .to_string();
+    let cases = [
+        (
+            "text/html",
+            "<html>not a manifest</html>".to_string(),
+            "is not JSON",
+        ),
+        (
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            r#"{"schemaVersion":1}"#.to_string(),
+            "schema 1",
+        ),
+        (
+            "application/vnd.example.weird+json",
+            "{}".to_string(),
+            "unsupported manifest media type",
+        ),
+        (
+            "application/vnd.docker.distribution.manifest.v2+json",
+            foreign,
+            "unsupported layer media type",
+        ),
+    ];
+    for (ct, body, expect) in cases {
+        let root = TestRoot::new();
+        let (addr, server) = fake_registry(ct, body);
+        let err = root.fails(&["pull", &format!("{addr}/app:latest")]);
+        server.join().unwrap();
+        assert!(err.contains(expect), "{ct}: {err}");
+        assert!(layer_dirs(&root).is_empty() && blobs(&root).is_empty());
+        assert!(!root.path().join("images.json").exists());
+    }
+}
