@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixtures::{self, BUSYBOX, LAYERED};
@@ -491,4 +491,87 @@ fn retagging_leaves_a_dangling_image_that_prune_removes() {
     assert!(!out.contains(new.trim()), "the tagged image stays: {out}");
     assert_eq!(entries(&root.path().join("layers")).len(), 1);
     assert_eq!(root.ok(&["images", "-q", "--no-trunc"]).trim(), new.trim());
+}
+
+/// A PAX extended header record: `LEN key=value\n`.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+fn getxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid NUL-terminated strings and a buffer of its length.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (r >= 0).then(|| buf[..r as usize].to_vec())
+}
+
+#[test]
+fn owners_modes_xattrs_and_times_are_kept_and_overlay_xattrs_are_not_forged() {
+    require_root();
+    use std::os::unix::fs::MetadataExt;
+    let root = TestRoot::new();
+    let mut b = tar::Builder::new(Vec::new());
+    // A directory that tries to make itself opaque by xattr.
+    let mut pax = pax_record("SCHILY.xattr.trusted.overlay.opaque", "y");
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_mode(0o644);
+    h.set_path("PaxHeaders/data").unwrap();
+    h.set_cksum();
+    b.append(&h, &pax[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o750);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_500_000_000);
+    h.set_size(0);
+    b.append_data(&mut h, "data/", std::io::empty()).unwrap();
+    // A setgid file owned by 1234:5678 with a user xattr.
+    pax = pax_record("SCHILY.xattr.user.glassbox", "kept");
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_mode(0o644);
+    h.set_path("PaxHeaders/tool").unwrap();
+    h.set_cksum();
+    b.append(&h, &pax[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o2755);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_600_000_000);
+    h.set_size(3);
+    b.append_data(&mut h, "data/tool", &b"hi\n"[..]).unwrap();
+    let archive = evil_archive(root.path(), b.into_inner().unwrap());
+    root.ok(&["image", "load", "-i", archive.to_str().unwrap()]);
+    let v = inspect(&root, "evil");
+    let d = PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    let m = std::fs::metadata(d.join("data/tool")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    assert_eq!(m.mode() & 0o7777, 0o2755, "setgid kept after lchown");
+    assert_eq!(m.mtime(), 1_600_000_000);
+    assert_eq!(
+        getxattr(&d.join("data/tool"), "user.glassbox").as_deref(),
+        Some(&b"kept"[..])
+    );
+    let dm = std::fs::metadata(d.join("data")).unwrap();
+    assert_eq!(
+        (dm.uid(), dm.mode() & 0o7777, dm.mtime()),
+        (1234, 0o750, 1_500_000_000)
+    );
+    assert!(
+        !glassbox::unionfs::whiteout::is_overlay_opaque(&d.join("data")),
+        "a layer cannot forge trusted.overlay.* xattrs"
+    );
 }
