@@ -231,6 +231,23 @@ fn index_picks_the_host_platform_or_the_asked_one() {
         err.contains("no matching manifest for linux/s390x"),
         "{err}"
     );
+    // A single-platform image for another platform is refused.
+    let err = other.fails(&["pull", "--platform", "linux/arm64", &reg.reference(BUSYBOX)]);
+    assert!(
+        err.contains("not the requested platform linux/arm64"),
+        "{err}"
+    );
+
+    // Pinned by digest: the registry's bytes must hash to it.
+    let pinned = format!("{}/busybox@{}", reg.addr(), fixtures::digest(BUSYBOX));
+    let out = other.ok(&["pull", &pinned]);
+    assert!(
+        out.contains(&format!("Digest: {}", fixtures::digest(BUSYBOX))),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&other.ok(&["image", "inspect", &pinned])).unwrap();
+    assert_eq!(v[0]["Id"], fixtures::config_digest(BUSYBOX).as_str());
 }
 
 #[test]
