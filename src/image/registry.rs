@@ -562,6 +562,30 @@ mod tests {
     }
 
     #[test]
+    fn insecure_registries_and_certs_d_choose_the_scheme() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(d.path())).unwrap();
+        let base = |r: &str| {
+            Registry::new(&root, &Reference::parse(r).unwrap())
+                .unwrap()
+                .base
+        };
+        assert_eq!(base("busybox"), "https://registry-1.docker.io");
+        assert_eq!(base("example.com:5000/app"), "https://example.com:5000");
+        assert_eq!(base("127.0.0.1:5000/app"), "http://127.0.0.1:5000");
+        std::fs::write(
+            d.path().join("daemon.json"),
+            r#"{"insecure-registries": ["example.com:5000"]}"#,
+        )
+        .unwrap();
+        assert_eq!(base("example.com:5000/app"), "http://example.com:5000");
+        let ca = d.path().join("certs.d/127.0.0.1:5000");
+        std::fs::create_dir_all(&ca).unwrap();
+        std::fs::write(ca.join("ca.crt"), "").unwrap();
+        assert_eq!(base("127.0.0.1:5000/app"), "https://127.0.0.1:5000");
+    }
+
+    #[test]
     fn loopback_registries_are_plain_http() {
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost:5000"));
