@@ -286,3 +286,83 @@ fn fixture_build_is_reproducible_cached_and_safe_to_run_twice_at_once() {
         assert!(a == b, "{name}.tar differs between two builds");
     }
 }
+
+/// A parameter of a `WWW-Authenticate: Bearer k="v",...` challenge.
+fn challenge_param(challenge: &str, key: &str) -> String {
+    challenge
+        .trim_start_matches("Bearer ")
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no {key} in {challenge:?}"))
+}
+
+#[test]
+fn token_auth_registry_challenges_and_accepts_bearer_tokens() {
+    let reg = Registry::builder().token_auth().start();
+    let tokens = reg.token_server().expect("a token server");
+    // skopeo gets through the same flow to push.
+    reg.push(&[BUSYBOX]);
+    assert!(
+        tokens
+            .requests()
+            .iter()
+            .any(|r| r.contains("busybox") && r.contains("push")),
+        "skopeo asked for no push token: {:?}",
+        tokens.requests()
+    );
+
+    let agent = registry::agent();
+    let url = reg.url("/v2/busybox/manifests/latest");
+    let fetch = |bearer: Option<&str>| {
+        let mut req = agent.get(&url).header("Accept", MANIFEST_ACCEPT);
+        if let Some(token) = bearer {
+            req = req.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (challenge, digest) = (header("www-authenticate"), header("docker-content-digest"));
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_vec().expect("read a body");
+        (status, challenge, digest, body)
+    };
+
+    // Without a token: 401 and a challenge naming realm, service and scope.
+    let (status, challenge, _, _) = fetch(None);
+    assert_eq!(status, 401);
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    let realm = challenge_param(&challenge, "realm");
+    let service = challenge_param(&challenge, "service");
+    let scope = challenge_param(&challenge, "scope");
+    assert_eq!(realm, tokens.realm());
+    assert_eq!(service, registry::token::SERVICE);
+    assert_eq!(scope, "repository:busybox:pull");
+
+    // The token from the realm opens the door.
+    let token_url = format!("{realm}?service={service}&scope={scope}");
+    let mut resp = agent
+        .get(&token_url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {token_url}: {e}"));
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer = json(&resp.body_mut().read_to_vec().expect("read the token"));
+    let token = answer["token"].as_str().expect("a token").to_string();
+    let (status, _, digest, body) = fetch(Some(&token));
+    assert_eq!(status, 200, "{}", reg.log());
+    assert_eq!(digest, fixtures::digest(BUSYBOX));
+    assert_eq!(fixtures::sha256_digest(&body), digest);
+
+    // A token whose signature was tampered with is refused.
+    let (head, sig) = token.rsplit_once('.').expect("a JWT");
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{head}.{flipped}{}", &sig[1..]);
+    let (status, _, _, _) = fetch(Some(&forged));
+    assert_eq!(status, 401);
+}

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use super::fixtures;
 
+pub mod token;
+use token::TokenServer;
+
 /// The media types a client accepts for `GET /v2/NAME/manifests/REF`:
 /// OCI and Docker manifests and indexes.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -38,14 +41,15 @@ pub fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-/// How to configure the registry before starting it. The seam for later
-/// modes (token auth: add a field that renders an `auth:` section).
+/// How to configure the registry before starting it.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// distribution's log level (`error`, `warn`, `info`, `debug`).
     pub log_level: String,
-    /// Extra top-level YAML appended verbatim to config.yml (e.g. an
-    /// `auth:` section).
+    /// Demand bearer tokens from a token server (see [`token`]).
+    pub token_auth: bool,
+    /// Extra top-level YAML appended verbatim to config.yml (e.g. a
+    /// `notifications:` section).
     pub extra_yaml: String,
 }
 
@@ -53,6 +57,7 @@ impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
             log_level: "warn".to_string(),
+            token_auth: false,
             extra_yaml: String::new(),
         }
     }
@@ -64,6 +69,14 @@ impl RegistryConfig {
         self
     }
 
+    /// Token authentication as Docker Hub does it: 401 and a
+    /// `WWW-Authenticate: Bearer realm=...` challenge until the client
+    /// brings a token from the realm.
+    pub fn token_auth(mut self) -> Self {
+        self.token_auth = true;
+        self
+    }
+
     pub fn extra_yaml(mut self, yaml: &str) -> Self {
         self.extra_yaml = yaml.to_string();
         self
@@ -72,14 +85,14 @@ impl RegistryConfig {
     /// config.yml for a registry on `addr` storing under `storage`; every
     /// response carries `X-Glassbox-Registry: marker`, so the readiness
     /// check knows it talks to this registry and no other.
-    pub fn render(&self, addr: SocketAddr, storage: &Path, marker: &str) -> String {
+    pub fn render(&self, addr: SocketAddr, storage: &Path, marker: &str, auth: &str) -> String {
         format!(
             "version: 0.1\n\
              log:\n  level: {level}\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
              http:\n  addr: {addr}\n  secret: glassbox-test-{marker}\n  \
              headers:\n    X-Glassbox-Registry: [\"{marker}\"]\n\
-             {extra}",
+             {auth}{extra}",
             level = self.log_level,
             storage = storage.display(),
             extra = self.extra_yaml,
@@ -96,6 +109,7 @@ impl RegistryConfig {
 pub struct Registry {
     child: Child,
     addr: SocketAddr,
+    token: Option<TokenServer>,
     dir: tempfile::TempDir,
 }
 
@@ -124,6 +138,8 @@ impl Registry {
             .expect("create the registry's temporary dir");
         let storage = dir.path().join("storage");
         std::fs::create_dir(&storage).expect("create the registry's storage dir");
+        let token = config.token_auth.then(|| TokenServer::start(dir.path()));
+        let auth = token.as_ref().map(|t| t.config_yaml()).unwrap_or_default();
         // The free port may be taken between our probe and the registry's
         // bind (tests run in parallel): try a few.
         let mut last_error = String::new();
@@ -134,12 +150,19 @@ impl Registry {
             let n = STARTS.fetch_add(1, Ordering::Relaxed);
             let marker = format!("{}-{n}-{}", std::process::id(), addr.port());
             let config_path = dir.path().join("config.yml");
-            std::fs::write(&config_path, config.render(addr, &storage, &marker))
+            std::fs::write(&config_path, config.render(addr, &storage, &marker, &auth))
                 .expect("write the registry's config.yml");
             let log_path = dir.path().join(format!("registry-{attempt}.log"));
             let mut child = spawn(&config_path, &log_path);
             match wait_ready(&mut child, addr, &marker) {
-                Ok(()) => return Registry { child, addr, dir },
+                Ok(()) => {
+                    return Registry {
+                        child,
+                        addr,
+                        token,
+                        dir,
+                    };
+                }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -164,6 +187,11 @@ impl Registry {
     /// The registry's temporary dir: config.yml, logs, `storage/`.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The token server, when started with `token_auth()`.
+    pub fn token_server(&self) -> Option<&TokenServer> {
+        self.token.as_ref()
     }
 
     /// `http://127.0.0.1:PORT{path}`.
