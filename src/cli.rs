@@ -54,6 +54,15 @@ pub struct Global {
 pub enum Command {
     /// Check that this machine can run containers, and find leftovers
     Doctor(cmd::doctor::Args),
+    /// Namespaces by hand: run, list, show, enter
+    #[command(subcommand)]
+    Ns(cmd::ns::Command),
+    /// Memory, CPU and pids limits by hand (cgroups v1 and v2)
+    #[command(subcommand)]
+    Cgroup(cmd::cgroup::Command),
+    /// Overlay union filesystem by hand: mount, umount, diff, demo
+    #[command(subcommand)]
+    Unionfs(cmd::unionfs::Command),
     /// Whole-installation housekeeping
     #[command(subcommand)]
     System(cmd::system::Command),

@@ -6,8 +6,10 @@
 pub mod cgroup;
 pub mod cli;
 pub mod cmd;
+pub mod doctor;
 pub mod host;
 pub mod image;
+pub mod ns;
 pub mod state;
 pub mod trace;
 pub mod unionfs;

@@ -45,7 +45,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Command::Doctor(args) => return cmd::doctor::execute(&ctx, args),
+        Command::Ns(c) => return cmd::ns::execute(&ctx, c),
+        Command::Cgroup(c) => return cmd::cgroup::execute(&ctx, c),
         Command::System(c) => cmd::system::execute(&ctx, c)?,
+        Command::Unionfs(c) => cmd::unionfs::execute(&ctx, c)?,
         Command::Completions(args) => cmd::completions::execute(args)?,
         Command::Image(c) => cmd::image::execute(&ctx, c)?,
         Command::Pull(a) => cmd::image::execute(&ctx, &cmd::image::Command::Pull(a.clone()))?,

@@ -145,6 +145,31 @@ pub fn layout_from(
     }
 }
 
+/// Whether swap is accounted, so that a swap limit can be enforced: v1
+/// has `memory.memsw.*` files only with swap accounting (`swapaccount=1`);
+/// v2 has `memory.swap.max` in every non-root group. `None`: no memory
+/// controller, or no group to look at yet.
+pub fn swap_accounting(layout: &Layout) -> Option<bool> {
+    match layout.controller("memory")? {
+        Placement::V1(m) => Some(m.join("memory.memsw.limit_in_bytes").exists()),
+        Placement::V2(m) => {
+            let child = std::fs::read_dir(m)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.join("memory.current").exists())?;
+            Some(child.join("memory.swap.max").exists())
+        }
+    }
+}
+
+/// Whether any swap space is configured (`/proc/swaps` lists a device).
+pub fn swap_configured() -> bool {
+    std::fs::read_to_string("/proc/swaps")
+        .map(|t| t.lines().count() > 1)
+        .unwrap_or(false)
+}
+
 /// The layout of this host, read from `/proc/self/mountinfo`.
 pub fn detect() -> Result<Layout> {
     let mounts = mountinfo::read(None)?;

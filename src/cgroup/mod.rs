@@ -1,4 +1,202 @@
 //! cgroups: limits on memory, CPU and process counts for a group of
 //! processes, on cgroup v1, v2 and hybrid hosts. Read `cgroups(7)`.
+//!
+//! A cgroup is a directory in a cgroup filesystem; its limits are files
+//! you write, its statistics files you read, and a process joins it when
+//! its pid is written to `cgroup.procs`. On v1 every controller has its
+//! own tree (`/sys/fs/cgroup/memory/...`, `/sys/fs/cgroup/cpu/...`), so a
+//! group is one directory per tree; on v2 there is one tree and one
+//! directory, and a parent hands controllers to its children through
+//! `cgroup.subtree_control`. The [`Hierarchy`] trait hides that difference:
+//! [`v1::V1`] and [`v2::V2`] implement it, and a [`Group`] holds one
+//! hierarchy per mount that carries a controller glassbox uses (a hybrid
+//! host gets v1 for the controllers v1 holds).
+//!
+//! Every glassbox group lives under `root.names().cgroup_parent` in every
+//! tree, so two state roots never share a cgroup.
 
+pub mod cpu;
+pub mod cpuset;
 pub mod detect;
+pub mod group;
+pub mod kind;
+pub mod memory;
+pub mod pids;
+pub mod process;
+pub mod spec;
+pub mod v1;
+pub mod v2;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::{Serialize, Serializer};
+
+pub use group::{Group, Stats, validate_name};
+pub use kind::CGROUP_KIND;
+
+/// Which cgroup version a hierarchy speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Version {
+    V1,
+    V2,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        }
+    }
+}
+
+/// A limit that may be `max` (none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Max {
+    #[default]
+    Max,
+    Value(u64),
+}
+
+impl From<Option<u64>> for Max {
+    fn from(v: Option<u64>) -> Max {
+        v.map(Max::Value).unwrap_or(Max::Max)
+    }
+}
+
+impl fmt::Display for Max {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Max::Max => f.write_str("max"),
+            Max::Value(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl Serialize for Max {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Max::Max => s.serialize_str("max"),
+            Max::Value(v) => s.serialize_u64(*v),
+        }
+    }
+}
+
+impl Max {
+    /// Parse `max` or a number.
+    pub fn parse(text: &str) -> Max {
+        text.trim().parse().map(Max::Value).unwrap_or(Max::Max)
+    }
+}
+
+/// One knob to set: a value for a file of the group, and the file that
+/// holds the same knob in the other cgroup version (for `--explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub controller: &'static str,
+    pub file: String,
+    pub value: String,
+    pub other: String,
+    pub why: &'static str,
+    /// The Docker flag and any conversion, e.g. `--cpu-shares 512 -> cpu.weight 59`.
+    pub note: Option<String>,
+}
+
+impl Write {
+    pub fn new(
+        controller: &'static str,
+        file: &str,
+        value: String,
+        other: &str,
+        why: &'static str,
+    ) -> Write {
+        Write {
+            controller,
+            file: file.into(),
+            value,
+            other: other.into(),
+            why,
+            note: None,
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Write {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// One mounted cgroup tree as glassbox drives it: v1 (one tree per
+/// controller or group of controllers) or v2 (one tree for all).
+pub trait Hierarchy {
+    fn version(&self) -> Version;
+    /// Where the tree is mounted (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`).
+    fn mount(&self) -> &Path;
+    /// The controllers glassbox uses through this tree.
+    fn controllers(&self) -> &[String];
+    /// The group's directory in this tree.
+    fn dir(&self, rel: &str) -> PathBuf {
+        self.mount().join(rel)
+    }
+    fn holds(&self, controller: &str) -> bool {
+        self.controllers().iter().any(|c| c == controller)
+    }
+    /// Make the group's directory, and its parents, ready for its
+    /// controllers (v1: copy the cpuset; v2: enable the controllers in
+    /// each parent's `cgroup.subtree_control`).
+    fn create(&self, rel: &str) -> Result<()>;
+    /// The writes that apply `limits` through this tree's controllers,
+    /// plus warnings about what cannot be enforced.
+    fn plan(&self, rel: &str, limits: &spec::Limits) -> Result<(Vec<Write>, Vec<String>)>;
+    /// Fill in the statistics this tree's controllers report.
+    fn read_stats(&self, rel: &str, stats: &mut Stats) -> Result<()>;
+    /// Whether swap is accounted (and so can be limited) in this tree.
+    fn swap_accounting(&self, rel: &str) -> bool;
+}
+
+/// Read a file of a cgroup as a trimmed string (traced at -vv).
+pub(crate) fn read(path: &Path) -> Result<String> {
+    use anyhow::Context;
+    let got = std::fs::read_to_string(path);
+    let shown = match &got {
+        Ok(t) => t.trim().replace('\n', "; "),
+        Err(_) => String::new(),
+    };
+    crate::trace::Step::new(
+        crate::trace::Mechanism::Cgroup,
+        crate::trace::Action::FileRead,
+        format!("read {} = {shown}", path.display()),
+    )
+    .arg("path", path.display())
+    .arg("value", &shown)
+    .shell(format!("cat {}", path.display()))
+    .detail()
+    .observe(|| got.with_context(|| format!("read {}", path.display())))
+    .map(|t| t.trim().to_string())
+}
+
+/// Read a number, if the file exists and holds one.
+pub(crate) fn read_u64(path: &Path) -> Option<u64> {
+    if !path.exists() {
+        return None;
+    }
+    read(path).ok()?.parse().ok()
+}
+
+/// `mkdir` of a cgroup directory: the kernel fills it with interface files.
+pub(crate) fn mkdir(dir: &Path) -> Result<()> {
+    use anyhow::Context;
+    crate::trace::Step::new(
+        crate::trace::Mechanism::Cgroup,
+        crate::trace::Action::Filesystem,
+        format!("create cgroup {}", dir.display()),
+    )
+    .arg("path", dir.display())
+    .shell(format!("mkdir {}", dir.display()))
+    .why("A cgroup is a directory: mkdir makes one, and the kernel fills it with its controllers' files.")
+    .man("cgroups(7)")
+    .run(|| std::fs::create_dir(dir).with_context(|| format!("mkdir {}", dir.display())))
+}

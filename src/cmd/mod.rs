@@ -1,10 +1,13 @@
 //! One file per subcommand: its arguments and an `execute` that calls the
 //! mechanism's library and prints the result. No kernel work happens here.
 
+pub mod cgroup;
 pub mod completions;
 pub mod doctor;
 pub mod image;
+pub mod ns;
 pub mod system;
+pub mod unionfs;
 
 use crate::state::Root;
 

@@ -154,16 +154,19 @@ impl ResourceKind for MountKind {
     }
 
     fn remove(&self, _root: &Root, id: &str) -> Result<()> {
-        // Unmount every mount stacked on the point, deepest first.
-        while mountinfo::is_mount_point(Path::new(id))? {
+        // Unmount every mount stacked on the point, top first. A dry run
+        // plans one unmount: nothing changes, so looping would never end.
+        loop {
             umount(
                 Mechanism::System,
                 Path::new(id),
                 MntFlags::MNT_DETACH,
                 "remove a mount that no glassbox object owns any more",
             )?;
+            if crate::trace::dry_run() || !mountinfo::is_mount_point(Path::new(id))? {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     fn scan(&self, root: &Root) -> Vec<String> {

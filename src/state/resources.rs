@@ -66,7 +66,7 @@ pub trait ResourceKind: Sync {
 
 /// Every kind of resource, one entry per module that makes host objects.
 pub fn kinds() -> Vec<&'static dyn ResourceKind> {
-    vec![&crate::host::MOUNT_KIND]
+    vec![&crate::host::MOUNT_KIND, &crate::cgroup::CGROUP_KIND]
 }
 
 fn kind(name: &str) -> Option<&'static dyn ResourceKind> {
@@ -152,6 +152,10 @@ impl Pending {
     /// The resource exists now.
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
+        if crate::trace::dry_run() {
+            // Nothing was recorded (see `record`), so nothing to mark.
+            return Ok(());
+        }
         let (kind, id) = (self.kind.clone(), self.id.clone());
         update(&self.root, |all| {
             for r in all.iter_mut().filter(|r| r.kind == kind && r.id == id) {

@@ -12,10 +12,14 @@
 //! layer.md.
 
 use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+use crate::host::shell_quote;
+use crate::trace::{Action, Mechanism, Step};
 
 /// Prefix of an OCI whiteout file name.
 pub const WH_PREFIX: &str = ".wh.";
@@ -110,6 +114,262 @@ pub fn make_overlay_opaque(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The traced `mknod PATH c 0 0` that deletes PATH in an overlay layer.
+pub fn whiteout_step(path: &Path) -> Step {
+    Step::new(
+        Mechanism::Unionfs,
+        Action::Filesystem,
+        format!("whiteout {} (character device 0/0)", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("mknod {} c 0 0", shell_quote(&path.display().to_string())))
+    .why("overlay reads a 0/0 character device in a layer as \"this name is deleted\" and hides it in every layer below")
+    .man("mknod(2)")
+}
+
+/// The traced `setfattr -n trusted.overlay.opaque -v y DIR`.
+pub fn opaque_step(dir: &Path) -> Step {
+    Step::new(
+        Mechanism::Unionfs,
+        Action::Filesystem,
+        format!("mark {} opaque", dir.display()),
+    )
+    .arg("path", dir.display())
+    .arg("xattr", format!("{OPAQUE_XATTR}=y"))
+    .shell(format!(
+        "setfattr -n {OPAQUE_XATTR} -v y {}",
+        shell_quote(&dir.display().to_string())
+    ))
+    .why("an opaque directory replaces the same directory of the layers below instead of merging with it")
+    .man("setxattr(2)")
+}
+
+/// What the unpacker should do with one entry of an OCI layer tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpack {
+    /// An ordinary entry: extract it as it is.
+    Extract,
+    /// A whiteout or opaque marker, already written in overlay form.
+    Converted,
+}
+
+/// Check that a path from a layer stays inside the layer (no `..`, not
+/// absolute) and return it without any `./` prefix.
+pub fn layer_relative(entry: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in entry.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => bail!(
+                "layer entry {} leaves the layer (absolute or `..`): refusing to unpack it",
+                entry.display()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Convert one entry of an OCI layer to overlay form inside `layer_dir`,
+/// the image code's per-entry hook at unpack time: `DIR/.wh.NAME` becomes
+/// the whiteout device `DIR/NAME`, `DIR/.wh..wh..opq` makes `DIR` opaque,
+/// anything else is left for the caller to extract ([`Unpack::Extract`]).
+pub fn oci_entry_to_overlay(layer_dir: &Path, entry: &Path) -> Result<Unpack> {
+    let rel = layer_relative(entry)?;
+    let Some(name) = rel.file_name() else {
+        return Ok(Unpack::Extract);
+    };
+    let parent = layer_dir.join(rel.parent().unwrap_or(Path::new("")));
+    if classify_oci_name(name) != OciEntry::Regular {
+        no_symlink_between(layer_dir, &rel)?;
+    }
+    match classify_oci_name(name) {
+        OciEntry::Regular => Ok(Unpack::Extract),
+        OciEntry::Whiteout(target) => {
+            if target.is_empty()
+                || target == "."
+                || target == ".."
+                || target.as_bytes().contains(&b'/')
+            {
+                bail!(
+                    "layer entry {} is a whiteout with no valid name",
+                    entry.display()
+                );
+            }
+            let path = parent.join(&target);
+            whiteout_step(&path).detail().run(|| {
+                std::fs::create_dir_all(&parent)
+                    .with_context(|| format!("mkdir {}", parent.display()))?;
+                // The same layer may have made the name too; the whiteout wins.
+                match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path)?,
+                    Ok(_) => std::fs::remove_file(&path)?,
+                    Err(_) => {}
+                }
+                make_overlay_whiteout(&path)
+            })?;
+            Ok(Unpack::Converted)
+        }
+        OciEntry::Opaque => {
+            opaque_step(&parent).detail().run(|| {
+                std::fs::create_dir_all(&parent)
+                    .with_context(|| format!("mkdir {}", parent.display()))?;
+                make_overlay_opaque(&parent)
+            })?;
+            Ok(Unpack::Converted)
+        }
+    }
+}
+
+/// Refuse a marker whose parent directories pass through a symlink made by
+/// an earlier entry (`a -> /etc`, then `a/.wh.passwd` would delete the
+/// host's /etc/passwd).
+fn no_symlink_between(layer_dir: &Path, rel: &Path) -> Result<()> {
+    let mut cur = layer_dir.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            if let Ok(m) = std::fs::symlink_metadata(&cur)
+                && m.file_type().is_symlink()
+            {
+                bail!(
+                    "layer entry {} goes through the symlink {}: refusing to follow it out of the layer",
+                    rel.display(),
+                    cur.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Unpack an OCI layer tar into `dir` in overlay form.
+pub fn unpack_oci_layer(reader: impl Read, dir: &Path) -> Result<()> {
+    Step::new(
+        Mechanism::Unionfs,
+        Action::Filesystem,
+        format!("unpack layer into {} (whiteouts to overlay form)", dir.display()),
+    )
+    .arg("dir", dir.display())
+    .shell(format!("tar -xpf LAYER.tar -C {}", shell_quote(&dir.display().to_string())))
+    .why("a layer is a tar of changes; its .wh. names become the 0/0 devices and opaque xattrs overlay understands")
+    .man("tar(1)")
+    .run(|| {
+        std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        archive.set_overwrite(true);
+        archive.set_unpack_xattrs(false);
+        for entry in archive.entries().context("read the layer tar")? {
+            let mut entry = entry.context("read a layer tar entry")?;
+            let path = entry.path().context("layer entry path")?.into_owned();
+            if oci_entry_to_overlay(dir, &path)? == Unpack::Extract {
+                entry
+                    .unpack_in(dir)
+                    .with_context(|| format!("extract {} into {}", path.display(), dir.display()))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One entry of a layer in OCI form, produced from an overlay upper dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerEntry {
+    /// Path inside the layer, OCI names (`etc/.wh.motd`).
+    pub path: PathBuf,
+    pub kind: LayerKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerKind {
+    Dir,
+    /// A regular file, symlink, device or fifo, copied from upper.
+    Copy(PathBuf),
+    /// An empty `.wh.NAME` file: NAME is deleted.
+    Whiteout,
+    /// An empty `.wh..wh..opq` file: the directory is opaque.
+    Opaque,
+}
+
+/// Walk an overlay upper directory and list it in OCI layer form, parents
+/// before children, names sorted: whiteout devices become `.wh.NAME` and
+/// opaque directories get a `.wh..wh..opq` entry. Reads only.
+pub fn overlay_to_oci(upper: &Path) -> Result<Vec<LayerEntry>> {
+    let mut out = Vec::new();
+    walk_upper(upper, Path::new(""), &mut out)?;
+    Ok(out)
+}
+
+fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
+    let mut names: Vec<OsString> = std::fs::read_dir(dir)
+        .with_context(|| format!("list {}", dir.display()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("list {}", dir.display()))?;
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let meta = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("lstat {}", path.display()))?;
+        if is_overlay_whiteout(&meta) {
+            out.push(LayerEntry {
+                path: rel.join(oci_whiteout_name(&name)),
+                kind: LayerKind::Whiteout,
+            });
+        } else if meta.is_dir() {
+            let sub = rel.join(&name);
+            out.push(LayerEntry {
+                path: sub.clone(),
+                kind: LayerKind::Dir,
+            });
+            if is_overlay_opaque(&path) {
+                out.push(LayerEntry {
+                    path: sub.join(WH_OPAQUE),
+                    kind: LayerKind::Opaque,
+                });
+            }
+            walk_upper(&path, &sub, out)?;
+        } else {
+            out.push(LayerEntry {
+                path: rel.join(&name),
+                kind: LayerKind::Copy(path),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Write an overlay upper directory as an OCI layer tar (what `commit` and
+/// `save` will use).
+pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
+    let mut b = tar::Builder::new(writer);
+    b.follow_symlinks(false);
+    for e in overlay_to_oci(upper)? {
+        match &e.kind {
+            LayerKind::Dir => {
+                b.append_path_with_name(upper.join(&e.path), &e.path)
+                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+            }
+            LayerKind::Copy(src) => {
+                b.append_path_with_name(src, &e.path)
+                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+            }
+            LayerKind::Whiteout | LayerKind::Opaque => {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                h.set_mode(0o644);
+                h.set_mtime(0);
+                b.append_data(&mut h, &e.path, std::io::empty())
+                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+            }
+        }
+    }
+    b.into_inner().context("finish the tar")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +387,48 @@ mod tests {
         );
         assert_eq!(classify_oci_name(OsStr::new(".whx")), OciEntry::Regular);
         assert_eq!(oci_whiteout_name(OsStr::new("motd")), ".wh.motd");
+    }
+
+    #[test]
+    fn layer_paths_stay_inside() {
+        assert_eq!(
+            layer_relative(Path::new("./etc/x")).unwrap(),
+            Path::new("etc/x")
+        );
+        assert!(layer_relative(Path::new("../etc")).is_err());
+        assert!(layer_relative(Path::new("/etc")).is_err());
+        assert!(layer_relative(Path::new("a/../../b")).is_err());
+    }
+
+    #[test]
+    fn ordinary_entries_are_left_to_extract() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(
+            oci_entry_to_overlay(d.path(), Path::new("etc/motd")).unwrap(),
+            Unpack::Extract
+        );
+        assert!(oci_entry_to_overlay(d.path(), Path::new("../.wh.x")).is_err());
+        assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn markers_never_follow_a_symlink_out_of_the_layer() {
+        let d = tempfile::tempdir().unwrap();
+        let (layer, outside) = (d.path().join("layer"), d.path().join("outside"));
+        std::fs::create_dir_all(&layer).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("passwd"), "keep").unwrap();
+        std::os::unix::fs::symlink(&outside, layer.join("a")).unwrap();
+        for entry in ["a/.wh.passwd", "a/.wh..wh..opq"] {
+            let err = oci_entry_to_overlay(&layer, Path::new(entry)).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("goes through the symlink"),
+                "{err:#}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(outside.join("passwd")).unwrap(),
+            "keep"
+        );
     }
 }

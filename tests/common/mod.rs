@@ -5,6 +5,7 @@
 
 pub mod fixtures;
 pub mod registry;
+pub mod rootfs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,554 @@
+//! A glassbox cgroup: one directory per hierarchy that carries a
+//! controller glassbox uses, all named `<cgroup_parent>/<NAME>`.
+//!
+//! This is where the layout (v1, v2, hybrid) becomes a list of
+//! [`Hierarchy`] values, where names are checked, and where limits are
+//! applied, statistics gathered, processes added, killed and the
+//! directories removed, each file touched through the tracing layer.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::cpu::CpuStat;
+use super::detect::{self, Layout, Mode, Placement};
+use super::memory::MemoryStat;
+use super::pids::PidsStat;
+use super::spec::Limits;
+use super::v1::V1;
+use super::v2::V2;
+use super::{Hierarchy, read};
+use crate::host;
+use crate::state::Root;
+use crate::trace::{Action, Mechanism, Step};
+
+/// The controllers a glassbox group uses, and the flags that need each.
+pub const USED: &[(&str, &str)] = &[
+    ("memory", "--memory/--memory-swap"),
+    ("cpu", "--cpu-shares/--cpus"),
+    ("cpuacct", "CPU usage accounting"),
+    ("cpuset", "--cpuset-cpus"),
+    ("pids", "--pids-limit"),
+];
+
+/// Everything `cgroup stat` shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub name: String,
+    /// Each hierarchy's directory and version.
+    pub paths: Vec<(String, PathBuf)>,
+    pub procs: Vec<u32>,
+    pub memory: Option<MemoryStat>,
+    pub cpu: Option<CpuStat>,
+    pub cpuset: Option<String>,
+    pub pids: Option<PidsStat>,
+}
+
+/// Check a group name: relative, no `..`, no empty parts, no cgroup
+/// interface names. Nested names (`lab/a`) are fine.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        bail!("cgroup name is empty: give a name such as lab or lab/a");
+    }
+    if name.starts_with('/') {
+        bail!(
+            "cgroup name {name:?} is absolute: give a name relative to glassbox's own cgroup, such as lab/a"
+        );
+    }
+    for part in name.split('/') {
+        if part.is_empty() {
+            bail!("cgroup name {name:?} has an empty part: no leading, trailing or double slashes");
+        }
+        if part == ".." || part == "." {
+            bail!(
+                "cgroup name {name:?} contains {part:?}: a name may not leave or point into glassbox's own cgroup"
+            );
+        }
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+        {
+            bail!(
+                "cgroup name {name:?} has a character other than letters, digits, '-', '_', '.', '@' and '/'"
+            );
+        }
+        if part.starts_with("cgroup.")
+            || part.contains('.') && USED.iter().any(|(c, _)| part.starts_with(&format!("{c}.")))
+        {
+            bail!(
+                "cgroup name {name:?} looks like a cgroup interface file ({part}): choose another name"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The hierarchies a group spans on this layout.
+pub fn hierarchies(layout: &Layout) -> Vec<Box<dyn Hierarchy>> {
+    let mut v1: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    let mut v2: Option<(PathBuf, Vec<String>)> = None;
+    for (c, _) in USED {
+        match layout.controller(c) {
+            Some(Placement::V1(m)) => v1.entry(m.clone()).or_default().push(c.to_string()),
+            Some(Placement::V2(m)) => v2
+                .get_or_insert_with(|| (m.clone(), Vec::new()))
+                .1
+                .push(c.to_string()),
+            None => {}
+        }
+    }
+    let mut out: Vec<Box<dyn Hierarchy>> = Vec::new();
+    for (mount, controllers) in v1 {
+        out.push(Box::new(V1 { mount, controllers }));
+    }
+    if let Some((mount, controllers)) = v2 {
+        out.push(Box::new(V2 { mount, controllers }));
+    }
+    out
+}
+
+/// A write with the full path of its file.
+pub type PlannedWrite = (PathBuf, super::Write);
+
+/// A named glassbox cgroup.
+pub struct Group {
+    pub name: String,
+    /// `<cgroup_parent>/<name>`, the path below each hierarchy's mount.
+    pub rel: String,
+    pub parent: String,
+    pub layout: Layout,
+    pub trees: Vec<Box<dyn Hierarchy>>,
+}
+
+impl Group {
+    /// The group `name` of this state root (it may not exist yet).
+    pub fn open(root: &Root, name: &str) -> Result<Group> {
+        validate_name(name)?;
+        let layout = detect::detect()?;
+        Ok(Group::with_layout(root, name, layout))
+    }
+
+    pub fn with_layout(root: &Root, name: &str, layout: Layout) -> Group {
+        let parent = root.names().cgroup_parent;
+        Group {
+            name: name.to_string(),
+            rel: format!("{parent}/{name}"),
+            parent,
+            trees: hierarchies(&layout),
+            layout,
+        }
+    }
+
+    /// `v1`, `v2`, or `v1+v2` when a hybrid host splits the group.
+    pub fn versions(&self) -> String {
+        let mut v: Vec<&str> = self.trees.iter().map(|t| t.version().as_str()).collect();
+        v.dedup();
+        v.join("+")
+    }
+
+    pub fn exists(&self) -> bool {
+        self.trees.iter().any(|t| t.dir(&self.rel).is_dir())
+    }
+
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.trees.iter().map(|t| t.dir(&self.rel)).collect()
+    }
+
+    /// Fail, naming the controller and why, when a limit needs a
+    /// controller this host does not offer.
+    pub fn check_controllers(&self, limits: &Limits) -> Result<()> {
+        if self.layout.mode == Mode::None {
+            let flags: Vec<&str> = limits
+                .controllers()
+                .iter()
+                .filter_map(|c| USED.iter().find(|(n, _)| n == c).map(|(_, f)| *f))
+                .collect();
+            let wanted = match limits.controllers().as_slice() {
+                [] => "no controller is".to_string(),
+                [one] => format!("the {one} controller is not available"),
+                many => format!("the {} controllers are not available", many.join(", ")),
+            };
+            bail!(
+                "{wanted} ({}): no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in \
+                 /proc/self/mountinfo): mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`",
+                if flags.is_empty() {
+                    "glassbox needs one".to_string()
+                } else {
+                    format!("needed by {}", flags.join(", "))
+                }
+            );
+        }
+        for c in limits.controllers() {
+            if self.layout.controller(c).is_none() {
+                let flag = USED
+                    .iter()
+                    .find(|(n, _)| *n == c)
+                    .map(|(_, f)| *f)
+                    .unwrap_or("");
+                let v2 = match &self.layout.v2_mount {
+                    Some(m) => format!(
+                        "the v2 tree at {} does not list it in cgroup.controllers",
+                        m.display()
+                    ),
+                    None => "there is no v2 tree".to_string(),
+                };
+                bail!(
+                    "the {c} controller is not available on this host ({}: no v1 hierarchy is mounted with it and {v2}), \
+                     so {flag} cannot be enforced; mount or enable the {c} controller, or leave out {flag}",
+                    self.layout.mode.describe()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Make the group's directories in every hierarchy.
+    pub fn create(&self) -> Result<()> {
+        if self.trees.is_empty() {
+            bail!(
+                "no cgroup hierarchy on this host carries memory, cpu, cpuset or pids: nothing to create the group in"
+            );
+        }
+        for t in &self.trees {
+            t.create(&self.rel)?;
+        }
+        Ok(())
+    }
+
+    /// Plan the writes for `limits` in every hierarchy: (path, write) pairs.
+    pub fn plan(&self, limits: &Limits) -> Result<(Vec<PlannedWrite>, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        for t in &self.trees {
+            let (w, warn) = t.plan(&self.rel, limits)?;
+            out.extend(w.into_iter().map(|w| (t.dir(&self.rel).join(&w.file), w)));
+            for x in warn {
+                if !warnings.contains(&x) {
+                    warnings.push(x);
+                }
+            }
+        }
+        Ok((out, warnings))
+    }
+
+    /// Apply limits; each write is one traced step naming the file on
+    /// both versions.
+    pub fn apply(&self, limits: &Limits) -> Result<()> {
+        let (writes, warnings) = self.plan(limits)?;
+        for w in warnings {
+            crate::trace::warn(w);
+        }
+        for (path, w) in writes {
+            let other = if self
+                .trees
+                .iter()
+                .any(|t| t.version() == super::Version::V2 && path.starts_with(t.mount()))
+            {
+                format!("v2 {} · v1 {}", w.file, w.other)
+            } else {
+                format!("v1 {} · v2 {}", w.file, w.other)
+            };
+            let mut step = host::write_file_step(Mechanism::Cgroup, &path, &w.value)
+                .arg("controller", w.controller)
+                .arg("knob", &other)
+                .why(format!("{} ({other})", w.why))
+                .man("cgroups(7)");
+            if let Some(note) = &w.note {
+                step.summary = format!("{note}: {}", step.summary);
+                step = step.arg("flag", note);
+            }
+            step.run(|| {
+                std::fs::write(&path, &w.value).with_context(|| {
+                    format!(
+                        "write {:?} to {} (the kernel refused the value)",
+                        w.value,
+                        path.display()
+                    )
+                })
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Pids of the processes in the group (union over hierarchies).
+    pub fn procs(&self) -> Result<Vec<u32>> {
+        let mut pids = Vec::new();
+        for t in &self.trees {
+            let p = t.dir(&self.rel).join("cgroup.procs");
+            if !p.exists() {
+                continue;
+            }
+            for line in read(&p)?.lines() {
+                if let Ok(pid) = line.trim().parse::<u32>()
+                    && !pids.contains(&pid)
+                {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids.sort();
+        Ok(pids)
+    }
+
+    /// Move a process into the group, in every hierarchy.
+    pub fn add(&self, pid: u32) -> Result<()> {
+        for t in &self.trees {
+            let p = t.dir(&self.rel).join("cgroup.procs");
+            host::write_file(
+                Mechanism::Cgroup,
+                &p,
+                &pid.to_string(),
+                "A process joins a cgroup when its pid is written to cgroup.procs; its children are born there.",
+            )
+            .with_context(|| format!("move process {pid} into cgroup {}", self.name))?;
+        }
+        Ok(())
+    }
+
+    /// Everything `cgroup stat` shows.
+    pub fn stats(&self) -> Result<Stats> {
+        if !self.exists() {
+            bail!(
+                "no cgroup named {:?}: create it with `glassbox cgroup create {}`",
+                self.name,
+                self.name
+            );
+        }
+        let mut s = Stats {
+            name: self.name.clone(),
+            paths: self
+                .trees
+                .iter()
+                .map(|t| {
+                    (
+                        format!("{} ({})", t.version().as_str(), t.controllers().join(",")),
+                        t.dir(&self.rel),
+                    )
+                })
+                .collect(),
+            procs: self.procs()?,
+            ..Stats::default()
+        };
+        for t in &self.trees {
+            if t.dir(&self.rel).is_dir() {
+                t.read_stats(&self.rel, &mut s)?;
+            }
+        }
+        Ok(s)
+    }
+
+    /// The OOM kill counter (0 when there is no memory controller).
+    pub fn oom_kills(&self) -> u64 {
+        self.stats()
+            .ok()
+            .and_then(|s| s.memory)
+            .map(|m| m.oom_kill)
+            .unwrap_or(0)
+    }
+
+    /// Child groups (names relative to this state root), deepest first.
+    pub fn descendants(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in &self.trees {
+            walk(&t.dir(&self.rel), &self.name, &mut out);
+        }
+        out.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
+        out.dedup();
+        out
+    }
+
+    /// SIGKILL every process in the group and wait until it is empty.
+    pub fn kill_all(&self) -> Result<()> {
+        let pids = self.procs()?;
+        if pids.is_empty() {
+            return Ok(());
+        }
+        Step::new(
+            Mechanism::Cgroup,
+            Action::Process,
+            format!("kill {} process(es) in {}", pids.len(), self.name),
+        )
+        .arg("pids", format!("{pids:?}"))
+        .shell(format!(
+            "kill -9 $(cat {}/cgroup.procs)",
+            self.trees[0].dir(&self.rel).display()
+        ))
+        .why("A cgroup directory can only be removed once no process is left in it.")
+        .man("kill(2)")
+        .run(|| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let left = self.procs()?;
+                if left.is_empty() {
+                    return Ok(());
+                }
+                for pid in left {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                if Instant::now() > deadline {
+                    bail!("processes in cgroup {} did not die within 10 s", self.name);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    }
+
+    /// Remove the group's directories (children first) and, when it is
+    /// empty, the glassbox parent. "Already gone" is success.
+    pub fn remove_dirs(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        for t in &self.trees {
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            let base = t.dir(&self.rel);
+            let mut children = Vec::new();
+            walk(&base, "", &mut children);
+            children.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
+            for c in children {
+                dirs.push(base.join(c.trim_start_matches('/')));
+            }
+            dirs.push(base);
+            for d in dirs {
+                if !d.exists() {
+                    continue;
+                }
+                if let Err(e) = rmdir(&d) {
+                    errors.push(format!("{e:#}"));
+                }
+            }
+            // glassbox's own parent goes with its last group.
+            let p = t.dir(&self.parent);
+            if p.exists()
+                && !has_child_dir(&p)
+                && let Err(e) = rmdir(&p)
+            {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("; "));
+        }
+        Ok(())
+    }
+}
+
+fn rmdir(d: &std::path::Path) -> Result<()> {
+    Step::new(Mechanism::Cgroup, Action::Filesystem, format!("remove cgroup {}", d.display()))
+        .arg("path", d.display())
+        .shell(format!("rmdir {}", d.display()))
+        .why("Removing the directory removes the cgroup; the kernel refuses while a process or a child group is left.")
+        .run(|| match std::fs::remove_dir(d) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("rmdir {}", d.display())),
+        })
+}
+
+fn has_child_dir(p: &std::path::Path) -> bool {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        })
+        .unwrap_or(false)
+}
+
+/// Collect child directories of `dir` as `prefix/child` names.
+fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
+            walk(&e.path(), &name, out);
+            out.push(name);
+        }
+    }
+}
+
+/// Every group of this state root (names relative to the root's parent
+/// cgroup), sorted, parents before children.
+pub fn list(root: &Root, layout: &Layout) -> Vec<String> {
+    let parent = root.names().cgroup_parent;
+    let mut out = Vec::new();
+    for t in hierarchies(layout) {
+        walk(&t.dir(&parent), "", &mut out);
+    }
+    let mut out: Vec<String> = out
+        .into_iter()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::mountinfo;
+
+    #[test]
+    fn names() {
+        for ok in ["lab", "lab/a", "web-1", "a.b", "x_y"] {
+            validate_name(ok).unwrap();
+        }
+        for (bad, why) in [
+            ("/sys/fs/cgroup/x", "absolute"),
+            ("../x", "\"..\""),
+            ("lab/../x", "\"..\""),
+            ("lab//a", "empty part"),
+            ("lab/", "empty part"),
+            ("", "empty"),
+            ("a b", "character"),
+            ("memory.max", "interface file"),
+            ("cgroup.procs", "interface file"),
+        ] {
+            let e = validate_name(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    const HYBRID: &str = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn hybrid_uses_v1_for_what_v1_holds() {
+        let l = detect::layout_from(&mountinfo::parse(HYBRID), |_| Some("hugetlb\n".into()));
+        let t = hierarchies(&l);
+        assert!(t.iter().all(|t| t.version() == super::super::Version::V1));
+        assert_eq!(t.len(), 4);
+        let root = Root::new(Some(std::path::Path::new("/tmp/x"))).unwrap();
+        let g = Group::with_layout(&root, "lab", l);
+        assert_eq!(g.versions(), "v1");
+        let limits = Limits {
+            cpuset_cpus: Some("0".into()),
+            ..Limits::default()
+        };
+        let e = g.check_controllers(&limits).unwrap_err().to_string();
+        assert!(e.contains("cpuset controller is not available"), "{e}");
+        assert!(e.contains("--cpuset-cpus"), "{e}");
+    }
+
+    #[test]
+    fn unified_is_one_v2_tree() {
+        let mi = "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let l = detect::layout_from(&mountinfo::parse(mi), |_| {
+            Some("cpuset cpu io memory pids\n".into())
+        });
+        let t = hierarchies(&l);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].controllers(), ["memory", "cpu", "cpuset", "pids"]);
+    }
+}

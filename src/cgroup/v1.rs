@@ -1,0 +1,160 @@
+//! cgroup v1: one tree per controller (or per set of co-mounted
+//! controllers). A group is a directory in each tree; the knobs carry the
+//! controller's name (`memory.limit_in_bytes`, `cpu.shares`), and usage of
+//! the cpu controller is counted by its sibling, cpuacct. Read `cgroups(7)`
+//! and the kernel's `Documentation/admin-guide/cgroup-v1/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::memory::{self, MemoryStat, keyed, v1_limit};
+use super::pids::PidsStat;
+use super::spec::Limits;
+use super::{Hierarchy, Max, Stats, Version, Write, cpu, cpuset, pids, read, read_u64};
+use crate::host;
+use crate::trace::Mechanism;
+
+/// One v1 hierarchy (e.g. `/sys/fs/cgroup/memory`).
+#[derive(Debug, Clone)]
+pub struct V1 {
+    pub mount: PathBuf,
+    pub controllers: Vec<String>,
+}
+
+/// The kernel's USER_HZ, the unit of `cpuacct.stat`.
+const USER_HZ: u64 = 100;
+
+impl Hierarchy for V1 {
+    fn version(&self) -> Version {
+        Version::V1
+    }
+
+    fn mount(&self) -> &Path {
+        &self.mount
+    }
+
+    fn controllers(&self) -> &[String] {
+        &self.controllers
+    }
+
+    fn create(&self, rel: &str) -> Result<()> {
+        let mut dir = self.mount.clone();
+        for part in rel.split('/') {
+            let parent = dir.clone();
+            dir.push(part);
+            if dir.exists() {
+                continue;
+            }
+            super::mkdir(&dir)?;
+            if self.holds("cpuset") {
+                // A v1 cpuset starts empty and refuses tasks until both are set.
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let value = match read(&parent.join(f)) {
+                        Ok(v) => v,
+                        // --dry-run: the parent is only planned; show where the value comes from.
+                        Err(_) if crate::trace::dry_run() => {
+                            format!("$(cat {})", parent.join(f).display())
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    host::write_file(
+                        Mechanism::Cgroup,
+                        &dir.join(f),
+                        &value,
+                        "A new v1 cpuset is empty and accepts no task until it gets CPUs and memory nodes: copy the parent's.",
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
+        let dir = self.dir(rel);
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        if self.holds("memory") {
+            let memsw = read_u64(&dir.join("memory.memsw.limit_in_bytes"));
+            let (w, warn) = memory::writes(Version::V1, l, self.swap_accounting(rel), memsw);
+            out.extend(w);
+            warnings.extend(warn);
+        }
+        if self.holds("cpu") {
+            out.extend(cpu::writes(Version::V1, l));
+        }
+        if self.holds("cpuset") {
+            out.extend(cpuset::writes(Version::V1, l));
+        }
+        if self.holds("pids") {
+            out.extend(pids::writes(Version::V1, l));
+        }
+        Ok((out, warnings))
+    }
+
+    fn swap_accounting(&self, _rel: &str) -> bool {
+        self.mount.join("memory.memsw.limit_in_bytes").exists()
+    }
+
+    fn read_stats(&self, rel: &str, s: &mut Stats) -> Result<()> {
+        let d = self.dir(rel);
+        let num = |f: &str| read_u64(&d.join(f));
+        let text = |f: &str| {
+            let p = d.join(f);
+            if p.exists() { read(&p).ok() } else { None }
+        };
+        if self.holds("memory") {
+            let current = num("memory.usage_in_bytes").unwrap_or(0);
+            let memsw = num("memory.memsw.usage_in_bytes");
+            s.memory = Some(MemoryStat {
+                current,
+                peak: num("memory.max_usage_in_bytes"),
+                limit: text("memory.limit_in_bytes")
+                    .map(|t| v1_limit(&t))
+                    .unwrap_or_default(),
+                swap_current: memsw.map(|t| t.saturating_sub(current)),
+                swap_limit: text("memory.memsw.limit_in_bytes").map(|t| v1_limit(&t)),
+                limit_hits: num("memory.failcnt").unwrap_or(0),
+                oom: None,
+                oom_kill: text("memory.oom_control")
+                    .and_then(|t| keyed(&t, "oom_kill"))
+                    .unwrap_or(0),
+            });
+        }
+        if self.holds("cpu") {
+            let c = s.cpu.get_or_insert_with(Default::default);
+            c.shares = num("cpu.shares");
+            c.quota = match text("cpu.cfs_quota_us").and_then(|q| q.parse::<i64>().ok()) {
+                Some(q) if q > 0 => Max::Value(q as u64),
+                _ => Max::Max,
+            };
+            c.period = num("cpu.cfs_period_us").unwrap_or(100_000);
+            if let Some(st) = text("cpu.stat") {
+                c.nr_periods = keyed(&st, "nr_periods").unwrap_or(0);
+                c.nr_throttled = keyed(&st, "nr_throttled").unwrap_or(0);
+                c.throttled_usec = keyed(&st, "throttled_time").unwrap_or(0) / 1000;
+            }
+        }
+        if self.holds("cpuacct") {
+            let c = s.cpu.get_or_insert_with(Default::default);
+            c.usage_usec = num("cpuacct.usage").unwrap_or(0) / 1000;
+            if let Some(st) = text("cpuacct.stat") {
+                c.user_usec = keyed(&st, "user").map(|t| t * 1_000_000 / USER_HZ);
+                c.system_usec = keyed(&st, "system").map(|t| t * 1_000_000 / USER_HZ);
+            }
+        }
+        if self.holds("cpuset") {
+            s.cpuset = text("cpuset.cpus");
+        }
+        if self.holds("pids") {
+            s.pids = Some(PidsStat {
+                current: num("pids.current").unwrap_or(0),
+                max: text("pids.max").map(|t| Max::parse(&t)).unwrap_or_default(),
+                refused: text("pids.events")
+                    .and_then(|t| keyed(&t, "max"))
+                    .unwrap_or(0),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! cgroup v2: one tree for every controller. A group is one directory;
+//! a parent lists the controllers its children may use in
+//! `cgroup.subtree_control` ("+memory +cpu"), and only then do the
+//! children get `memory.max`, `cpu.weight` and friends. Processes live
+//! only in leaves (the "no internal processes" rule). Read the kernel's
+//! `Documentation/admin-guide/cgroup-v2.rst`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::memory::{self, MemoryStat, keyed};
+use super::pids::PidsStat;
+use super::spec::Limits;
+use super::{Hierarchy, Max, Stats, Version, Write, cpu, cpuset, pids, read, read_u64};
+use crate::host;
+use crate::trace::Mechanism;
+
+/// The v2 tree (e.g. `/sys/fs/cgroup`).
+#[derive(Debug, Clone)]
+pub struct V2 {
+    pub mount: PathBuf,
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy for V2 {
+    fn version(&self) -> Version {
+        Version::V2
+    }
+
+    fn mount(&self) -> &Path {
+        &self.mount
+    }
+
+    fn controllers(&self) -> &[String] {
+        &self.controllers
+    }
+
+    fn create(&self, rel: &str) -> Result<()> {
+        let mut dir = self.mount.clone();
+        for part in rel.split('/') {
+            // The parent must hand its controllers down before the child
+            // is made, or the child has no memory.max, cpu.weight, ...
+            let control = dir.join("cgroup.subtree_control");
+            let enabled = match read(&control) {
+                Ok(v) => v,
+                // --dry-run: the parent is only planned, and enables nothing yet.
+                Err(_) if crate::trace::dry_run() => String::new(),
+                Err(e) => return Err(e),
+            };
+            let missing: Vec<String> = self
+                .controllers
+                .iter()
+                .filter(|c| !enabled.split_whitespace().any(|e| e == c.as_str()))
+                .map(|c| format!("+{c}"))
+                .collect();
+            if !missing.is_empty() {
+                host::write_file(
+                    Mechanism::Cgroup,
+                    &control,
+                    &missing.join(" "),
+                    "In cgroup v2 a parent enables controllers for its children in cgroup.subtree_control; v1 has no such step (each controller is its own tree).",
+                )?;
+            }
+            dir.push(part);
+            if !dir.exists() {
+                super::mkdir(&dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        if self.holds("memory") {
+            let (w, warn) = memory::writes(Version::V2, l, self.swap_accounting(rel), None);
+            out.extend(w);
+            warnings.extend(warn);
+        }
+        if self.holds("cpu") {
+            out.extend(cpu::writes(Version::V2, l));
+        }
+        if self.holds("cpuset") {
+            out.extend(cpuset::writes(Version::V2, l));
+        }
+        if self.holds("pids") {
+            out.extend(pids::writes(Version::V2, l));
+        }
+        for w in &out {
+            if !self.dir(rel).join(&w.file).exists() && self.dir(rel).exists() {
+                bail!(
+                    "{} has no {}: the {} controller is not enabled for it (see cgroup.subtree_control of its parent)",
+                    self.dir(rel).display(),
+                    w.file,
+                    w.controller
+                );
+            }
+        }
+        Ok((out, warnings))
+    }
+
+    fn swap_accounting(&self, rel: &str) -> bool {
+        // memory.swap.max exists in every non-root group when swap is accounted.
+        let dir = self.dir(rel);
+        if dir.exists() {
+            return dir.join("memory.swap.max").exists();
+        }
+        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        parent != self.mount && parent.join("memory.swap.max").exists()
+    }
+
+    fn read_stats(&self, rel: &str, s: &mut Stats) -> Result<()> {
+        let d = self.dir(rel);
+        let num = |f: &str| read_u64(&d.join(f));
+        let text = |f: &str| {
+            let p = d.join(f);
+            if p.exists() { read(&p).ok() } else { None }
+        };
+        if self.holds("memory") {
+            let events = text("memory.events").unwrap_or_default();
+            s.memory = Some(MemoryStat {
+                current: num("memory.current").unwrap_or(0),
+                peak: num("memory.peak"),
+                limit: text("memory.max")
+                    .map(|t| Max::parse(&t))
+                    .unwrap_or_default(),
+                swap_current: num("memory.swap.current"),
+                swap_limit: text("memory.swap.max").map(|t| Max::parse(&t)),
+                limit_hits: keyed(&events, "max").unwrap_or(0),
+                oom: keyed(&events, "oom"),
+                oom_kill: keyed(&events, "oom_kill").unwrap_or(0),
+            });
+        }
+        // cpu.stat's usage lines exist even without the cpu controller.
+        let c = s.cpu.get_or_insert_with(Default::default);
+        if let Some(st) = text("cpu.stat") {
+            c.usage_usec = keyed(&st, "usage_usec").unwrap_or(0);
+            c.user_usec = keyed(&st, "user_usec");
+            c.system_usec = keyed(&st, "system_usec");
+            c.nr_periods = keyed(&st, "nr_periods").unwrap_or(0);
+            c.nr_throttled = keyed(&st, "nr_throttled").unwrap_or(0);
+            c.throttled_usec = keyed(&st, "throttled_usec").unwrap_or(0);
+        }
+        if self.holds("cpu") {
+            c.weight = num("cpu.weight");
+            let (q, p) = cpu::parse_cpu_max(&text("cpu.max").unwrap_or_default());
+            c.quota = q;
+            c.period = p;
+        }
+        if self.holds("cpuset") {
+            s.cpuset = text("cpuset.cpus")
+                .filter(|t| !t.is_empty())
+                .or_else(|| text("cpuset.cpus.effective"));
+        }
+        if self.holds("pids") {
+            s.pids = Some(PidsStat {
+                current: num("pids.current").unwrap_or(0),
+                max: text("pids.max").map(|t| Max::parse(&t)).unwrap_or_default(),
+                refused: text("pids.events")
+                    .and_then(|t| keyed(&t, "max"))
+                    .unwrap_or(0),
+            });
+        }
+        Ok(())
+    }
+}

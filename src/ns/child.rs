@@ -1,0 +1,361 @@
+//! What the child does between `clone3` and `execve`: wait for the parent,
+//! join or create the remaining namespaces, set the hostname, build its
+//! mounts and root, switch user, then exec CMD. Any failure is sent back
+//! to the parent as a message (with Docker's exit code) before `_exit`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Uid};
+
+use super::kind::NsType;
+use super::rootfs::{self, DevOptions};
+use super::spec::{Spec, Stdio};
+use super::sync::{Channel, Msg};
+use crate::trace::{Action, Mechanism, Step};
+
+const M: Mechanism = Mechanism::Ns;
+
+/// A namespace to join: its kind, the file it was opened from, the fd.
+pub struct Join {
+    pub ns: NsType,
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+/// Docker's exit codes for a command that cannot be run.
+pub const EXIT_NOT_FOUND: u8 = 127;
+pub const EXIT_CANNOT_INVOKE: u8 = 126;
+pub const EXIT_SETUP: u8 = 125;
+
+/// An error with the exit code the child leaves with.
+struct Fail(anyhow::Error, u8);
+
+impl From<anyhow::Error> for Fail {
+    fn from(e: anyhow::Error) -> Fail {
+        Fail(e, EXIT_SETUP)
+    }
+}
+
+/// The child's whole life; never returns.
+pub fn main(spec: Spec, chan: Channel, joins: Vec<Join>) -> ! {
+    let code = match run(spec, &chan, joins) {
+        Ok(never) => match never {},
+        Err(Fail(e, code)) => {
+            let _ = chan.send(&Msg::Error {
+                message: format!("{e:#}"),
+                code,
+            });
+            code
+        }
+    };
+    // SAFETY: _exit ends this forked child without running the parent's
+    // atexit handlers or flushing buffers copied from the parent.
+    unsafe { libc::_exit(code as i32) }
+}
+
+enum Never {}
+
+fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
+    // If glassbox dies, so does the child: nothing is left holding the
+    // namespaces.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    match chan.recv()? {
+        Some(Msg::Go) => {}
+        // The parent gave up (its own setup failed): leave quietly.
+        _ => {
+            // SAFETY: as in main.
+            unsafe { libc::_exit(EXIT_SETUP as i32) }
+        }
+    }
+    setup(&spec, &joins)?;
+    drop(joins);
+    let argv: Vec<CString> = spec
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow!("an argument of CMD contains a NUL byte"))?;
+    let env: Vec<CString> = match &spec.env {
+        Some(env) => env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect(),
+        None => std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let mut s = k.as_bytes().to_vec();
+                s.push(b'=');
+                s.extend_from_slice(v.as_bytes());
+                CString::new(s).ok()
+            })
+            .collect(),
+    };
+    let exe = resolve(&spec.argv[0], &spec.path_var())?;
+    chan.send(&Msg::Ready)?;
+    match chan.recv()? {
+        Some(Msg::Exec) => {}
+        _ => {
+            // SAFETY: as in main.
+            unsafe { libc::_exit(EXIT_SETUP as i32) }
+        }
+    }
+    setup_stdio(spec.stdio)?;
+    restore_signals();
+    let exe_c = CString::new(exe.as_os_str().as_bytes()).map_err(|_| anyhow!("NUL in path"))?;
+    let err = nix::unistd::execve(&exe_c, &argv, &env).unwrap_err();
+    let code = match err {
+        nix::errno::Errno::ENOENT => EXIT_NOT_FOUND,
+        _ => EXIT_CANNOT_INVOKE,
+    };
+    Err(Fail(
+        anyhow!("exec: {:?}: {}", spec.argv[0], err.desc().to_lowercase()),
+        code,
+    ))
+}
+
+/// The child's setup between `Go` and `Ready`, every action a traced step:
+/// join namespaces, become root of a new user namespace, unshare the cgroup
+/// namespace, set the hostname, make mounts private, build the root and
+/// pivot into it, change directory and user. Under `--dry-run` the parent
+/// calls it to list the plan.
+pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
+    let ns = &spec.namespaces;
+    for j in joins {
+        setns(j)?;
+        if j.ns == NsType::User {
+            become_root()?;
+        }
+    }
+    if ns.is_new(NsType::User) {
+        become_root()?;
+    }
+    if ns.is_new(NsType::Cgroup) {
+        Step::new(M, Action::Syscall, "unshare the cgroup namespace")
+            .arg("flags", "CLONE_NEWCGROUP")
+            .shell("unshare --cgroup")
+            .why("Unshared after the parent placed the child in its cgroups, the child's current cgroup becomes the root / of its view.")
+            .man("cgroup_namespaces(7)")
+            .run(|| nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(2) CLONE_NEWCGROUP"))?;
+    }
+    if let Some(h) = &spec.hostname {
+        Step::new(M, Action::Syscall, format!("set hostname to {h}"))
+            .arg("hostname", h)
+            .shell(format!("hostname {}", crate::host::shell_quote(h)))
+            .why("The hostname belongs to the UTS namespace, so changing it here leaves the host's untouched.")
+            .man("sethostname(2)")
+            .run(|| nix::unistd::sethostname(h).context("sethostname(2)"))?;
+    }
+    if ns.is_new(NsType::Mnt) {
+        rootfs::make_private()?;
+        match &spec.rootfs {
+            Some(root) => {
+                let opts = DevOptions {
+                    bind_devices: ns.is_new(NsType::User),
+                    mqueue: !ns.is_new(NsType::User) || ns.is_new(NsType::Ipc),
+                    fresh_sysfs: !ns.is_new(NsType::User) || ns.is_new(NsType::Net),
+                };
+                rootfs::prepare(root, opts, &spec.mounts)?;
+                rootfs::pivot(root)?;
+            }
+            None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,
+            None => {}
+        }
+    }
+    let cwd = spec
+        .cwd
+        .clone()
+        .or_else(|| spec.rootfs.as_ref().map(|_| PathBuf::from("/")));
+    if let Some(dir) = &cwd {
+        Step::new(
+            M,
+            Action::Syscall,
+            format!("change directory to {}", dir.display()),
+        )
+        .arg("path", dir.display())
+        .shell(format!("cd {}", dir.display()))
+        .detail()
+        .run(|| {
+            nix::unistd::chdir(dir.as_path())
+                .with_context(|| format!("chdir to the working directory {}", dir.display()))
+        })?;
+    }
+    if let Some((uid, gid)) = spec.user {
+        Step::new(M, Action::Syscall, format!("become uid {uid} gid {gid}"))
+            .arg("uid", uid)
+            .arg("gid", gid)
+            .shell(format!(
+                "setpriv --reuid={uid} --regid={gid} --clear-groups"
+            ))
+            .man("setresuid(2)")
+            .run(|| {
+                nix::unistd::setgroups(&[]).context("setgroups(2)")?;
+                nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+                    .context("setresgid(2)")?;
+                nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+                    .context("setresuid(2)")
+            })?;
+    }
+    Ok(())
+}
+
+/// Docker's message for a command that is nowhere in `$PATH`.
+pub fn not_found_message(cmd: &str) -> String {
+    if cmd.contains('/') {
+        format!("exec: {cmd:?}: stat {cmd}: no such file or directory")
+    } else {
+        format!("exec: {cmd:?}: executable file not found in $PATH")
+    }
+}
+
+/// Is CMD present in the rootfs (seen from outside, before pivot_root)?
+/// A link counts: it may point to a path that only resolves inside.
+pub fn findable_in(rootfs: &Path, cmd: &str, path: &str) -> bool {
+    let inside = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p));
+    if cmd.contains('/') {
+        return std::fs::symlink_metadata(inside(Path::new(cmd))).is_ok();
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .any(|d| std::fs::symlink_metadata(inside(&Path::new(d).join(cmd))).is_ok())
+}
+
+/// `setns(2)` into an already opened namespace.
+fn setns(j: &Join) -> Result<()> {
+    let t = j.ns;
+    Step::new(M, Action::Syscall, format!("join the {t} namespace"))
+        .arg("type", t)
+        .arg("path", j.path.display())
+        .arg("flags", t.clone_flag_name())
+        .shell(format!("nsenter {}={}", t.nsenter_long(), j.path.display()))
+        .why("setns(2) moves this process into an existing namespace given by a file descriptor of /proc/PID/ns/TYPE or a pinned copy of it.")
+        .man("setns(2)")
+        .run(|| {
+            // SAFETY: setns with a valid fd and one CLONE_NEW* flag.
+            let r = unsafe { libc::setns(j.fd.as_raw_fd(), t.clone_flag() as libc::c_int) };
+            if r == -1 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("setns(2) {}", t.clone_flag_name()));
+            }
+            Ok(())
+        })
+}
+
+/// Become uid/gid 0 of the user namespace (mapped to the caller outside).
+fn become_root() -> Result<()> {
+    Step::new(M, Action::Syscall, "become root of the user namespace")
+        .arg("uid", 0)
+        .arg("gid", 0)
+        .shell("setpriv --reuid=0 --regid=0")
+        .why("Until it takes a uid that the uid_map maps, the process shows as the overflow uid 65534 inside.")
+        .man("user_namespaces(7)")
+        .detail()
+        .run(|| {
+            nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+                .context("setresgid(2) 0")?;
+            let _ = nix::unistd::setgroups(&[]);
+            nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+                .context("setresuid(2) 0")
+        })
+}
+
+/// Find CMD like a shell does: a name with a `/` is a path, anything else
+/// is searched in `$PATH`. Fails with Docker's message and exit code 127.
+fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
+    let not_found = || Fail(anyhow!(not_found_message(cmd)), EXIT_NOT_FOUND);
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => Err(Fail(
+                anyhow!("exec: {cmd:?}: is a directory"),
+                EXIT_CANNOT_INVOKE,
+            )),
+            Ok(_) => Ok(p),
+            Err(_) => Err(not_found()),
+        };
+    }
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(cmd);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.is_file()
+        {
+            return Ok(p);
+        }
+    }
+    Err(not_found())
+}
+
+fn setup_stdio(stdio: Stdio) -> Result<()> {
+    let dup_to = |fd: &OwnedFd, target: i32| -> Result<()> {
+        // SAFETY: dup2 on fds we own onto the standard numbers.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target) } == -1 {
+            return Err(std::io::Error::last_os_error()).context("dup2(2) stdio");
+        }
+        Ok(())
+    };
+    match stdio {
+        Stdio::Inherit => {}
+        Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            dup_to(&stdin, 0)?;
+            dup_to(&stdout, 1)?;
+            dup_to(&stderr, 2)?;
+        }
+        Stdio::Pty(slave) => {
+            nix::unistd::setsid().context("setsid(2)")?;
+            // SAFETY: TIOCSCTTY on a terminal fd we own, argument 0.
+            if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } == -1 {
+                return Err(std::io::Error::last_os_error()).context("ioctl(2) TIOCSCTTY");
+            }
+            for n in 0..3 {
+                dup_to(&slave, n)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Undo what the parent changed in signal handling before the clone: the
+/// blocked mask and ignored dispositions survive exec.
+fn restore_signals() {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    for sig in [
+        nix::sys::signal::Signal::SIGTTOU,
+        nix::sys::signal::Signal::SIGTTIN,
+        nix::sys::signal::Signal::SIGPIPE,
+    ] {
+        // SAFETY: resetting a disposition to the default is always sound.
+        unsafe {
+            let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_finds_sh_and_reports_docker_message() {
+        assert!(resolve("sh", "/nonexistent:/bin:/usr/bin").is_ok());
+        let Err(Fail(e, code)) = resolve("nosuchcmd", "/bin:/usr/bin") else {
+            panic!("found nosuchcmd");
+        };
+        assert_eq!(code, 127);
+        assert_eq!(
+            e.to_string(),
+            "exec: \"nosuchcmd\": executable file not found in $PATH"
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The container's root: make mount propagation private, bind the rootfs
+//! onto itself, mount `/proc`, `/sys` and a minimal `/dev` into it, then
+//! `pivot_root` into it and detach the old root, so no host path is left
+//! reachable. Read `pivot_root(2)`, `mount_namespaces(7)`, `proc(5)`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::mount::{MntFlags, MsFlags};
+
+use crate::host::mount::mount;
+use crate::host::mountinfo;
+use crate::trace::{self, Action, Mechanism, Step};
+
+const M: Mechanism = Mechanism::Ns;
+
+/// How many mounts carry a `shared:N` tag, and the tags of `/`.
+fn propagation_summary() -> String {
+    match mountinfo::read(None) {
+        Ok(all) => {
+            let shared = all.iter().filter(|m| m.is_shared()).count();
+            let mut tags: Vec<&str> = all
+                .iter()
+                .flat_map(|m| m.tags.iter())
+                .map(String::as_str)
+                .filter(|t| t.starts_with("shared:"))
+                .collect();
+            tags.sort_unstable();
+            tags.dedup();
+            let shown = match tags.len() {
+                0 => String::new(),
+                n if n <= 4 => format!(" ({})", tags.join(" ")),
+                _ => format!(" ({} ...)", tags[..4].join(" ")),
+            };
+            let root_tags = all
+                .iter()
+                .rev()
+                .find(|m| m.mount_point == Path::new("/"))
+                .map(|m| {
+                    if m.tags.is_empty() {
+                        "private (no tag)".to_string()
+                    } else {
+                        m.tags.join(" ")
+                    }
+                })
+                .unwrap_or_else(|| "?".into());
+            format!(
+                "{shared} of {} mounts shared{shown}; / is {root_tags}",
+                all.len()
+            )
+        }
+        Err(e) => format!("cannot read mountinfo: {e:#}"),
+    }
+}
+
+/// `mount --make-rprivate /`, showing the `shared:N` tags before and after.
+pub fn make_private() -> Result<()> {
+    trace::say(M, format!("propagation before: {}", propagation_summary()));
+    mount(
+        M,
+        "none",
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+        "The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.",
+    )?;
+    if !trace::dry_run() {
+        trace::say(M, format!("propagation after:  {}", propagation_summary()));
+    }
+    Ok(())
+}
+
+/// A fresh procfs on /proc: it shows the pid namespace of the mounter.
+pub fn mount_proc(target: &Path) -> Result<()> {
+    mount(
+        M,
+        "proc",
+        target,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+        "A procfs instance shows the processes of the pid namespace it was mounted from, so ps inside sees only the container's tree.",
+    )
+}
+
+fn mkdir_in(dir: &Path) -> Result<()> {
+    crate::host::mkdir(M, dir)
+}
+
+/// What the mounts of `/dev` must work around.
+#[derive(Debug, Clone, Copy)]
+pub struct DevOptions {
+    /// In a new user namespace `mknod` is refused: bind the host's nodes.
+    pub bind_devices: bool,
+    /// Mounting `mqueue` needs the IPC namespace to be owned by our user ns.
+    pub mqueue: bool,
+    /// Mounting `sysfs` needs the network namespace to be ours.
+    pub fresh_sysfs: bool,
+}
+
+/// The character devices every container gets: name, major, minor.
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The links of `/dev`: name and target.
+pub const DEV_LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+/// Bind the rootfs onto itself and mount /proc, /sys, /dev into it.
+pub fn prepare(rootfs: &Path, opts: DevOptions, binds: &[super::spec::BindMount]) -> Result<()> {
+    let root = rootfs.display().to_string();
+    mount(
+        M,
+        &root,
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        "pivot_root(2) needs the new root to be a mount point; binding the directory onto itself makes it one.",
+    )?;
+    mount(
+        M,
+        "none",
+        rootfs,
+        None,
+        MsFlags::MS_PRIVATE,
+        None,
+        "pivot_root(2) refuses a new root whose mount is shared.",
+    )?;
+    let proc_dir = rootfs.join("proc");
+    mkdir_in(&proc_dir)?;
+    mount_proc(&proc_dir)?;
+    let sys = rootfs.join("sys");
+    mkdir_in(&sys)?;
+    if opts.fresh_sysfs {
+        mount(
+            M,
+            "sysfs",
+            &sys,
+            Some("sysfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+            "sysfs shows the devices of the network namespace that mounted it; read-only so a container cannot reconfigure the host's kernel.",
+        )?;
+    } else {
+        mount(
+            M,
+            "/sys",
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "A user namespace may not mount sysfs for a network namespace it does not own, so the host's is bound instead.",
+        )?;
+    }
+    mount_dev(rootfs, opts)?;
+    for b in binds {
+        let target = rootfs.join(b.target.strip_prefix("/").unwrap_or(&b.target));
+        if b.source.is_dir() {
+            mkdir_in(&target)?;
+        } else {
+            touch(&target)?;
+        }
+        let src = b.source.display().to_string();
+        mount(
+            M,
+            &src,
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "A bind mount shows a host directory inside the container root.",
+        )?;
+        if b.readonly {
+            mount(
+                M,
+                &src,
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None,
+                "A bind mount is made read-only by remounting it.",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn touch(path: &Path) -> Result<()> {
+    Step::new(
+        M,
+        Action::Filesystem,
+        format!("create file {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("touch {}", path.display()))
+    .detail()
+    .run(|| {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("mkdir {}", parent.display()))?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("create {}", path.display()))?;
+        Ok(())
+    })
+}
+
+fn mount_dev(rootfs: &Path, opts: DevOptions) -> Result<()> {
+    let dev = rootfs.join("dev");
+    mkdir_in(&dev)?;
+    mount(
+        M,
+        "tmpfs",
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        "A container gets its own small /dev holding only harmless devices, never the host's disks.",
+    )?;
+    for (name, major, minor) in DEVICES {
+        let path = dev.join(name);
+        if opts.bind_devices {
+            touch(&path)?;
+            let src = format!("/dev/{name}");
+            mount(
+                M,
+                &src,
+                &path,
+                None,
+                MsFlags::MS_BIND,
+                None,
+                "Inside a user namespace mknod(2) of a device is refused, so the host's node is bind-mounted instead.",
+            )?;
+        } else {
+            mknod(&path, major, minor)?;
+        }
+    }
+    for (name, target) in DEV_LINKS {
+        let path = dev.join(name);
+        Step::new(
+            M,
+            Action::Filesystem,
+            format!("link {} -> {target}", path.display()),
+        )
+        .arg("path", path.display())
+        .arg("target", target)
+        .shell(format!("ln -s {target} {}", path.display()))
+        .detail()
+        .run(|| {
+            std::os::unix::fs::symlink(target, &path)
+                .with_context(|| format!("symlink {}", path.display()))
+        })?;
+    }
+    let pts = dev.join("pts");
+    mkdir_in(&pts)?;
+    let pts_opts = if opts.bind_devices {
+        "newinstance,ptmxmode=0666,mode=0620"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    };
+    mount(
+        M,
+        "devpts",
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(pts_opts),
+        "A new devpts instance holds only the container's pseudo-terminals, not the host's.",
+    )?;
+    let shm = dev.join("shm");
+    mkdir_in(&shm)?;
+    mount(
+        M,
+        "shm",
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+        "POSIX shared memory (shm_open) lives in /dev/shm, private to the container.",
+    )?;
+    if opts.mqueue {
+        let mq = dev.join("mqueue");
+        mkdir_in(&mq)?;
+        mount(
+            M,
+            "mqueue",
+            &mq,
+            Some("mqueue"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+            "An mqueue filesystem lists the POSIX message queues of the IPC namespace that mounted it.",
+        )?;
+    }
+    Ok(())
+}
+
+fn mknod(path: &Path, major: u64, minor: u64) -> Result<()> {
+    Step::new(
+        M,
+        Action::Syscall,
+        format!("create device {}", path.display()),
+    )
+    .arg("path", path.display())
+    .arg("major", major)
+    .arg("minor", minor)
+    .shell(format!("mknod -m 666 {} c {major} {minor}", path.display()))
+    .man("mknod(2)")
+    .detail()
+    .run(|| {
+        use nix::sys::stat::{Mode, SFlag};
+        nix::sys::stat::mknod(
+            path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(major, minor),
+        )
+        .with_context(|| format!("mknod(2) {}", path.display()))?;
+        // mknod applies the umask; the nodes are meant for everyone.
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .with_context(|| format!("chmod {}", path.display()))
+    })
+}
+
+/// `pivot_root . .` inside the new root, then detach the old root stacked
+/// under it: afterwards no host path is reachable.
+pub fn pivot(rootfs: &Path) -> Result<()> {
+    Step::new(
+        M,
+        Action::Syscall,
+        format!("change directory to {}", rootfs.display()),
+    )
+    .arg("path", rootfs.display())
+    .shell(format!("cd {}", rootfs.display()))
+    .detail()
+    .run(|| nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display())))?;
+    Step::new(M, Action::Syscall, format!("pivot_root into {}", rootfs.display()))
+        .arg("new_root", ".")
+        .arg("put_old", ".")
+        .shell("pivot_root . .")
+        .why("pivot_root moves the whole mount namespace onto the new root and puts the old root under it, where it can be unmounted so no host path stays reachable; chroot only changes one process's idea of /, leaves every host mount in place, and a root process escapes it with a second chroot.")
+        .man("pivot_root(2)")
+        .run(|| {
+            nix::unistd::pivot_root(".", ".")
+                .with_context(|| format!("pivot_root(2) into {}", rootfs.display()))
+        })?;
+    Step::new(M, Action::Syscall, "detach the old root")
+        .arg("target", ".")
+        .arg("flags", "MNT_DETACH")
+        .shell("umount -l .")
+        .why("After pivot_root(\".\", \".\") the old root is stacked on top of the new one; a lazy unmount removes it and every host mount under it from this namespace.")
+        .man("umount(2)")
+        .run(|| {
+            nix::mount::umount2(".", MntFlags::MNT_DETACH).context("umount2(2) the old root")
+        })?;
+    Step::new(M, Action::Syscall, "change directory to /")
+        .arg("path", "/")
+        .shell("cd /")
+        .detail()
+        .run(|| nix::unistd::chdir("/").context("chdir /"))?;
+    Ok(())
+}
+
+/// The rootfs as an absolute path (pivot_root and the mounts need one).
+pub fn absolute(rootfs: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(rootfs).with_context(|| {
+        format!(
+            "rootfs {} does not exist: give a directory holding a root filesystem (bin/sh, ...)",
+            rootfs.display()
+        )
+    })
+}

@@ -1,0 +1,326 @@
+//! Checks before an overlay mount, so a bad request fails with a sentence
+//! that names the problem instead of the kernel's bare `EINVAL` (whose real
+//! reason only reaches `dmesg`). Nothing here changes the host.
+//!
+//! The rules come from the kernel's `Documentation/filesystems/overlayfs.rst`:
+//! every layer must exist; `workdir` must be an empty directory on the same
+//! mount as `upperdir` (overlay prepares a file in work, then `rename(2)`s it
+//! into upper, and rename cannot cross mounts), and neither may contain the
+//! other; the upper filesystem must support trusted xattrs, `d_type` and
+//! whiteouts, which overlay itself, FAT and NFS do not. Read `statx(2)` and
+//! `statfs(2)`.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::host::mountinfo::{self, MountEntry};
+
+use super::options::MAX_LOWERS;
+
+/// What was asked for, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Top layer first, as in overlay's `lowerdir`.
+    pub lowers: Vec<PathBuf>,
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+    pub target: PathBuf,
+}
+
+/// The same request with every path made absolute and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub lowers: Vec<PathBuf>,
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+    pub target: PathBuf,
+}
+
+/// `statfs(2)` magic numbers of filesystems overlay cannot write to.
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+const MSDOS_MAGIC: i64 = 0x4d44;
+const EXFAT_MAGIC: i64 = 0x2011_bab0;
+const NFS_MAGIC: i64 = 0x6969;
+const FUSE_MAGIC: i64 = 0x6573_5546;
+
+/// Where a path lives: its mount (from mountinfo, via `statx` mount id).
+#[derive(Debug, Clone)]
+pub struct FsInfo {
+    pub mount: Option<MountEntry>,
+    pub mnt_id: u64,
+    pub dev: u64,
+    pub magic: i64,
+    pub read_only: bool,
+}
+
+impl FsInfo {
+    pub fn describe(&self) -> String {
+        match &self.mount {
+            Some(m) => format!("{} mounted at {}", m.fs_type, m.mount_point.display()),
+            None => format!("filesystem 0x{:x}", self.magic),
+        }
+    }
+}
+
+fn cpath(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .with_context(|| format!("path {} contains a NUL byte", path.display()))
+}
+
+/// `statx(2)` for the mount id and device, `statfs(2)` for the fs type.
+pub fn fs_info(path: &Path) -> Result<FsInfo> {
+    let c = cpath(path)?;
+    // SAFETY: a zeroed statx is a valid out-buffer for the kernel to fill.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: c is NUL-terminated and stx is a valid, writable statx.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            0,
+            libc::STATX_MNT_ID | libc::STATX_TYPE,
+            &mut stx,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statx(2) {}", path.display()));
+    }
+    // SAFETY: a zeroed statfs is a valid out-buffer.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is NUL-terminated and sfs is a valid, writable statfs.
+    if unsafe { libc::statfs(c.as_ptr(), &mut sfs) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statfs(2) {}", path.display()));
+    }
+    let mnt_id = stx.stx_mnt_id;
+    let mount = mountinfo::read(None)?
+        .into_iter()
+        .find(|m| u64::from(m.id) == mnt_id);
+    // SAFETY: a zeroed statvfs is a valid out-buffer.
+    let mut svfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is NUL-terminated and svfs is a valid, writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut svfs) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statvfs(3) {}", path.display()));
+    }
+    let read_only = (svfs.f_flag & libc::ST_RDONLY) != 0;
+    Ok(FsInfo {
+        dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+        mount,
+        mnt_id,
+        magic: sfs.f_type as i64,
+        read_only,
+    })
+}
+
+/// Why overlay cannot use this filesystem as its upper layer, if it cannot.
+pub fn upper_unsupported(info: &FsInfo) -> Option<&'static str> {
+    if info.read_only {
+        return Some("it is mounted read-only, and the upper layer is where every write goes");
+    }
+    match info.magic {
+        OVERLAYFS_MAGIC => Some(
+            "overlay cannot use another overlay as its upper layer: the upper must be a real filesystem that stores whiteouts (0/0 character devices) and trusted.overlay.* xattrs itself",
+        ),
+        MSDOS_MAGIC | EXFAT_MAGIC => Some(
+            "FAT filesystems have no extended attributes, no device files and no d_type, all of which overlay's upper layer needs",
+        ),
+        NFS_MAGIC => Some(
+            "overlay cannot use a network filesystem (whose entries revalidate remotely) as its upper layer",
+        ),
+        FUSE_MAGIC => Some(
+            "FUSE filesystems usually lack the trusted xattrs and whiteouts overlay's upper layer needs",
+        ),
+        _ => None,
+    }
+}
+
+fn existing_dir(role: &str, path: &Path, hint: &str) -> Result<PathBuf> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{role} {} does not exist: {hint}", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("stat {role} {}", path.display())),
+    };
+    if !meta.is_dir() {
+        bail!("{role} {} is not a directory: {hint}", path.display());
+    }
+    std::fs::canonicalize(path).with_context(|| format!("resolve {role} {}", path.display()))
+}
+
+/// Check a request; every error says what is wrong and what to do.
+pub fn check(req: &Request) -> Result<Checked> {
+    if req.lowers.is_empty() {
+        bail!("give at least one lower layer with --lower DIR[:DIR...]");
+    }
+    if req.lowers.len() > MAX_LOWERS {
+        bail!(
+            "{} lower layers is more than overlay's limit of {MAX_LOWERS} (OVL_MAX_STACK): flatten some layers first",
+            req.lowers.len()
+        );
+    }
+    let mut lowers = Vec::with_capacity(req.lowers.len());
+    for l in &req.lowers {
+        lowers.push(existing_dir(
+            "lower layer",
+            l,
+            "every --lower must be an existing directory",
+        )?);
+    }
+    let (upper, work) = match (&req.upper, &req.work) {
+        (None, None) => (None, None),
+        (Some(_), None) => {
+            bail!(
+                "--upper needs --work: overlay prepares each change in an empty work directory on the upper's filesystem"
+            )
+        }
+        (None, Some(_)) => bail!("--work needs --upper (without both the stack is read-only)"),
+        (Some(u), Some(w)) => (
+            Some(existing_dir(
+                "upper directory",
+                u,
+                "create it with mkdir -p",
+            )?),
+            Some(existing_dir(
+                "work directory",
+                w,
+                "create it with mkdir -p",
+            )?),
+        ),
+    };
+    let target = existing_dir(
+        "mount point",
+        &req.target,
+        "create the directory to mount on with mkdir -p",
+    )?;
+    if let Some(m) = mountinfo::read(None)?
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == target)
+    {
+        bail!(
+            "{} is already a mount point ({} from {}): unmount it first or choose another directory",
+            target.display(),
+            m.fs_type,
+            m.source
+        );
+    }
+    if let (Some(u), Some(w)) = (&upper, &work) {
+        if u == w {
+            bail!(
+                "upper and work are the same directory {}: give work its own empty directory next to upper",
+                u.display()
+            );
+        }
+        if w.starts_with(u) {
+            bail!(
+                "work directory {} is inside upper directory {}: overlay needs them to be separate directories (e.g. siblings) on the same filesystem",
+                w.display(),
+                u.display()
+            );
+        }
+        if u.starts_with(w) {
+            bail!(
+                "upper directory {} is inside work directory {}: overlay needs them to be separate directories (e.g. siblings) on the same filesystem",
+                u.display(),
+                w.display()
+            );
+        }
+        let ui = fs_info(u)?;
+        let wi = fs_info(w)?;
+        if let Some(why) = upper_unsupported(&ui) {
+            bail!(
+                "upper directory {} is on {}, which overlay cannot use as an upper layer: {why}; put upper and work on ext4, xfs, btrfs or tmpfs",
+                u.display(),
+                ui.describe()
+            );
+        }
+        if ui.dev != wi.dev || ui.mnt_id != wi.mnt_id {
+            bail!(
+                "upper {} ({}) and work {} ({}) are on different filesystems or mounts: overlay moves each prepared file from work into upper with rename(2), which cannot cross mounts; put work next to upper",
+                u.display(),
+                ui.describe(),
+                w.display(),
+                wi.describe()
+            );
+        }
+        let not_empty = std::fs::read_dir(w)
+            .with_context(|| format!("list work directory {}", w.display()))?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != "work" && e.file_name() != "index");
+        if not_empty {
+            bail!(
+                "work directory {} is not empty: overlay needs an empty work directory (it keeps only work/ and index/ there)",
+                w.display()
+            );
+        }
+        if target.starts_with(u) || target.starts_with(w) {
+            bail!(
+                "mount point {} is inside the upper or work directory: mount the stack somewhere else",
+                target.display()
+            );
+        }
+    }
+    Ok(Checked {
+        lowers,
+        upper,
+        work,
+        target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_a_missing_lower() {
+        let d = tempfile::tempdir().unwrap();
+        let req = Request {
+            lowers: vec![d.path().join("nope")],
+            target: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let err = format!("{:#}", check(&req).unwrap_err());
+        assert!(
+            err.contains("lower layer") && err.contains("nope") && err.contains("does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn work_inside_upper_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for s in ["l", "u", "u/w", "m"] {
+            std::fs::create_dir(d.path().join(s)).unwrap();
+        }
+        let req = Request {
+            lowers: vec![d.path().join("l")],
+            upper: Some(d.path().join("u")),
+            work: Some(d.path().join("u/w")),
+            target: d.path().join("m"),
+        };
+        let err = format!("{:#}", check(&req).unwrap_err());
+        assert!(err.contains("is inside upper directory"), "{err}");
+    }
+
+    #[test]
+    fn overlay_and_fat_are_no_upper() {
+        let info = |magic| FsInfo {
+            mount: None,
+            mnt_id: 1,
+            dev: 1,
+            magic,
+            read_only: false,
+        };
+        assert!(upper_unsupported(&info(OVERLAYFS_MAGIC)).is_some());
+        assert!(upper_unsupported(&info(MSDOS_MAGIC)).is_some());
+        assert!(upper_unsupported(&info(0xEF53)).is_none()); // ext4
+        assert!(upper_unsupported(&info(0x0102_1994)).is_none()); // tmpfs
+    }
+}

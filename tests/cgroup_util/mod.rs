@@ -1,0 +1,93 @@
+//! Helpers shared by the cgroup integration tests: which cgroup version
+//! this run exercises (v1 on the hybrid host, v2 inside the VM of
+//! `tests/vm/`), where a group's files are, and JSON `stat` readings.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use glassbox::cgroup::detect::{self, Placement};
+use glassbox::state::Root;
+
+use crate::common::TestRoot;
+
+/// `v1` when the memory controller is on a v1 hierarchy (hybrid/legacy
+/// hosts), `v2` on a unified host. Printed so the log says what ran.
+pub fn version() -> &'static str {
+    let layout = detect::detect().expect("read the cgroup layout");
+    let v = match layout.controller("memory") {
+        Some(Placement::V1(_)) => "v1",
+        Some(Placement::V2(_)) => "v2",
+        None => panic!("this host has no memory controller: the cgroup tests need one"),
+    };
+    eprintln!("cgroup tests on {} ({v})", layout.mode.describe());
+    v
+}
+
+/// The directory of group `name` for `controller`.
+pub fn dir(root: &TestRoot, name: &str, controller: &str) -> PathBuf {
+    let layout = detect::detect().unwrap();
+    let parent = Root::new(Some(root.path())).unwrap().names().cgroup_parent;
+    match layout.controller(controller) {
+        Some(Placement::V1(m)) | Some(Placement::V2(m)) => m.join(parent).join(name),
+        None => panic!("no {controller} controller"),
+    }
+}
+
+/// glassbox's parent cgroup of this root, for `controller`.
+pub fn parent_dir(root: &TestRoot, controller: &str) -> PathBuf {
+    dir(root, "x", controller).parent().unwrap().to_path_buf()
+}
+
+/// The trimmed content of a group's file.
+pub fn file(root: &TestRoot, name: &str, controller: &str, f: &str) -> String {
+    let p = dir(root, name, controller).join(f);
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// `glassbox cgroup stat NAME --json`.
+pub fn stat(root: &TestRoot, name: &str) -> serde_json::Value {
+    let out = root.ok(&["cgroup", "stat", name, "--json"]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("stat --json: {e}: {out}"))
+}
+
+/// CPU time used by a group, in microseconds, from its own counter.
+pub fn usage_usec(root: &TestRoot, name: &str) -> u64 {
+    stat(root, name)["cpu"]["usage_usec"].as_u64().unwrap()
+}
+
+/// Start `glassbox cgroup run NAME -- sh -c SCRIPT` in the background.
+pub fn spawn_in(root: &TestRoot, name: &str, script: &str) -> Child {
+    root.glassbox()
+        .args(["cgroup", "run", name, "--", "sh", "-c", script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn glassbox cgroup run")
+}
+
+/// Wait until the group holds at least `n` processes.
+pub fn wait_for_procs(root: &TestRoot, name: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let procs = stat(root, name)["procs"].as_array().unwrap().len();
+        if procs >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never got {n} processes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `unshare -m` then a shell line (a private mount namespace, so
+/// unmounting a cgroup hierarchy there leaves the host alone).
+pub fn in_private_mounts(script: &str) -> std::process::Output {
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .output()
+        .expect("run unshare")
+}

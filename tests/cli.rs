@@ -1,0 +1,227 @@
+//! The command line itself: global options, bad input, the trace outputs
+//! (human, JSON, dry-run plan) of a real command.
+
+mod common;
+
+use common::{TestRoot, stderr, stdout};
+use std::process::Command;
+
+#[test]
+fn version_is_printed() {
+    let out = Command::new(common::glassbox_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("glassbox {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn unknown_subcommand_is_named() {
+    let root = TestRoot::new();
+    let out = root.run(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unrecognized subcommand 'frobnicate'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_flag_is_named() {
+    let root = TestRoot::new();
+    let out = root.run(&["system", "prune", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--bogus"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_root_that_is_a_file_is_refused_and_left_alone() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"keep me").unwrap();
+    let out = Command::new(common::glassbox_bin())
+        .arg("--root")
+        .arg(file.path())
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("is not a directory"), "{err}");
+    assert!(err.contains(&file.path().display().to_string()), "{err}");
+    assert_eq!(std::fs::read(file.path()).unwrap(), b"keep me");
+}
+
+#[test]
+fn root_from_environment_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::glassbox_bin())
+        .env("GLASSBOX_ROOT", dir.path())
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("resources.json").exists() || dir.path().join("run").is_dir());
+}
+
+#[test]
+fn a_corrupt_state_file_is_named_and_not_overwritten() {
+    let root = TestRoot::new();
+    let ledger = root.path().join("resources.json");
+    std::fs::write(&ledger, b"[{\"kind\": \"mount\", ").unwrap();
+    let err = root.fails(&["system", "prune"]);
+    assert!(err.contains(&ledger.display().to_string()), "{err}");
+    assert!(err.contains("not valid glassbox state"), "{err}");
+    assert!(err.contains("move it aside"), "{err}");
+    assert_eq!(std::fs::read(&ledger).unwrap(), b"[{\"kind\": \"mount\", ");
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(common::glassbox_bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains("glassbox"), "{shell}");
+        assert!(script.contains("doctor"), "{shell} completes subcommands");
+    }
+}
+
+/// Mount a tmpfs under the root that no glassbox command recorded: a leftover.
+fn leftover_mount(root: &TestRoot) -> std::path::PathBuf {
+    let target = root.path().join("stray");
+    std::fs::create_dir_all(&target).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "stray"])
+        .arg(&target)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a tmpfs for the test");
+    target
+}
+
+fn is_mounted(path: &std::path::Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(path.to_str().unwrap()))
+}
+
+#[test]
+fn dry_run_plans_without_doing_and_the_trace_outputs_agree() {
+    common::require_root();
+    let root = TestRoot::new();
+    let target = leftover_mount(&root);
+    let json = root.path().join("trace.jsonl");
+
+    // The plan: printed, recorded as planned, nothing done.
+    let out = root
+        .glassbox()
+        .arg("--dry-run")
+        .arg("--trace-json")
+        .arg(&json)
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(is_mounted(&target), "dry-run must not unmount");
+    let plan = stderr(&out).replace(&root.path().display().to_string(), "[ROOT]");
+    insta::assert_snapshot!("dry_run_plan", plan);
+    let lines = std::fs::read_to_string(&json).unwrap();
+    let step: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(step["result"], "planned");
+    assert_eq!(step["dry_run"], true);
+    assert_eq!(step["mechanism"], "system");
+    assert_eq!(
+        step["shell"],
+        format!("umount -l {}", target.display()).as_str()
+    );
+
+    // The real thing, at -v: the same step, now executed.
+    std::fs::remove_file(&json).unwrap();
+    let out = root
+        .glassbox()
+        .arg("-v")
+        .arg("--trace-json")
+        .arg(&json)
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!is_mounted(&target), "prune must unmount the leftover");
+    assert!(stdout(&out).contains("removed mount"), "{}", stdout(&out));
+    let human = stderr(&out)
+        .replace(&root.path().display().to_string(), "[ROOT]")
+        .split_whitespace()
+        .filter(|w| !w.ends_with("µs") && !w.ends_with("ms"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    insta::assert_snapshot!("prune_trace_v", human);
+    let step: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&json)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(step["result"], "ok");
+    assert!(step["duration_us"].is_u64());
+}
+
+#[test]
+fn no_color_env_and_pipes_give_plain_text() {
+    common::require_root();
+    let root = TestRoot::new();
+    leftover_mount(&root);
+    let out = root
+        .glassbox()
+        .env("NO_COLOR", "1")
+        .args(["-v", "system", "prune"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains('\x1b'), "no escape codes when piped");
+}
+
+#[test]
+fn an_unwritable_root_is_named_and_nothing_is_written() {
+    common::require_root();
+    let base = tempfile::Builder::new()
+        .prefix("gbtest-ro-")
+        .tempdir()
+        .unwrap();
+    let ro = base.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=64k", "gbtest-ro"])
+        .arg(&ro)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a read-only tmpfs for the test");
+    let out = Command::new(common::glassbox_bin())
+        .arg("--root")
+        .arg(&ro)
+        .args(["system", "prune"])
+        .output()
+        .unwrap();
+    let listing: Vec<_> = std::fs::read_dir(&ro).unwrap().collect();
+    let _ = Command::new("umount").arg(&ro).status();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains(&ro.display().to_string()), "{err}");
+    assert!(
+        err.contains("not writable") || err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert!(listing.is_empty(), "nothing written: {listing:?}");
+}

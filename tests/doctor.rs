@@ -1,0 +1,446 @@
+//! `glassbox doctor` on this machine, checked against what the kernel
+//! really offers: the test reads /proc and /sys itself (its own small
+//! parsers, not glassbox's) and compares with `doctor --json`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TestRoot, require_root};
+use serde_json::Value;
+
+/// `doctor --json` parsed, with its exit code.
+fn doctor_json(root: &TestRoot, extra: &[&str]) -> (i32, Vec<Value>) {
+    let out = root
+        .glassbox()
+        .args(extra)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let text = common::stdout(&out);
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json is not JSON ({e}):\n{text}\n{}",
+            common::stderr(&out)
+        )
+    });
+    (
+        out.status.code().unwrap_or(-1),
+        v.as_array().expect("a JSON array").clone(),
+    )
+}
+
+fn find<'a>(checks: &'a [Value], name: &str) -> &'a Value {
+    checks
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check named {name:?} in {checks:#?}"))
+}
+
+fn status<'a>(checks: &'a [Value], name: &str) -> &'a str {
+    find(checks, name)["status"].as_str().unwrap()
+}
+
+fn detail<'a>(checks: &'a [Value], name: &str) -> &'a str {
+    find(checks, name)["detail"].as_str().unwrap()
+}
+
+/// The test's own reading of the cgroup mounts: (v1 controllers with their
+/// mount points, the v2 mount point).
+fn cgroup_mounts() -> (Vec<(String, String)>, Option<String>) {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v1 = Vec::new();
+    let mut v2 = None;
+    for line in text.lines() {
+        let (left, right) = line.split_once(" - ").unwrap();
+        let mount_point = left.split(' ').nth(4).unwrap().to_string();
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap();
+        let _source = r.next();
+        let super_opts = r.next().unwrap_or("");
+        match fstype {
+            "cgroup" => {
+                for opt in super_opts.split(',') {
+                    if opt != "rw" && opt != "ro" && !opt.contains('=') && !opt.is_empty()
+                        // options of v1 hierarchies that are not controllers
+                        && !["noprefix", "xattr", "clone_children", "cpuset_v2_mode", "favordynmods"]
+                            .contains(&opt)
+                    {
+                        v1.push((opt.to_string(), mount_point.clone()));
+                    }
+                }
+            }
+            "cgroup2" if v2.is_none() => v2 = Some(mount_point),
+            _ => {}
+        }
+    }
+    v1.sort();
+    (v1, v2)
+}
+
+fn host_links() -> BTreeSet<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = format!("{} ", dir.display());
+    let inside = format!("{}/", dir.display());
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let mp = l.split(' ').nth(4).unwrap_or("");
+            format!("{mp} ").starts_with(&prefix) || mp.starts_with(&inside)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn link_prefix(root: &TestRoot) -> String {
+    glassbox::state::Root::new(Some(root.path()))
+        .unwrap()
+        .names()
+        .link_prefix
+}
+
+fn assert_nothing_left(root: &TestRoot, links_before: &BTreeSet<String>) {
+    assert!(
+        mounts_under(root.path()).is_empty(),
+        "doctor left mounts: {:?}",
+        mounts_under(root.path())
+    );
+    let prefix = link_prefix(root);
+    let ours: Vec<_> = host_links()
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix) && !links_before.contains(l))
+        .collect();
+    assert!(ours.is_empty(), "doctor left links: {ours:?}");
+    let run = root.path().join("run");
+    if run.exists() {
+        let entries: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
+        assert!(entries.is_empty(), "doctor left files in {}", run.display());
+    }
+    let ledger = root.path().join("resources.json");
+    if ledger.exists() {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(ledger).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([]),
+            "doctor left records in the ledger"
+        );
+    }
+}
+
+#[test]
+fn doctor_reports_what_the_kernel_offers() {
+    require_root();
+    let root = TestRoot::new();
+    let links_before = host_links();
+    let forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let trace = root.path().join("trace.json");
+    let (code, checks) = doctor_json(&root, &["--trace-json", trace.to_str().unwrap()]);
+    let forward_after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    assert_eq!(code, 0, "doctor failed on this machine: {checks:#?}");
+    for c in &checks {
+        assert_ne!(c["status"], "fail", "{c}");
+        let keys: BTreeSet<&str> = c.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, BTreeSet::from(["check", "status", "detail", "hint"]));
+    }
+
+    // privileges: the test runs as root with every capability
+    assert_eq!(status(&checks, "privileges"), "ok");
+    assert!(detail(&checks, "privileges").starts_with("root (uid 0)"));
+
+    // kernel: the release uname(1) prints
+    let uname = Command::new("uname").arg("-r").output().unwrap();
+    let release = String::from_utf8_lossy(&uname.stdout).trim().to_string();
+    assert_eq!(detail(&checks, "kernel"), format!("Linux {release}"));
+
+    // namespaces: one ok line per entry of /proc/self/ns, and no others
+    let kernel_ns: BTreeSet<String> = std::fs::read_dir("/proc/self/ns")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with("_for_children"))
+        .collect();
+    let doctor_ns: BTreeSet<String> = checks
+        .iter()
+        .filter_map(|c| c["check"].as_str()?.strip_prefix("ns ").map(String::from))
+        .collect();
+    assert_eq!(doctor_ns, kernel_ns);
+    for ns in &kernel_ns {
+        assert_eq!(status(&checks, &format!("ns {ns}")), "ok", "ns {ns}");
+    }
+
+    // cgroups: hybrid here, with exactly the controllers mountinfo and
+    // cgroup.controllers show
+    let (v1, v2_mount) = cgroup_mounts();
+    let v2_mount = v2_mount.expect("this machine has a v2 tree (hybrid)");
+    assert!(!v1.is_empty(), "this machine has v1 hierarchies (hybrid)");
+    assert_eq!(status(&checks, "cgroup mode"), "ok");
+    assert!(
+        detail(&checks, "cgroup mode").starts_with("hybrid"),
+        "{}",
+        detail(&checks, "cgroup mode")
+    );
+    assert!(detail(&checks, "cgroup mode").ends_with(&format!("v2 tree at {v2_mount}")));
+    let v1_names: Vec<&str> = v1.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(detail(&checks, "cgroup v1 controllers"), v1_names.join(" "));
+    let v2_text = std::fs::read_to_string(Path::new(&v2_mount).join("cgroup.controllers")).unwrap();
+    let mut v2_names: Vec<&str> = v2_text.split_whitespace().collect();
+    v2_names.sort();
+    assert_eq!(
+        v2_names,
+        ["hugetlb"],
+        "the lab machine's v2 tree holds hugetlb only"
+    );
+    assert_eq!(detail(&checks, "cgroup v2 controllers"), v2_names.join(" "));
+    for ctl in ["memory", "cpu", "cpuset", "pids"] {
+        let (_, mount) = v1.iter().find(|(c, _)| c == ctl).unwrap();
+        assert_eq!(status(&checks, &format!("cgroup {ctl}")), "ok");
+        assert_eq!(
+            detail(&checks, &format!("cgroup {ctl}")),
+            format!("v1 at {mount}")
+        );
+    }
+
+    // swap accounting and swap
+    let memory_mount = &v1.iter().find(|(c, _)| c == "memory").unwrap().1;
+    let memsw = Path::new(memory_mount)
+        .join("memory.memsw.limit_in_bytes")
+        .exists();
+    assert_eq!(
+        status(&checks, "swap accounting"),
+        if memsw { "ok" } else { "warn" }
+    );
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap();
+    let areas = swaps
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    assert_eq!(status(&checks, "swap"), "info");
+    assert_eq!(
+        detail(&checks, "swap").starts_with("no swap configured"),
+        areas == 0
+    );
+
+    // overlay and links really ran
+    assert_eq!(status(&checks, "overlayfs"), "ok");
+    assert_eq!(status(&checks, "netlink"), "ok");
+    assert_eq!(status(&checks, "bridge and veth"), "ok");
+    // (other tests may add links meanwhile: compare only when stable)
+    if links_before.len() == host_links().len() {
+        assert_eq!(
+            detail(&checks, "netlink"),
+            format!(
+                "rtnetlink answers: {} link(s) in this namespace",
+                links_before.len()
+            )
+        );
+    }
+
+    // firewall tools: what running them here gives
+    let works = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let nft = works("nft", &["list", "tables"]);
+    let ipt = works("iptables", &["-L", "-n"]);
+    assert_eq!(status(&checks, "nftables"), if nft { "ok" } else { "warn" });
+    assert_eq!(status(&checks, "iptables"), if ipt { "ok" } else { "warn" });
+    assert!(nft, "nftables is installed on the lab machines");
+    assert_eq!(detail(&checks, "firewall backend"), "glassbox will use nft");
+
+    // ip_forward: information, with the value the kernel holds
+    assert_eq!(status(&checks, "ip_forward"), "info");
+    if forward_before == forward_after {
+        assert!(
+            detail(&checks, "ip_forward").starts_with(&format!("{}:", forward_before.trim())),
+            "{}",
+            detail(&checks, "ip_forward")
+        );
+    }
+
+    assert_eq!(status(&checks, "state dirs"), "ok");
+    assert_eq!(status(&checks, "leftovers"), "ok");
+
+    // The trace shows the real steps: an overlay mount and a bridge made
+    // over netlink, which is not on the host now.
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let steps: Vec<Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let step = |prefix: &str| {
+        steps
+            .iter()
+            .find(|s| s["summary"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step {prefix:?} in the trace"))
+    };
+    assert_eq!(step("mount overlay on")["result"], "ok");
+    assert_eq!(step("unmount ")["result"], "ok");
+    let bridge = step("create bridge ");
+    assert_eq!(bridge["result"], "ok");
+    assert_eq!(bridge["action"], "netlink");
+    let name = bridge["args"]["name"].as_str().unwrap();
+    assert!(name.starts_with(&link_prefix(&root)), "{name}");
+    assert!(!host_links().contains(name), "{name} is on the host");
+    assert_eq!(step("delete ")["result"], "ok");
+
+    assert_nothing_left(&root, &links_before);
+}
+
+/// Unmounts on drop, so a failing test leaves no tmpfs behind.
+struct MountGuard(PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn leftover_mount_is_a_warning_until_pruned() {
+    require_root();
+    let root = TestRoot::new();
+    let target = root.path().join("stray");
+    std::fs::create_dir(&target).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "gbtest-stray", target.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let _guard = MountGuard(target.clone());
+
+    let (code, checks) = doctor_json(&root, &[]);
+    assert_eq!(
+        code, 0,
+        "a leftover is a warning, not a failure: {checks:#?}"
+    );
+    assert_eq!(status(&checks, "leftovers"), "warn");
+    assert_eq!(
+        detail(&checks, "leftovers"),
+        format!(
+            "mount {} (not recorded by any glassbox command)",
+            target.display()
+        )
+    );
+    let human = root.ok(&["doctor"]);
+    let line = human.lines().find(|l| l.contains("leftovers")).unwrap();
+    assert!(line.starts_with("warn"), "{line}");
+    assert!(line.contains("glassbox system prune"), "{line}");
+
+    let pruned = root.ok(&["system", "prune"]);
+    assert!(
+        pruned.contains(&format!("removed mount {}", target.display())),
+        "{pruned}"
+    );
+    assert!(
+        mounts_under(&target).is_empty(),
+        "prune left the tmpfs mounted"
+    );
+
+    let (_, checks) = doctor_json(&root, &[]);
+    assert_eq!(status(&checks, "leftovers"), "ok");
+}
+
+#[test]
+fn non_root_fails_naming_the_missing_privilege() {
+    require_root();
+    let root = TestRoot::new();
+    // A copy of the binary nobody can run, whatever the build dir's modes.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("glassbox");
+    std::fs::copy(common::glassbox_bin(), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&bin)
+            .arg("--root")
+            .arg(root.path())
+            .arg("--no-color")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("privileges"))
+        .unwrap_or_else(|| panic!("no privileges line:\n{text}"));
+    assert!(line.starts_with("fail"), "{line}");
+    assert!(line.contains("not root (uid 65534)"), "{line}");
+    assert!(line.contains("missing CAP_SYS_ADMIN"), "{line}");
+    assert!(line.contains("run as root"), "{line}");
+
+    let out = as_nobody(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let checks: Vec<Value> = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(status(&checks, "privileges"), "fail");
+    assert_eq!(status(&checks, "overlayfs"), "fail");
+    assert!(
+        find(&checks, "overlayfs")["hint"]
+            .as_str()
+            .unwrap()
+            .contains("run as root")
+    );
+    assert!(mounts_under(root.path()).is_empty());
+}
+
+#[test]
+fn dry_run_plans_the_mutating_checks_and_writes_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root
+        .glassbox()
+        .args(["--dry-run", "-v", "doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let checks: Vec<Value> = serde_json::from_str(&common::stdout(&out)).unwrap();
+    for name in ["overlayfs", "bridge and veth"] {
+        assert_eq!(status(&checks, name), "info");
+        assert!(detail(&checks, name).starts_with("not run (--dry-run): would "));
+    }
+    // read-only checks still ran
+    assert!(detail(&checks, "cgroup mode").starts_with("hybrid"));
+    assert_eq!(status(&checks, "netlink"), "ok");
+    let plan = common::stderr(&out);
+    assert!(plan.contains("mount overlay on"), "{plan}");
+    assert!(plan.contains("create bridge"), "{plan}");
+    assert!(plan.lines().any(|l| l.ends_with("planned")), "{plan}");
+    let written: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+    assert!(written.is_empty(), "dry-run wrote {written:?}");
+}
+
+#[test]
+fn human_report_snapshot() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = common::stdout(&out);
+    let root_path = root.path().display().to_string().replace('.', r"\.");
+    // What varies between runs on machines of this kind: the state root, the
+    // random test link names, the kernel build, the link count, ip_forward.
+    insta::with_settings!({filters => vec![
+        (root_path.as_str(), "[root]"),
+        (r"gb[0-9a-f]{6}(br|va|vb)[0-9a-f]{4}", "[test-$1]"),
+        (r"Linux \S+", "Linux [release]"),
+        (r"answers: \d+ link", "answers: [n] link"),
+        (r"(?m)^(info  ip_forward {14}).*$", "$1[0 or 1]"),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}

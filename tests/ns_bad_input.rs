@@ -1,0 +1,141 @@
+//! Bad input to `glassbox ns`: a clear error, and nothing mounted or left
+//! running.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+
+use common::{TestRoot, require_root, stderr};
+
+fn mounts_mentioning(path: &std::path::Path) -> usize {
+    let p = path.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&p))
+        .count()
+}
+
+#[test]
+fn not_root_says_which_capability_is_missing() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root
+        .glassbox()
+        .args(["ns", "run", "--uts", "--", "true"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("CAP_SYS_ADMIN"), "{err}");
+    assert!(err.contains("run it as root"), "{err}");
+}
+
+#[test]
+fn a_rootfs_that_does_not_exist() {
+    require_root();
+    let root = TestRoot::new();
+    let err = root.fails(&[
+        "ns",
+        "run",
+        "--rootfs",
+        "/nonexistent/gb-rootfs",
+        "--",
+        "sh",
+    ]);
+    assert!(
+        err.contains("rootfs /nonexistent/gb-rootfs does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rootfs_without_the_command_fails_with_127_and_leaves_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    let empty = tempfile::tempdir().unwrap();
+    let out = root.run(&[
+        "ns",
+        "run",
+        "--pid",
+        "--rootfs",
+        empty.path().to_str().unwrap(),
+        "--",
+        "sh",
+    ]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains(r#"exec: "sh": executable file not found in $PATH"#),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(mounts_mentioning(empty.path()), 0);
+    // Not even the /proc, /sys, /dev directories were made.
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_failing_mount_inside_is_reported_and_undone() {
+    require_root();
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    // /dev is a regular file: the tmpfs cannot be mounted on it.
+    std::fs::write(rootfs.path().join("dev"), "not a directory").unwrap();
+    let out = root.run(&[
+        "ns",
+        "run",
+        "--pid",
+        "--rootfs",
+        rootfs.path().to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("glassbox: error:"), "{err}");
+    assert!(err.contains("/dev"), "{err}");
+    assert_eq!(mounts_mentioning(rootfs.path()), 0);
+}
+
+#[test]
+fn an_unknown_namespace_type() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root.run(&["ns", "ls", "--type", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("invalid value 'bogus'"), "{err}");
+    assert!(
+        err.contains("cgroup, ipc, mnt, net, pid, time, user, uts"),
+        "{err}"
+    );
+    let out = root.run(&["ns", "run", "--bogus", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unexpected argument '--bogus'"));
+}
+
+#[test]
+fn enter_into_a_pid_that_is_gone() {
+    require_root();
+    let root = TestRoot::new();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    child.wait().unwrap();
+    let err = root.fails(&["ns", "enter", "--target", &pid, "--net", "--", "true"]);
+    assert!(
+        err.contains(&format!("process {pid} does not exist")),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostname_without_uts_is_refused() {
+    require_root();
+    let root = TestRoot::new();
+    let before = nix::unistd::gethostname().unwrap();
+    let err = root.fails(&["ns", "run", "--hostname", "oops", "--", "true"]);
+    assert!(err.contains("--hostname needs --uts"), "{err}");
+    assert_eq!(nix::unistd::gethostname().unwrap(), before);
+}

@@ -1,0 +1,127 @@
+//! Snapshots of the `ns run` trace at `-v` and `--explain`, as the book
+//! shows them. Inodes, pids, durations, paths and the host's mount
+//! propagation are redacted.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+
+use common::{TestRoot, require_root, stderr, stdout};
+
+fn filters(root: &TestRoot, rootfs: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        (
+            regex_escape(&rootfs.display().to_string()),
+            "[ROOTFS]".into(),
+        ),
+        (
+            regex_escape(&root.path().display().to_string()),
+            "[ROOT]".into(),
+        ),
+        (r"\b40265\d{5}\b".into(), "[INODE]".into()),
+        (r"/proc/\d+/".into(), "/proc/[PID]/".into()),
+        // The duration, and the padding before it (paths differ in length).
+        (r"(?m) +ok \S+$".into(), " ok [DURATION]".into()),
+        // The host's mounts and their shared:N tags differ per machine.
+        (
+            r"(?m)(propagation (?:before|after): +).*$".into(),
+            "$1[PROPAGATION]".into(),
+        ),
+    ]
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn trace_of(flags: &[&str], ns: &[&str]) -> (String, TestRoot, tempfile::TempDir) {
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend_from_slice(&["ns", "run"]);
+    args.extend_from_slice(ns);
+    let p = rootfs.path().to_str().unwrap().to_string();
+    args.extend_from_slice(&["--hostname", "lab", "--rootfs", &p, "--", "hostname"]);
+    let out = root.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "lab\n");
+    (stderr(&out), root, rootfs)
+}
+
+#[test]
+fn ns_run_trace_verbose() {
+    require_root();
+    let (text, root, rootfs) = trace_of(&["-v"], &["--all"]);
+    let f = filters(&root, rootfs.path());
+    insta::with_settings!({filters => f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>()}, {
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn ns_run_trace_explain() {
+    require_root();
+    let (text, root, rootfs) = trace_of(
+        &["--explain"],
+        &["--pid", "--uts", "--mnt", "--ipc", "--net"],
+    );
+    assert!(text.contains("chroot"), "--explain says why not chroot");
+    let f = filters(&root, rootfs.path());
+    insta::with_settings!({filters => f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>()}, {
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn dry_run_lists_the_plan_without_root_and_changes_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    std::fs::set_permissions(
+        rootfs.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::glassbox_bin())
+        .args([
+            "--root",
+            "/nonexistent/gb-dry-run",
+            "--no-color",
+            "--dry-run",
+        ])
+        .args(["ns", "run", "--all", "--hostname", "plan", "--rootfs"])
+        .arg(rootfs.path())
+        .args(["--", "sh"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for planned in [
+        "clone sh",
+        "set hostname to plan",
+        "pivot_root into",
+        "exec sh",
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(planned))
+            .unwrap_or_else(|| panic!("{planned:?} not in the plan:\n{err}"));
+        assert!(line.trim_end().ends_with("planned"), "{line}");
+    }
+    // Nothing was created in the rootfs, nothing mounted.
+    let entries: Vec<String> = std::fs::read_dir(rootfs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!entries.contains(&"proc".to_string()), "{entries:?}");
+    let _ = root;
+}
