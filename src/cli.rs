@@ -71,4 +71,17 @@ pub enum Command {
     Net(cmd::net::Command),
     /// Print a shell completion script
     Completions(cmd::completions::Args),
+    /// OCI images: pull, list, remove, inspect, load, save, import
+    #[command(subcommand)]
+    Image(cmd::image::Command),
+    /// Download an image from a registry (same as `image pull`)
+    Pull(cmd::image::PullArgs),
+    /// List images (same as `image ls`)
+    Images(cmd::image::LsArgs),
+    /// Remove images (same as `image rm`)
+    Rmi(cmd::image::RmArgs),
+    /// Log in to a registry (credentials stored in Docker's format)
+    Login(cmd::image::LoginArgs),
+    /// Log out from a registry
+    Logout(cmd::image::LogoutArgs),
 }

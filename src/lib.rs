@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod doctor;
 pub mod host;
+pub mod image;
 pub mod net;
 pub mod ns;
 pub mod state;

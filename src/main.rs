@@ -13,6 +13,13 @@ use glassbox::trace;
 const EXIT_ENGINE_ERROR: u8 = 125;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `glassbox image ls | head` would panic on a
+    // closed pipe, and the commands glassbox execs would inherit the ignored
+    // signal. Restore the default every Unix tool has.
+    // SAFETY: called first thing, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -51,6 +58,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Net(c) => cmd::net::execute(&ctx, c)?,
         Command::Unionfs(c) => cmd::unionfs::execute(&ctx, c)?,
         Command::Completions(args) => cmd::completions::execute(args)?,
+        Command::Image(c) => cmd::image::execute(&ctx, c)?,
+        Command::Pull(a) => cmd::image::execute(&ctx, &cmd::image::Command::Pull(a.clone()))?,
+        Command::Images(a) => cmd::image::execute(&ctx, &cmd::image::Command::Ls(a.clone()))?,
+        Command::Login(a) => cmd::image::login(&ctx, a)?,
+        Command::Logout(a) => cmd::image::logout(&ctx, a)?,
+        Command::Rmi(a) => cmd::image::execute(&ctx, &cmd::image::Command::Rm(a.clone()))?,
     }
     Ok(ExitCode::SUCCESS)
 }

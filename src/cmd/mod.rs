@@ -4,6 +4,7 @@
 pub mod cgroup;
 pub mod completions;
 pub mod doctor;
+pub mod image;
 pub mod net;
 pub mod ns;
 pub mod system;

@@ -1,0 +1,222 @@
+//! Numbers and times the way the Docker CLI prints them
+//! (`github.com/docker/go-units`: `HumanSizeWithPrecision(n, 3)`,
+//! `HumanDuration`), and RFC 3339 timestamps without a date library.
+
+/// `4.26MB`, `712kB`, `0B` (decimal units, three significant digits).
+pub fn size(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", sig3(v), UNITS[i])
+}
+
+/// Go's `%.3g` for 0 <= v < 1000.
+fn sig3(v: f64) -> String {
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    // Rounding can carry into a fourth digit (999.6 -> "1000").
+    if s.len() > 3 && !s.contains('.') && v >= 999.5 {
+        return "1e+03".to_string();
+    }
+    s
+}
+
+/// Docker's `HumanDuration`: `Less than a second`, `About a minute`,
+/// `3 hours`, `2 weeks`, `5 months`, `3 years`.
+pub fn duration(secs: u64) -> String {
+    let minutes = (secs as f64 / 60.0).round() as u64;
+    let hours = (secs as f64 / 3600.0).round() as u64;
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs == 1 {
+        "1 second".into()
+    } else if secs < 60 {
+        format!("{secs} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
+/// `N ago` from an RFC 3339 time, or `N/A`.
+pub fn ago(rfc3339: Option<&str>, now: u64) -> String {
+    match rfc3339.and_then(parse_rfc3339) {
+        Some(t) => format!("{} ago", duration(now.saturating_sub(t.max(0) as u64))),
+        None => "N/A".into(),
+    }
+}
+
+/// Seconds since the epoch of `2024-09-26T21:31:42.123Z` / `...+02:00`.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
+            let sign = if r.starts_with('-') { -1 } else { 1 };
+            sign * (r[1..3].parse::<i64>().ok()? * 3600 + r[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset)
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// `2024-09-26T21:31:42Z` for seconds since the epoch.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Docker's `CreatedAt`: `2024-09-26 21:31:42 +0000 UTC`.
+pub fn created_at(rfc: Option<&str>) -> String {
+    match rfc.and_then(parse_rfc3339) {
+        Some(t) => {
+            let s = rfc3339(t);
+            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+        }
+        None => String::new(),
+    }
+}
+
+/// Columns separated by three spaces, as Docker's tabwriter does.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docker() {
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(999), "999B");
+        assert_eq!(size(1000), "1kB");
+        assert_eq!(size(4_261_550), "4.26MB");
+        assert_eq!(size(77_800_000), "77.8MB");
+        assert_eq!(size(123_456_789), "123MB");
+        assert_eq!(size(1_500_000_000), "1.5GB");
+    }
+
+    #[test]
+    fn durations_match_docker() {
+        assert_eq!(duration(0), "Less than a second");
+        assert_eq!(duration(1), "1 second");
+        assert_eq!(duration(45), "45 seconds");
+        assert_eq!(duration(70), "About a minute");
+        assert_eq!(duration(600), "10 minutes");
+        assert_eq!(duration(3600), "About an hour");
+        assert_eq!(duration(5 * 3600), "5 hours");
+        assert_eq!(duration(3 * 86400), "3 days");
+        assert_eq!(duration(20 * 86400), "2 weeks");
+        assert_eq!(duration(90 * 86400), "3 months");
+        assert_eq!(duration(3 * 365 * 86400), "3 years");
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        let t = parse_rfc3339("2024-09-26T21:31:42.123456789Z").unwrap();
+        assert_eq!(rfc3339(t), "2024-09-26T21:31:42Z");
+        assert_eq!(parse_rfc3339("2024-09-26T23:31:42+02:00"), Some(t));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            created_at(Some("2024-09-26T21:31:42Z")),
+            "2024-09-26 21:31:42 +0000 UTC"
+        );
+        assert_eq!(ago(Some("1970-01-01T00:00:00Z"), 3 * 86400), "3 days ago");
+    }
+
+    #[test]
+    fn tables_align_with_three_spaces() {
+        let t = table(&[
+            vec!["REPOSITORY".into(), "TAG".into()],
+            vec!["busybox".into(), "latest".into()],
+        ]);
+        assert_eq!(t, "REPOSITORY   TAG\nbusybox      latest\n");
+    }
+}

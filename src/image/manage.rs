@@ -1,0 +1,215 @@
+//! Tags, removal and pruning: images.json edits under its lock, then a
+//! garbage collection that deletes the layers and blobs no image uses any
+//! more (a shared layer stays until its last image goes).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Result, bail};
+
+use super::digest::short;
+use super::reference::Reference;
+use super::store::{ImageRecord, Images, Store};
+use crate::state::Root;
+
+/// Containers (by id) that use each image id: read from
+/// `containers/<id>/config.json`, whose `Image` field is the image id.
+pub fn containers_using(root: &Root) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(root.data.join("containers")) else {
+        return out;
+    };
+    for ent in rd.flatten() {
+        let cfg = ent.path().join("config.json");
+        let Ok(Some(v)) = crate::state::read_json::<serde_json::Value>(&cfg) else {
+            continue;
+        };
+        if let Some(img) = v
+            .get("Image")
+            .or_else(|| v.get("image"))
+            .and_then(|i| i.as_str())
+        {
+            out.entry(img.to_string())
+                .or_default()
+                .push(ent.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+/// `image tag SOURCE TARGET`.
+pub fn tag(root: &Root, source: &str, target: &str) -> Result<()> {
+    let store = Store::open(root)?;
+    let target = Reference::parse(target)?;
+    let Some(t) = target.tagged().filter(|_| target.digest.is_none()) else {
+        bail!("refusing to create a tag with a digest reference");
+    };
+    let _l = store.lock_images()?;
+    let mut images = store.images()?;
+    let id = images.resolve(source)?;
+    images.tags.insert(t, id);
+    store.save_images(&images)
+}
+
+/// `image rm`: the lines Docker prints (`Untagged: ...`, `Deleted: ...`).
+pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Vec<String>> {
+    let store = Store::open(root)?;
+    let _gc = store.gc_exclusive()?;
+    let _l = store.lock_images()?;
+    let mut images = store.images()?;
+    let used = containers_using(root);
+    let mut lines = Vec::new();
+    for w in what {
+        let id = images.resolve(w)?;
+        let tags = images.tags_of(&id);
+        // Is `w` one of the image's tags (untag only) or the image itself?
+        let by_tag = Reference::parse(w)
+            .ok()
+            .and_then(|r| r.tagged())
+            .filter(|t| images.tags.get(t) == Some(&id));
+        if let Some(users) = used.get(&id)
+            && !force
+            && (by_tag.is_none() || tags.len() == 1)
+        {
+            bail!(
+                "conflict: unable to remove image {w} (must force) - container {} is using its referenced image {}",
+                short(&users[0]),
+                short(&id)
+            );
+        }
+        match by_tag {
+            Some(t) if tags.len() > 1 => {
+                images.tags.remove(&t);
+                lines.push(format!("Untagged: {}", Reference::parse(&t)?.familiar()));
+                continue;
+            }
+            Some(_) => {}
+            None if tags.len() > 1 && !force => bail!(
+                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                short(&id)
+            ),
+            None => {}
+        }
+        for t in &tags {
+            if let Some(full) = t.tagged() {
+                images.tags.remove(&full);
+            }
+            lines.push(format!("Untagged: {}", t.familiar()));
+        }
+        if let Some(rec) = images.images.remove(&id) {
+            for d in &rec.repo_digests {
+                if let Ok(r) = Reference::parse(d) {
+                    lines.push(format!("Untagged: {}", r.familiar()));
+                }
+            }
+        }
+        lines.push(format!("Deleted: {id}"));
+    }
+    store.save_images(&images)?;
+    lines.extend(store.collect_garbage(&images)?);
+    Ok(lines)
+}
+
+/// `image prune [-a]`: dangling (untagged) images, or all unused with -a.
+/// Returns the deleted lines and the bytes reclaimed.
+pub fn prune(root: &Root, all: bool) -> Result<(Vec<String>, u64)> {
+    let store = Store::open(root)?;
+    let _gc = store.gc_exclusive()?;
+    let _l = store.lock_images()?;
+    let mut images = store.images()?;
+    let used = containers_using(root);
+    let before = layer_bytes(&store, &images);
+    let victims: Vec<String> = images
+        .images
+        .keys()
+        .filter(|id| !used.contains_key(*id))
+        .filter(|id| all || images.tags_of(id).is_empty())
+        .cloned()
+        .collect();
+    let mut lines = Vec::new();
+    for id in victims {
+        for t in images.tags_of(&id) {
+            if let Some(full) = t.tagged() {
+                images.tags.remove(&full);
+            }
+            lines.push(format!("untagged: {}", t.familiar()));
+        }
+        images.images.remove(&id);
+        lines.push(format!("deleted: {id}"));
+    }
+    store.save_images(&images)?;
+    store.collect_garbage(&images)?;
+    let after = layer_bytes(&store, &images);
+    Ok((lines, before.saturating_sub(after)))
+}
+
+fn layer_bytes(store: &Store, images: &Images) -> u64 {
+    let chains: BTreeSet<&str> = images
+        .images
+        .values()
+        .flat_map(|i| i.layers.iter().map(|l| l.chain_id.as_str()))
+        .collect();
+    chains
+        .iter()
+        .filter_map(|c| store.layer_meta(c).ok().flatten())
+        .map(|m| m.size)
+        .sum()
+}
+
+/// One stored layer and the images that use it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerUse {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub dir: String,
+    /// Familiar names (or short ids) of the images with this layer.
+    pub images: Vec<String>,
+}
+
+/// Every layer in the store, bottom-most first per image, with its users.
+pub fn layer_usage(store: &Store, images: &Images) -> Result<Vec<LayerUse>> {
+    let mut by_chain: BTreeMap<String, LayerUse> = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut recs: Vec<&ImageRecord> = images.images.values().collect();
+    recs.sort_by_key(|r| (r.layers.len(), r.id.clone()));
+    for rec in recs {
+        let name = images
+            .tags_of(&rec.id)
+            .first()
+            .map(|t| t.familiar())
+            .unwrap_or_else(|| short(&rec.id).to_string());
+        for l in &rec.layers {
+            let entry = by_chain.entry(l.chain_id.clone()).or_insert_with(|| {
+                order.push(l.chain_id.clone());
+                LayerUse {
+                    chain_id: l.chain_id.clone(),
+                    diff_id: l.diff_id.clone(),
+                    size: store
+                        .layer_meta(&l.chain_id)
+                        .ok()
+                        .flatten()
+                        .map(|m| m.size)
+                        .unwrap_or(0),
+                    dir: store.layer_diff(&l.chain_id).display().to_string(),
+                    images: Vec::new(),
+                }
+            });
+            if !entry.images.contains(&name) {
+                entry.images.push(name.clone());
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|c| by_chain.remove(&c))
+        .collect())
+}
+
+/// The overlay lower dirs of an image, top layer first (`lowerdir=`).
+pub fn lower_dirs(store: &Store, rec: &ImageRecord) -> Vec<std::path::PathBuf> {
+    rec.layers
+        .iter()
+        .rev()
+        .map(|l| store.layer_diff(&l.chain_id))
+        .collect()
+}

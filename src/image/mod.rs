@@ -1,0 +1,70 @@
+//! OCI images: references, a content-addressed store whose layers are
+//! unpacked once and shared, the registry v2 client, and the archive
+//! formats (`docker save`, OCI layout). Read the OCI image spec
+//! (manifest.md, image-index.md, config.md, layer.md) and the OCI
+//! distribution spec.
+
+pub mod add;
+pub mod archive;
+pub mod digest;
+pub mod human;
+pub mod import;
+pub mod manage;
+pub mod manifest;
+pub mod progress;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod unpack;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::state::Root;
+
+/// What a container needs from its image.
+#[derive(Debug, Clone)]
+pub struct RunImage {
+    /// The image id (config digest).
+    pub id: String,
+    /// The layer directories for overlay's `lowerdir=`, top layer first.
+    pub lower_dirs: Vec<PathBuf>,
+    /// The image config (`config.Cmd`, `Env`, `WorkingDir`, `User`, ...).
+    pub config: manifest::ImageConfig,
+}
+
+/// Find an image by reference or id for `run`/`create`; pull it (progress
+/// on stderr, as `docker run` does) when it is missing and `pull_missing`.
+/// All pull threads are joined before this returns.
+pub fn for_run(root: &Root, what: &str, pull_missing: bool) -> Result<RunImage> {
+    let store = store::Store::open(root)?;
+    let images = store.images()?;
+    let id = match images.resolve(what) {
+        Ok(id) => id,
+        Err(e) if pull_missing && reference::Reference::parse(what).is_ok() => {
+            let r = reference::Reference::parse(what)?;
+            crate::trace::say(
+                crate::trace::Mechanism::Image,
+                format!("Unable to find image '{}' locally ({e:#})", r.familiar()),
+            );
+            let opts = pull::PullOptions {
+                progress_to_stderr: true,
+                ..Default::default()
+            };
+            pull::pull(root, &r, &opts)?.id
+        }
+        Err(e) => return Err(e),
+    };
+    let images = store.images()?;
+    let rec = images
+        .images
+        .get(&id)
+        .ok_or_else(|| anyhow::anyhow!("No such image: {what}"))?;
+    Ok(RunImage {
+        id: id.clone(),
+        lower_dirs: manage::lower_dirs(&store, rec),
+        config: manifest::ImageConfig::parse(&store.read_blob(&id)?)?,
+    })
+}

@@ -1,0 +1,577 @@
+//! `image load`, `save`, `import`, `from-host`, and layers crafted to
+//! escape their directory: archives written by skopeo load, ours are read
+//! by skopeo, a round trip keeps the image id, and refused input leaves
+//! the store as it was. Snapshot tests of `image ls`, `history` and
+//! `inspect`. Needs root.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::fixtures::{self, BUSYBOX, LAYERED};
+use common::{TestRoot, require_root};
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// What the store holds: layers, blobs, images.json.
+fn store_state(root: &TestRoot) -> (Vec<String>, Vec<String>, String) {
+    (
+        entries(&root.path().join("layers")),
+        entries(&root.path().join("blobs/sha256")),
+        std::fs::read_to_string(root.path().join("images.json")).unwrap_or_default(),
+    )
+}
+
+fn inspect(root: &TestRoot, what: &str) -> serde_json::Value {
+    serde_json::from_str(&root.ok(&["image", "inspect", what])).unwrap()
+}
+
+#[test]
+fn skopeo_archives_load_and_save_round_trips_the_id() {
+    require_root();
+    let root = TestRoot::new();
+    let archive = fixtures::archive(LAYERED);
+    let out = root.ok(&["image", "load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(out.trim(), "Loaded image: layered:latest");
+    let v = inspect(&root, "layered");
+    assert_eq!(v[0]["Id"], fixtures::config_digest(LAYERED).as_str());
+    let layers: Vec<String> = v[0]["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(layers, fixtures::diff_ids(LAYERED));
+    assert_eq!(entries(&root.path().join("layers")).len(), 3);
+
+    // Save, check skopeo reads it, remove, load again: same id.
+    let saved = root.path().join("saved.tar");
+    root.ok(&["image", "save", "-o", saved.to_str().unwrap(), "layered"]);
+    let sk = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("docker-archive:{}", saved.display()))
+        .output()
+        .unwrap();
+    assert!(
+        sk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sk.stderr)
+    );
+    let sk = Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("docker-archive:{}", saved.display()))
+        .output()
+        .unwrap();
+    assert!(
+        sk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sk.stderr)
+    );
+    let sk: serde_json::Value = serde_json::from_slice(&sk.stdout).unwrap();
+    assert_eq!(sk["Layers"].as_array().unwrap().len(), 3, "{sk}");
+    // skopeo can also read it as an OCI layout once unpacked.
+    let layout = tempfile::tempdir().unwrap();
+    assert!(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&saved)
+            .arg("-C")
+            .arg(layout.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sk = Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("oci:{}", layout.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        sk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sk.stderr)
+    );
+
+    root.ok(&["rmi", "layered"]);
+    assert!(entries(&root.path().join("layers")).is_empty());
+    let out = root.ok(&["image", "load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(out.trim(), "Loaded image: layered:latest");
+    assert_eq!(
+        inspect(&root, "layered")[0]["Id"],
+        fixtures::config_digest(LAYERED).as_str()
+    );
+}
+
+#[test]
+fn an_oci_layout_archive_loads() {
+    require_root();
+    let root = TestRoot::new();
+    let tarball = root.path().join("layout.tar");
+    assert!(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(fixtures::oci_layout(BUSYBOX))
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = root.ok(&["image", "load", "-i", tarball.to_str().unwrap()]);
+    let id = fixtures::config_digest(BUSYBOX);
+    assert_eq!(out.trim(), format!("Loaded image ID: {id}"));
+    // Untagged: listed as <none>, kept its original manifest.
+    let ls = root.ok(&["image", "ls"]);
+    assert!(ls.contains("<none>"), "{ls}");
+    let v = inspect(&root, &id);
+    assert_eq!(
+        v[0]["Descriptor"]["digest"],
+        fixtures::digest(BUSYBOX).as_str()
+    );
+    root.ok(&["image", "tag", &id, "mybox:v1"]);
+    assert!(root.ok(&["images", "mybox"]).contains("v1"));
+    let pruned = root.ok(&["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    assert!(entries(&root.path().join("layers")).is_empty());
+}
+
+#[test]
+fn a_truncated_archive_is_refused_and_stores_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    let bytes = std::fs::read(fixtures::archive(BUSYBOX)).unwrap();
+    let cut = root.path().join("cut.tar");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = root.fails(&["image", "load", "-i", cut.to_str().unwrap()]);
+    assert!(err.contains("truncated"), "{err}");
+    let (layers, blobs, images) = store_state(&root);
+    assert!(layers.is_empty() && blobs.is_empty() && images.is_empty());
+    assert!(
+        entries(&root.path().join("tmp")).is_empty(),
+        "temp dirs removed"
+    );
+    let err = root.fails(&["image", "load", "-i", "/nonexistent.tar"]);
+    assert!(err.contains("/nonexistent.tar"), "{err}");
+}
+
+#[test]
+fn import_and_from_host_make_one_layer_images() {
+    require_root();
+    let root = TestRoot::new();
+    let out = root.ok(&["image", "from-host", "busybox", "--tag", "hostbox"]);
+    assert!(out.trim().starts_with("sha256:"), "{out}");
+    let v = inspect(&root, "hostbox");
+    assert_eq!(v[0]["Config"]["Cmd"][0], "sh");
+    let diff = v[0]["GraphDriver"]["Data"]["UpperDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let diff = Path::new(&diff);
+    let bb = glassbox::image::import::which("busybox").unwrap();
+    assert!(diff.join(bb.strip_prefix("/").unwrap()).is_file());
+    assert!(
+        std::fs::symlink_metadata(diff.join("bin/sh"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // The busybox in the image runs (it is static).
+    let st = Command::new(diff.join(bb.strip_prefix("/").unwrap()))
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // A dynamically linked binary brings its libraries.
+    root.ok(&["image", "from-host", "ls", "--tag", "hostls"]);
+    let v = inspect(&root, "hostls");
+    let d = v[0]["GraphDriver"]["Data"]["UpperDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let libc = Command::new("ldd")
+        .arg(glassbox::image::import::which("ls").unwrap())
+        .output()
+        .unwrap();
+    let libs = glassbox::image::import::parse_ldd(&String::from_utf8_lossy(&libc.stdout));
+    assert!(!libs.is_empty());
+    for l in libs {
+        assert!(
+            Path::new(&d).join(l.strip_prefix("/").unwrap()).exists(),
+            "{}",
+            l.display()
+        );
+    }
+
+    // import a directory and a gzip tarball of it.
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir(src.path().join("etc")).unwrap();
+    std::fs::write(src.path().join("etc/hello"), "hi\n").unwrap();
+    let id1 = root.ok(&["image", "import", src.path().to_str().unwrap(), "dirimg:1"]);
+    let tgz = root.path().join("root.tgz");
+    assert!(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(src.path())
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let id2 = root.ok(&["image", "import", tgz.to_str().unwrap(), "tgzimg"]);
+    assert!(id1.starts_with("sha256:") && id2.starts_with("sha256:"));
+    let v = inspect(&root, "tgzimg");
+    let d = v[0]["GraphDriver"]["Data"]["UpperDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&d).join("etc/hello")).unwrap(),
+        "hi\n"
+    );
+    let err = root.fails(&["image", "import", "/nonexistent", "x"]);
+    assert!(err.contains("no such file"), "{err}");
+}
+
+/// A tar entry with a raw name (and link name), as an attacker writes it.
+fn raw_entry(
+    b: &mut tar::Builder<Vec<u8>>,
+    kind: tar::EntryType,
+    name: &str,
+    link: &str,
+    body: &[u8],
+) {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(body.len() as u64);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    if name.len() >= 100 {
+        // GNU long name record.
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::GNULongName);
+        l.set_size(name.len() as u64 + 1);
+        l.set_mode(0o644);
+        {
+            let g = l.as_gnu_mut().unwrap();
+            g.name[..13].copy_from_slice(b"././@LongLink");
+        }
+        l.set_cksum();
+        let mut n = name.as_bytes().to_vec();
+        n.push(0);
+        b.append(&l, &n[..]).unwrap();
+    } else {
+        let g = h.as_gnu_mut().unwrap();
+        g.name[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    {
+        let g = h.as_gnu_mut().unwrap();
+        g.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    h.set_cksum();
+    b.append(&h, body).unwrap();
+}
+
+/// A docker save archive with one (crafted) layer.
+fn evil_archive(dir: &Path, layer: Vec<u8>) -> std::path::PathBuf {
+    let diff = fixtures::sha256_digest(&layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": "config.json", "RepoTags": ["evil:latest"], "Layers": ["layer.tar"],
+    }]))
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("config.json", &config),
+        ("manifest.json", &manifest),
+        ("layer.tar", &layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    let path = dir.join(format!("evil-{}.tar", &diff[7..19]));
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&b.into_inner().unwrap())
+        .unwrap();
+    path
+}
+
+#[test]
+fn crafted_layers_are_refused_and_the_store_is_unchanged() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(BUSYBOX).to_str().unwrap(),
+    ]);
+    let before = store_state(&root);
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().to_str().unwrap().to_string();
+    use tar::EntryType as T;
+    let long = format!("{}/x", "n".repeat(300));
+    type Entries = Vec<(T, String, String)>;
+    let cases: Vec<(&str, Entries, &str)> = vec![
+        (
+            "dotdot",
+            vec![(T::Regular, "../../evil".into(), String::new())],
+            "`..`",
+        ),
+        (
+            "absolute",
+            vec![(T::Regular, format!("{out}/abs"), String::new())],
+            "absolute",
+        ),
+        (
+            "symlink",
+            vec![
+                (T::Symlink, "link".into(), out.clone()),
+                (T::Regular, "link/through".into(), String::new()),
+            ],
+            "symlink",
+        ),
+        (
+            "hardlink",
+            vec![(T::Link, "hl".into(), "/etc/shadow".into())],
+            "outside",
+        ),
+        (
+            "longname",
+            vec![(T::Regular, long.clone(), String::new())],
+            "NAME_MAX",
+        ),
+    ];
+    for (what, items, expect) in cases {
+        let mut b = tar::Builder::new(Vec::new());
+        raw_entry(&mut b, T::Regular, "ok-before", "", b"fine");
+        for (kind, name, link) in &items {
+            raw_entry(&mut b, *kind, name, link, b"");
+        }
+        let archive = evil_archive(root.path(), b.into_inner().unwrap());
+        let err = root.fails(&["image", "load", "-i", archive.to_str().unwrap()]);
+        let entry = &items.last().unwrap().1;
+        assert!(err.contains(expect), "{what}: {err}");
+        assert!(
+            err.contains(&format!("{:?}", entry)),
+            "{what}: names the entry: {err}"
+        );
+        assert_eq!(store_state(&root), before, "{what}: store unchanged");
+        assert!(
+            entries(outside.path()).is_empty(),
+            "{what}: nothing landed outside"
+        );
+        assert!(
+            entries(&root.path().join("tmp")).is_empty(),
+            "{what}: no temp left"
+        );
+    }
+}
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+        (r"\b[0-9a-f]{64}\b", "[HEX]"),
+        (r"\b[0-9a-f]{12}\b", "[ID]"),
+        (
+            r"\d+ (years|months|weeks|days|hours|minutes|seconds) ago",
+            "[AGO]",
+        ),
+        (
+            r"About an? (hour|minute) ago|Less than a second ago|1 second ago",
+            "[AGO]",
+        ),
+        (r"/tmp/gbtest-[A-Za-z0-9]+", "[ROOT]"),
+        (r#""LastTagTime": "[^"]+""#, r#""LastTagTime": "[TIME]""#),
+        (r"\d+(\.\d+)?[kMG]?B\b", "[SIZE]"),
+        (r#""Size": \d+"#, r#""Size": [BYTES]"#),
+        (r#""size": \d+"#, r#""size": [BYTES]"#),
+    ]
+}
+
+#[test]
+fn ls_history_and_inspect_snapshots() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(LAYERED).to_str().unwrap(),
+    ]);
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(BUSYBOX).to_str().unwrap(),
+    ]);
+    root.ok(&["image", "tag", "layered", "example.com/team/layered:v2"]);
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("image_inspect", root.ok(&["image", "inspect", "layered"]));
+    });
+    // Tables: column widths follow the redacted values, so runs of
+    // spaces are shown as one column gap.
+    let mut table_filters = filters();
+    table_filters.push((r" {2,}", "  "));
+    insta::with_settings!({filters => table_filters}, {
+        insta::assert_snapshot!("image_ls", root.ok(&["image", "ls"]));
+        insta::assert_snapshot!("image_ls_no_trunc", root.ok(&["image", "ls", "--no-trunc"]));
+        insta::assert_snapshot!("image_history", root.ok(&["image", "history", "layered"]));
+        insta::assert_snapshot!("image_layers", root.ok(&["image", "layers"]));
+        insta::assert_snapshot!("image_ls_tree", root.ok(&["image", "ls", "--tree"]));
+    });
+}
+
+#[test]
+fn retagging_leaves_a_dangling_image_that_prune_removes() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(BUSYBOX).to_str().unwrap(),
+    ]);
+    let old = fixtures::config_digest(BUSYBOX);
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("hello"), "hi\n").unwrap();
+    let new = root.ok(&[
+        "image",
+        "import",
+        src.path().to_str().unwrap(),
+        "busybox:latest",
+    ]);
+    let ls = root.ok(&["image", "ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("<none>") && l.contains(&old[7..19])),
+        "{ls}"
+    );
+    // --format json: one object per line, Docker's keys.
+    let lines: Vec<serde_json::Value> = root
+        .ok(&["image", "ls", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["Repository"] == "busybox" && v["Tag"] == "latest")
+    );
+    assert!(lines.iter().all(|v| v["ID"].as_str().unwrap().len() == 12));
+    let out = root.ok(&["image", "prune", "-f"]);
+    assert!(out.contains(&format!("deleted: {old}")), "{out}");
+    assert!(!out.contains(new.trim()), "the tagged image stays: {out}");
+    assert_eq!(entries(&root.path().join("layers")).len(), 1);
+    assert_eq!(root.ok(&["images", "-q", "--no-trunc"]).trim(), new.trim());
+}
+
+/// A PAX extended header record: `LEN key=value\n`.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+fn getxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid NUL-terminated strings and a buffer of its length.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (r >= 0).then(|| buf[..r as usize].to_vec())
+}
+
+#[test]
+fn owners_modes_xattrs_and_times_are_kept_and_overlay_xattrs_are_not_forged() {
+    require_root();
+    use std::os::unix::fs::MetadataExt;
+    let root = TestRoot::new();
+    let mut b = tar::Builder::new(Vec::new());
+    // A directory that tries to make itself opaque by xattr.
+    let mut pax = pax_record("SCHILY.xattr.trusted.overlay.opaque", "y");
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_mode(0o644);
+    h.set_path("PaxHeaders/data").unwrap();
+    h.set_cksum();
+    b.append(&h, &pax[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o750);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_500_000_000);
+    h.set_size(0);
+    b.append_data(&mut h, "data/", std::io::empty()).unwrap();
+    // A setgid file owned by 1234:5678 with a user xattr.
+    pax = pax_record("SCHILY.xattr.user.glassbox", "kept");
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_mode(0o644);
+    h.set_path("PaxHeaders/tool").unwrap();
+    h.set_cksum();
+    b.append(&h, &pax[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o2755);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_600_000_000);
+    h.set_size(3);
+    b.append_data(&mut h, "data/tool", &b"hi\n"[..]).unwrap();
+    let archive = evil_archive(root.path(), b.into_inner().unwrap());
+    root.ok(&["image", "load", "-i", archive.to_str().unwrap()]);
+    let v = inspect(&root, "evil");
+    let d = PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    let m = std::fs::metadata(d.join("data/tool")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    assert_eq!(m.mode() & 0o7777, 0o2755, "setgid kept after lchown");
+    assert_eq!(m.mtime(), 1_600_000_000);
+    assert_eq!(
+        getxattr(&d.join("data/tool"), "user.glassbox").as_deref(),
+        Some(&b"kept"[..])
+    );
+    let dm = std::fs::metadata(d.join("data")).unwrap();
+    assert_eq!(
+        (dm.uid(), dm.mode() & 0o7777, dm.mtime()),
+        (1234, 0o750, 1_500_000_000)
+    );
+    assert!(
+        !glassbox::unionfs::whiteout::is_overlay_opaque(&d.join("data")),
+        "a layer cannot forge trusted.overlay.* xattrs"
+    );
+}
