@@ -210,6 +210,12 @@ fn system_prune_finds_strays_and_removes_what_glassbox_made() {
     assert!(out.contains(&format!("removed link {br}")), "{out}");
     assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
     assert!(lab.our_iptables_rules().is_empty());
+    // The hand-made bridge's record went with it: no stale network is
+    // listed, and the same bridge can be made again.
+    let listed = lab.ok(&["network", "ls"]);
+    assert!(!listed.contains(&br), "{listed}");
+    lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.56.0.0/24"]);
+    lab.ok(&["net", "bridge", "del", &br]);
 }
 
 #[test]

@@ -46,8 +46,16 @@ impl ResourceKind for LinkKind {
             .map(|l| l.is_some())
             .unwrap_or(false)
     }
-    fn remove(&self, _root: &Root, id: &str) -> Result<()> {
-        netlink::Netlink::new()?.del_link(id)
+    fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        netlink::Netlink::new()?.del_link(id)?;
+        // A bridge made by hand (`net bridge add`) is described by a
+        // network record of its own, which would be stale without it.
+        for net in store::all(root)? {
+            if net.manual && net.bridge == id {
+                store::delete(root, &net.name)?;
+            }
+        }
+        Ok(())
     }
     fn scan(&self, root: &Root) -> Vec<String> {
         let names = root.names();
