@@ -21,7 +21,7 @@ pub enum Command {
     Run(RunArgs),
     /// List the namespaces on the system (like lsns)
     Ls(LsArgs),
-    /// Show a process's namespaces beside PID 1's
+    /// Show a process's namespaces beside PID 1's (or glassbox's own where PID 1's are hidden)
     Show(ShowArgs),
     /// Run CMD in the namespaces of a running process or a pin (like nsenter)
     Enter(EnterArgs),
@@ -321,20 +321,26 @@ fn show(pid: u32) -> Result<ExitCode> {
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         bail!("process {pid} does not exist (has it exited?)");
     }
-    let rows: Vec<inode::Compare> = NsType::ALL
-        .into_iter()
-        .map(|t| inode::Compare {
-            ns: t,
-            inside: inode::inode(Some(pid), t).ok(),
-            outside: inode::inode(Some(1), t).ok(),
-        })
-        .collect();
+    let compare = |base: u32| -> Vec<inode::Compare> {
+        NsType::ALL
+            .into_iter()
+            .map(|t| inode::Compare {
+                ns: t,
+                inside: inode::inode(Some(pid), t).ok(),
+                outside: inode::inode(Some(base), t).ok(),
+            })
+            .collect()
+    };
+    let mut base = 1;
+    let mut rows = compare(base);
     if rows.iter().all(|r| r.outside.is_none()) {
-        trace::warn(
-            "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them), so nothing can be compared",
-        );
+        base = std::process::id();
+        trace::warn(format!(
+            "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them): comparing with this glassbox process (PID {base}) instead"
+        ));
+        rows = compare(base);
     }
-    print!("{}", list::render_show(pid, &rows));
+    print!("{}", list::render_show(pid, base, &rows));
     Ok(ExitCode::SUCCESS)
 }
 

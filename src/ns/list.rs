@@ -125,13 +125,13 @@ pub fn render_ls(rows: &[NsInfo]) -> String {
     out
 }
 
-/// `ns show`: one process's namespaces beside PID 1's.
-pub fn render_show(pid: u32, rows: &[inode::Compare]) -> String {
+/// `ns show`: one process's namespaces beside those of `base` (PID 1).
+pub fn render_show(pid: u32, base: u32, rows: &[inode::Compare]) -> String {
     let mut out = format!(
         "{:<8} {:<12} {:<12} {}\n",
         "TYPE",
         format!("PID {pid}"),
-        "PID 1",
+        format!("PID {base}"),
         "DIFFERS"
     );
     for r in rows {
@@ -190,7 +190,7 @@ mod tests {
                 inside: Some(3),
             },
         ];
-        let t = render_show(42, &rows);
+        let t = render_show(42, 1, &rows);
         assert!(t.lines().nth(1).unwrap().ends_with('*'), "{t}");
         assert!(!t.lines().nth(2).unwrap().ends_with('*'), "{t}");
     }
