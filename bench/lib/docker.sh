@@ -14,8 +14,9 @@
 #   in that namespace. docker_start refuses to run in the host's netns.
 # - mounts: dockerd runs in its own mount namespace (`unshare -m
 #   --propagation private`): its overlay2 and netns bind mounts never
-#   appear on the host and vanish with it. /etc/docker is hidden behind a
-#   tmpfs there (dockerd writes key.json into it).
+#   appear on the host and vanish with it. /etc/docker (dockerd writes
+#   key.json there) and /run (/run/docker/plugins, containerd's shim
+#   sockets in /run/containerd/s) are each a fresh tmpfs there.
 # - files: data root, exec root, socket, pid file and log under one
 #   mktemp dir, removed by docker_stop; the CLI config too (DOCKER_CONFIG).
 # - cgroups: a cgroup parent of our own (gbpeer-docker-PID), removed from
@@ -62,6 +63,7 @@ docker_start() {
     export DOCKER_CONFIG="$DOCKER_WORK/cli"
     unshare -m --propagation private -- bash -c '
         mount -t tmpfs -o mode=0755 gbpeer-etc-docker /etc/docker || exit 1
+        mount -t tmpfs -o mode=0755 gbpeer-run /run || exit 1
         exec "$@"' dockerd \
         dockerd --data-root "$DOCKER_WORK/data" --exec-root "$DOCKER_WORK/exec" \
         -H "$DOCKER_HOST" --pidfile "$DOCKER_WORK/dockerd.pid" \
@@ -111,7 +113,15 @@ docker_stop() {
         sleep 0.2
     fi
     if [[ -n "$DOCKER_CGROUP" ]]; then
-        local d
+        # Container processes (their own mount namespaces) are in our
+        # cgroup parent: any still there after dockerd died are ours.
+        local c d
+        for c in /proc/[0-9]*/cgroup; do
+            if grep -q ":/$DOCKER_CGROUP/" "$c" 2>/dev/null; then
+                c=${c#/proc/}; kill -KILL "${c%/cgroup}" 2>/dev/null || true
+            fi
+        done
+        sleep 0.2
         for d in /sys/fs/cgroup/*/"$DOCKER_CGROUP" /sys/fs/cgroup/"$DOCKER_CGROUP"; do
             [[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
         done
