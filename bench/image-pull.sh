@@ -2,22 +2,31 @@
 # Benchmark: pull and unpack a ~100 MB, 4-layer image from a registry on
 # loopback. glassbox (`pull`: download + verify + unpack every layer)
 # against `skopeo copy` + `umoci unpack` (the same work with the OCI
-# tools), and against `docker pull` when a Docker engine runs here.
+# tools), and against `docker pull` when a Docker engine can be started
+# here (docker.io installed: bench/lib/docker.sh starts an isolated one).
 # Median of several runs (hyperfine), reported as ratios.
 #
 #   bench/image-pull.sh [GLASSBOX_BINARY] [RUNS]
 #
-# Needs root, docker-registry, skopeo, umoci, hyperfine, jq. Talks to
-# 127.0.0.1 only. Build glassbox with `cargo build --release` first for
+# Needs root, docker-registry, skopeo, umoci, hyperfine, jq; docker.io for
+# the docker row (NO_DOCKER=1 leaves it out). Runs in a network namespace
+# of its own: the registry listens on its 127.0.0.1, every tool talks to
+# that only. Build glassbox with `cargo build --release` first for
 # meaningful numbers.
 set -euo pipefail
 
-GB=${1:-$(dirname "$0")/../target/release/glassbox}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/docker.sh
+source "$HERE/lib/docker.sh"
+docker_enter_netns "$@"
+
+GB=${1:-$HERE/../target/release/glassbox}
 RUNS=${2:-5}
 GB=$(realpath "$GB")
 WORK=$(mktemp -d /tmp/gb-bench-pull-XXXXXX)
 REG_PID=
 cleanup() {
+    docker_stop
     if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
@@ -59,8 +68,18 @@ cmds=(
     -n skopeo+umoci --prepare "rm -rf $WORK/sk $WORK/bundle"
     "skopeo --insecure-policy copy -q --src-tls-verify=false docker://$REG/bench:latest oci:$WORK/sk:bench && umoci unpack --image $WORK/sk:bench $WORK/bundle >/dev/null"
 )
-if docker info >/dev/null 2>&1; then
-    cmds+=(-n docker --prepare "docker rmi -f $REG/bench:latest >/dev/null 2>&1 || true" "docker pull -q $REG/bench:latest")
+DOCKER_ROW="docker: not measured (NO_DOCKER=1)"
+if [[ -z "${NO_DOCKER:-}" ]]; then
+    if docker_start; then
+        D="$DOCKER_CLI"
+        DOCKER_ROW="docker: engine $(docker version --format '{{.Server.Version}}'), isolated, $(docker info --format '{{.Driver}}'), data root on $(df --output=fstype "$DOCKER_WORK" | tail -1)"
+        # Before each run: no image and no layer left (rmi drops the
+        # layers no other image uses; there is no other image).
+        cmds+=(-n docker --prepare "$D rmi -f $REG/bench:latest >/dev/null 2>&1 || true"
+            "$D pull -q $REG/bench:latest >/dev/null")
+    else
+        DOCKER_ROW="docker: no Docker engine could be started here: no docker row"
+    fi
 fi
 hyperfine --runs "$RUNS" --export-json result.json "${cmds[@]}" >&2
 
@@ -71,3 +90,4 @@ jq -r '
     (.results[] | select(.command != "glassbox") | "median \(.command): \(.median * 1000 | floor) ms  (glassbox/\(.command) = \(($m.glassbox / .median) * 100 | floor / 100))"),
     "fastest peer: \($best.key); target glassbox <= 0.8x: \(if $m.glassbox <= 0.8 * $best.value then "met" else "NOT met" end)"
 ' result.json
+echo "$DOCKER_ROW"
