@@ -341,10 +341,13 @@ impl Netlink {
             )])),
         ]));
         let shell = format!("{} link set {name} type bridge_slave hairpin on", self.ip);
+        // RTM_NEWLINK on an existing link, as `ip link set ... type` sends:
+        // RTM_SETLINK ignores IFLA_LINKINFO without an error, so the port
+        // would silently stay without hairpin.
         self.step(format!("let {name} take back its own frames (hairpin)"), shell)
             .arg("link", name)
-            .why("A member reaching its own published port sends to the host and is answered through the same bridge port: the bridge must send frames back out of the port they came in by.")
-            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+            .why("With bridge-nf-call-iptables=1 a member's connection to its own published port is rewritten (DNAT) on the bridge and must leave by the port it came in by; a bridge port does that only in hairpin mode.")
+            .run(|| self.change(RouteNetlinkMessage::NewLink(msg), 0))
     }
 
     /// `ip link set NAME up|down`
