@@ -90,6 +90,19 @@ pub fn glassbox_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_glassbox"))
 }
 
+/// The names in `dir`, sorted (none if it does not exist).
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// Standard output of a finished command as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
