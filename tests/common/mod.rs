@@ -65,6 +65,20 @@ impl TestRoot {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Run glassbox with args and expect success; returns stderr (the
+    /// trace and the commentary).
+    pub fn ok_stderr(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Run glassbox with args and expect failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
