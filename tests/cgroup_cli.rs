@@ -412,8 +412,7 @@ fn snapshot_of_the_create_and_stat_traces() {
         "--pids-limit",
         "100",
     ]);
-    let out = root.run(&["-vv", "cgroup", "stat", "snap"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = root.succeeds(&["-vv", "cgroup", "stat", "snap"]);
     let stat_trace = common::stderr(&out);
     let stat_table = common::stdout(&out);
     insta::with_settings!({filters => filters()}, {

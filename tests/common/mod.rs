@@ -52,8 +52,8 @@ impl TestRoot {
         self.glassbox().args(args).output().expect("spawn glassbox")
     }
 
-    /// Run glassbox with args and expect success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
+    /// Run glassbox with args and expect success; the output.
+    pub fn succeeds(&self, args: &[&str]) -> Output {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -62,21 +62,18 @@ impl TestRoot {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        out
+    }
+
+    /// Run glassbox with args and expect success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        stdout(&self.succeeds(args))
     }
 
     /// Run glassbox with args and expect success; returns stderr (the
     /// trace and the commentary).
     pub fn ok_stderr(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        stderr(&self.succeeds(args))
     }
 
     /// Run glassbox with args and expect failure; returns stderr.
