@@ -55,13 +55,7 @@ impl TestRoot {
     /// Run glassbox with args and expect success; the output.
     pub fn succeeds(&self, args: &[&str]) -> Output {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(args, &out);
         out
     }
 
@@ -94,6 +88,17 @@ impl Drop for TestRoot {
         // Remove whatever this test's glassbox commands made on the host.
         let _ = self.glassbox().args(["system", "prune", "--all"]).output();
     }
+}
+
+/// Assert that `glassbox ARGS` succeeded, showing both outputs if not.
+pub fn assert_succeeded(args: &[&str], out: &Output) {
+    assert!(
+        out.status.success(),
+        "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
 }
 
 /// The binary cargo built for this test run.
