@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use cgroup_util::{dir, file, parent_dir, stat, version};
+use cgroup_util::{assert_no_parent, dir, file, parent_dir, stat, version};
 use common::{TestRoot, require_root};
 
 const V1_UNLIMITED: &str = "9223372036854771712";
@@ -87,9 +87,7 @@ fn create_writes_each_limit_and_rm_leaves_nothing() {
 fn the_trace_shows_both_numbers_of_the_weight_and_the_other_versions_file() {
     require_root();
     let root = TestRoot::new();
-    let out = root.run(&["--explain", "cgroup", "create", "w", "--cpu-shares", "512"]);
-    assert!(out.status.success());
-    let err = common::stderr(&out);
+    let err = root.ok_stderr(&["--explain", "cgroup", "create", "w", "--cpu-shares", "512"]);
     match version() {
         "v1" => {
             assert!(
@@ -237,13 +235,7 @@ fn refused(root: &TestRoot, args: &[&str], expect: &str) {
         "{args:?}: expected {expect:?} in:\n{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    for c in ["memory", "cpu", "pids"] {
-        assert!(
-            !parent_dir(root, c).exists(),
-            "{args:?} left {} behind",
-            parent_dir(root, c).display()
-        );
-    }
+    assert_no_parent(root, &format!("{args:?}"));
     let ledger = root.path().join("resources.json");
     if ledger.exists() {
         let text = std::fs::read_to_string(&ledger).unwrap();
@@ -368,12 +360,7 @@ fn a_controller_the_host_does_not_offer_is_named() {
         "{err}"
     );
     assert!(err.contains("--memory"), "{err}");
-    for c in ["memory", "cpu", "pids"] {
-        assert!(
-            !parent_dir(&root, c).exists(),
-            "something was created in {c}"
-        );
-    }
+    assert_no_parent(&root, "a refused create");
 }
 
 fn filters() -> Vec<(&'static str, &'static str)> {
@@ -410,7 +397,7 @@ fn snapshot_of_the_create_and_stat_traces() {
         "cgroup", "create", "warmup", "--memory", "10M", "--cpus", "1",
     ]);
     root.ok(&["cgroup", "rm", "warmup"]);
-    let out = root.run(&[
+    let create = root.ok_stderr(&[
         "-v",
         "--explain",
         "cgroup",
@@ -425,10 +412,7 @@ fn snapshot_of_the_create_and_stat_traces() {
         "--pids-limit",
         "100",
     ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let create = common::stderr(&out);
-    let out = root.run(&["-vv", "cgroup", "stat", "snap"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = root.succeeds(&["-vv", "cgroup", "stat", "snap"]);
     let stat_trace = common::stderr(&out);
     let stat_table = common::stdout(&out);
     insta::with_settings!({filters => filters()}, {
@@ -442,7 +426,7 @@ fn snapshot_of_the_create_and_stat_traces() {
 fn dry_run_plans_without_creating_anything() {
     require_root();
     let root = TestRoot::new();
-    let out = root.run(&[
+    let err = root.ok_stderr(&[
         "--dry-run",
         "cgroup",
         "create",
@@ -452,20 +436,12 @@ fn dry_run_plans_without_creating_anything() {
         "--pids-limit",
         "5",
     ]);
-    let err = common::stderr(&out);
-    assert!(out.status.success(), "{err}");
     assert!(err.contains("planned"), "{err}");
     assert!(
         err.contains("echo 5 > ") && err.contains("/plan/a/pids.max"),
         "{err}"
     );
-    for c in ["memory", "cpu", "pids"] {
-        assert!(
-            !parent_dir(&root, c).exists(),
-            "--dry-run created {}",
-            parent_dir(&root, c).display()
-        );
-    }
+    assert_no_parent(&root, "--dry-run");
     assert!(
         !root.path().join("resources.json").exists(),
         "--dry-run wrote the ledger"
@@ -482,13 +458,7 @@ fn system_prune_removes_groups_and_kills_what_is_inside() {
     let out = root.ok(&["system", "prune", "--all"]);
     assert!(out.contains("removed cgroup left/over"), "{out}");
     assert!(!sleeper.wait().unwrap().success());
-    for c in ["memory", "cpu", "pids"] {
-        assert!(
-            !parent_dir(&root, c).exists(),
-            "prune left {}",
-            parent_dir(&root, c).display()
-        );
-    }
+    assert_no_parent(&root, "system prune");
     assert!(
         root.ok(&["system", "prune", "--all"])
             .contains("nothing to prune")
@@ -503,7 +473,7 @@ fn system_prune_removes_groups_and_kills_what_is_inside() {
 fn a_swap_limit_is_enforced_or_warned_about() {
     require_root();
     let root = TestRoot::new();
-    let out = root.run(&[
+    let err = root.ok_stderr(&[
         "cgroup",
         "create",
         "sw",
@@ -512,8 +482,6 @@ fn a_swap_limit_is_enforced_or_warned_about() {
         "--memory-swap",
         "300M",
     ]);
-    let err = common::stderr(&out);
-    assert!(out.status.success(), "{err}");
     let knob = if version() == "v1" {
         "memory.memsw.limit_in_bytes"
     } else {

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cgroup_util::{spawn_in, stat, usage_usec, version, wait_for_procs};
+use cgroup_util::{cpu_weight, spawn_in, stat, usage_usec, version, wait_for_procs};
 use common::{TestRoot, require_root};
 
 const BUSY: &str = "while :; do :; done";
@@ -81,16 +81,7 @@ fn shares_10_and_5_give_two_to_one() {
     require_root();
     let v = version();
     let (ratio, a, b) = measured_ratio(("10", "5"));
-    let (wa, wb) = match v {
-        "v1" => (
-            a["cpu"]["shares"].as_u64().unwrap(),
-            b["cpu"]["shares"].as_u64().unwrap(),
-        ),
-        _ => (
-            a["cpu"]["weight"].as_u64().unwrap(),
-            b["cpu"]["weight"].as_u64().unwrap(),
-        ),
-    };
+    let (wa, wb) = (cpu_weight(&a, v), cpu_weight(&b, v));
     assert_eq!((wa, wb), if v == "v1" { (10, 5) } else { (4, 2) });
     assert_within(ratio, 2.0, "shares 10:5");
 }
@@ -100,16 +91,7 @@ fn shares_1024_and_512_follow_the_values_written() {
     require_root();
     let v = version();
     let (ratio, a, b) = measured_ratio(("1024", "512"));
-    let (wa, wb) = match v {
-        "v1" => (
-            a["cpu"]["shares"].as_u64().unwrap(),
-            b["cpu"]["shares"].as_u64().unwrap(),
-        ),
-        _ => (
-            a["cpu"]["weight"].as_u64().unwrap(),
-            b["cpu"]["weight"].as_u64().unwrap(),
-        ),
-    };
+    let (wa, wb) = (cpu_weight(&a, v), cpu_weight(&b, v));
     assert_eq!((wa, wb), if v == "v1" { (1024, 512) } else { (100, 59) });
     assert_within(ratio, wa as f64 / wb as f64, "shares 1024:512");
 }

@@ -94,17 +94,26 @@ fn completions_for_each_shell() {
     }
 }
 
+/// `mount -t tmpfs -o OPTIONS SOURCE TARGET`, for the test's own use.
+fn mount_tmpfs(source: &str, options: &str, target: &std::path::Path) {
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, source])
+        .arg(target)
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "mount -t tmpfs -o {options} {source} {}",
+        target.display()
+    );
+}
+
 /// Mount a tmpfs under the root that no glassbox command recorded: a leftover.
 fn leftover_mount(root: &TestRoot) -> std::path::PathBuf {
     let target = root.path().join("stray");
     std::fs::create_dir_all(&target).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "stray"])
-        .arg(&target)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount a tmpfs for the test");
+    mount_tmpfs("stray", "size=64k", &target);
     target
 }
 
@@ -201,13 +210,7 @@ fn an_unwritable_root_is_named_and_nothing_is_written() {
         .unwrap();
     let ro = base.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro,size=64k", "gbtest-ro"])
-        .arg(&ro)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount a read-only tmpfs for the test");
+    mount_tmpfs("gbtest-ro", "ro,size=64k", &ro);
     let out = Command::new(common::glassbox_bin())
         .arg("--root")
         .arg(&ro)

@@ -11,19 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixtures::{self, BUSYBOX, LAYERED};
-use common::{TestRoot, require_root};
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
+use common::{TestRoot, entries, require_root};
 
 /// What the store holds: layers, blobs, images.json.
 fn store_state(root: &TestRoot) -> (Vec<String>, Vec<String>, String) {
@@ -38,12 +26,38 @@ fn inspect(root: &TestRoot, what: &str) -> serde_json::Value {
     serde_json::from_str(&root.ok(&["image", "inspect", what])).unwrap()
 }
 
+/// The top layer's directory of an image, from `image inspect`.
+fn upper_dir(root: &TestRoot, what: &str) -> PathBuf {
+    let v = inspect(root, what);
+    PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap())
+}
+
+/// `image load -i` of a fixture's docker archive.
+fn load(root: &TestRoot, name: &str) -> String {
+    root.ok(&[
+        "image",
+        "load",
+        "-i",
+        fixtures::archive(name).to_str().unwrap(),
+    ])
+}
+
+/// Run a command that must succeed (skopeo, tar); its output.
+fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn skopeo_archives_load_and_save_round_trips_the_id() {
     require_root();
     let root = TestRoot::new();
-    let archive = fixtures::archive(LAYERED);
-    let out = root.ok(&["image", "load", "-i", archive.to_str().unwrap()]);
+    let out = load(&root, LAYERED);
     assert_eq!(out.trim(), "Loaded image: layered:latest");
     let v = inspect(&root, "layered");
     assert_eq!(v[0]["Id"], fixtures::config_digest(LAYERED).as_str());
@@ -59,49 +73,31 @@ fn skopeo_archives_load_and_save_round_trips_the_id() {
     // Save, check skopeo reads it, remove, load again: same id.
     let saved = root.path().join("saved.tar");
     root.ok(&["image", "save", "-o", saved.to_str().unwrap(), "layered"]);
-    let sk = Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(format!("docker-archive:{}", saved.display()))
-        .output()
-        .unwrap();
-    assert!(
-        sk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sk.stderr)
+    succeeds(
+        Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("docker-archive:{}", saved.display())),
     );
-    let sk = Command::new("skopeo")
-        .arg("inspect")
-        .arg(format!("docker-archive:{}", saved.display()))
-        .output()
-        .unwrap();
-    assert!(
-        sk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sk.stderr)
+    let sk = succeeds(
+        Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("docker-archive:{}", saved.display())),
     );
     let sk: serde_json::Value = serde_json::from_slice(&sk.stdout).unwrap();
     assert_eq!(sk["Layers"].as_array().unwrap().len(), 3, "{sk}");
     // skopeo can also read it as an OCI layout once unpacked.
     let layout = tempfile::tempdir().unwrap();
-    assert!(
+    succeeds(
         Command::new("tar")
             .arg("-xf")
             .arg(&saved)
             .arg("-C")
-            .arg(layout.path())
-            .status()
-            .unwrap()
-            .success()
+            .arg(layout.path()),
     );
-    let sk = Command::new("skopeo")
-        .arg("inspect")
-        .arg(format!("oci:{}", layout.path().display()))
-        .output()
-        .unwrap();
-    assert!(
-        sk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sk.stderr)
+    succeeds(
+        Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}", layout.path().display())),
     );
 
     root.ok(&["rmi", "layered"]);
@@ -119,16 +115,13 @@ fn an_oci_layout_archive_loads() {
     require_root();
     let root = TestRoot::new();
     let tarball = root.path().join("layout.tar");
-    assert!(
+    succeeds(
         Command::new("tar")
             .arg("-cf")
             .arg(&tarball)
             .arg("-C")
             .arg(fixtures::oci_layout(BUSYBOX))
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
+            .arg("."),
     );
     let out = root.ok(&["image", "load", "-i", tarball.to_str().unwrap()]);
     let id = fixtures::config_digest(BUSYBOX);
@@ -175,11 +168,7 @@ fn import_and_from_host_make_one_layer_images() {
     assert!(out.trim().starts_with("sha256:"), "{out}");
     let v = inspect(&root, "hostbox");
     assert_eq!(v[0]["Config"]["Cmd"][0], "sh");
-    let diff = v[0]["GraphDriver"]["Data"]["UpperDir"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let diff = Path::new(&diff);
+    let diff = upper_dir(&root, "hostbox");
     let bb = glassbox::image::import::which("busybox").unwrap();
     assert!(diff.join(bb.strip_prefix("/").unwrap()).is_file());
     assert!(
@@ -197,11 +186,7 @@ fn import_and_from_host_make_one_layer_images() {
 
     // A dynamically linked binary brings its libraries.
     root.ok(&["image", "from-host", "ls", "--tag", "hostls"]);
-    let v = inspect(&root, "hostls");
-    let d = v[0]["GraphDriver"]["Data"]["UpperDir"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = upper_dir(&root, "hostls");
     let libc = Command::new("ldd")
         .arg(glassbox::image::import::which("ls").unwrap())
         .output()
@@ -222,24 +207,17 @@ fn import_and_from_host_make_one_layer_images() {
     std::fs::write(src.path().join("etc/hello"), "hi\n").unwrap();
     let id1 = root.ok(&["image", "import", src.path().to_str().unwrap(), "dirimg:1"]);
     let tgz = root.path().join("root.tgz");
-    assert!(
+    succeeds(
         Command::new("tar")
             .arg("-czf")
             .arg(&tgz)
             .arg("-C")
             .arg(src.path())
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
+            .arg("."),
     );
     let id2 = root.ok(&["image", "import", tgz.to_str().unwrap(), "tgzimg"]);
     assert!(id1.starts_with("sha256:") && id2.starts_with("sha256:"));
-    let v = inspect(&root, "tgzimg");
-    let d = v[0]["GraphDriver"]["Data"]["UpperDir"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = upper_dir(&root, "tgzimg");
     assert_eq!(
         std::fs::read_to_string(Path::new(&d).join("etc/hello")).unwrap(),
         "hi\n"
@@ -326,12 +304,7 @@ fn evil_archive(dir: &Path, layer: Vec<u8>) -> std::path::PathBuf {
 fn crafted_layers_are_refused_and_the_store_is_unchanged() {
     require_root();
     let root = TestRoot::new();
-    root.ok(&[
-        "image",
-        "load",
-        "-i",
-        fixtures::archive(BUSYBOX).to_str().unwrap(),
-    ]);
+    load(&root, BUSYBOX);
     let before = store_state(&root);
     let outside = tempfile::tempdir().unwrap();
     let out = outside.path().to_str().unwrap().to_string();
@@ -419,18 +392,8 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 fn ls_history_and_inspect_snapshots() {
     require_root();
     let root = TestRoot::new();
-    root.ok(&[
-        "image",
-        "load",
-        "-i",
-        fixtures::archive(LAYERED).to_str().unwrap(),
-    ]);
-    root.ok(&[
-        "image",
-        "load",
-        "-i",
-        fixtures::archive(BUSYBOX).to_str().unwrap(),
-    ]);
+    load(&root, LAYERED);
+    load(&root, BUSYBOX);
     root.ok(&["image", "tag", "layered", "example.com/team/layered:v2"]);
     insta::with_settings!({filters => filters()}, {
         insta::assert_snapshot!("image_inspect", root.ok(&["image", "inspect", "layered"]));
@@ -452,12 +415,7 @@ fn ls_history_and_inspect_snapshots() {
 fn retagging_leaves_a_dangling_image_that_prune_removes() {
     require_root();
     let root = TestRoot::new();
-    root.ok(&[
-        "image",
-        "load",
-        "-i",
-        fixtures::archive(BUSYBOX).to_str().unwrap(),
-    ]);
+    load(&root, BUSYBOX);
     let old = fixtures::config_digest(BUSYBOX);
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("hello"), "hi\n").unwrap();
@@ -503,6 +461,38 @@ fn pax_record(key: &str, value: &str) -> Vec<u8> {
     format!("{len}{body}").into_bytes()
 }
 
+/// A PAX extended header at `path` setting `SCHILY.xattr.KEY` to `value`
+/// for the next entry.
+fn append_pax(b: &mut tar::Builder<Vec<u8>>, path: &str, key: &str, value: &str) {
+    let pax = pax_record(&format!("SCHILY.xattr.{key}"), value);
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_mode(0o644);
+    h.set_path(path).unwrap();
+    h.set_cksum();
+    b.append(&h, &pax[..]).unwrap();
+}
+
+/// An entry owned by 1234:5678.
+fn append_owned(
+    b: &mut tar::Builder<Vec<u8>>,
+    kind: tar::EntryType,
+    path: &str,
+    mode: u32,
+    mtime: u64,
+    body: &[u8],
+) {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(mtime);
+    h.set_size(body.len() as u64);
+    b.append_data(&mut h, path, body).unwrap();
+}
+
 fn getxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -520,43 +510,28 @@ fn owners_modes_xattrs_and_times_are_kept_and_overlay_xattrs_are_not_forged() {
     let root = TestRoot::new();
     let mut b = tar::Builder::new(Vec::new());
     // A directory that tries to make itself opaque by xattr.
-    let mut pax = pax_record("SCHILY.xattr.trusted.overlay.opaque", "y");
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::XHeader);
-    h.set_size(pax.len() as u64);
-    h.set_mode(0o644);
-    h.set_path("PaxHeaders/data").unwrap();
-    h.set_cksum();
-    b.append(&h, &pax[..]).unwrap();
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o750);
-    h.set_uid(1234);
-    h.set_gid(5678);
-    h.set_mtime(1_500_000_000);
-    h.set_size(0);
-    b.append_data(&mut h, "data/", std::io::empty()).unwrap();
+    append_pax(&mut b, "PaxHeaders/data", "trusted.overlay.opaque", "y");
+    append_owned(
+        &mut b,
+        tar::EntryType::Directory,
+        "data/",
+        0o750,
+        1_500_000_000,
+        b"",
+    );
     // A setgid file owned by 1234:5678 with a user xattr.
-    pax = pax_record("SCHILY.xattr.user.glassbox", "kept");
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::XHeader);
-    h.set_size(pax.len() as u64);
-    h.set_mode(0o644);
-    h.set_path("PaxHeaders/tool").unwrap();
-    h.set_cksum();
-    b.append(&h, &pax[..]).unwrap();
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o2755);
-    h.set_uid(1234);
-    h.set_gid(5678);
-    h.set_mtime(1_600_000_000);
-    h.set_size(3);
-    b.append_data(&mut h, "data/tool", &b"hi\n"[..]).unwrap();
+    append_pax(&mut b, "PaxHeaders/tool", "user.glassbox", "kept");
+    append_owned(
+        &mut b,
+        tar::EntryType::Regular,
+        "data/tool",
+        0o2755,
+        1_600_000_000,
+        b"hi\n",
+    );
     let archive = evil_archive(root.path(), b.into_inner().unwrap());
     root.ok(&["image", "load", "-i", archive.to_str().unwrap()]);
-    let v = inspect(&root, "evil");
-    let d = PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    let d = upper_dir(&root, "evil");
     let m = std::fs::metadata(d.join("data/tool")).unwrap();
     assert_eq!((m.uid(), m.gid()), (1234, 5678));
     assert_eq!(m.mode() & 0o7777, 0o2755, "setgid kept after lchown");

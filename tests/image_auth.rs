@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::fixtures::{self, BUSYBOX, LAYERED};
+use common::fixtures::{BUSYBOX, LAYERED};
 use common::registry::Registry;
 use common::{TestRoot, require_root};
 
@@ -228,23 +228,10 @@ fn start_registry(issuer: &Issuer, keys: &Keys) -> Registry {
     );
     let reg = Registry::builder().extra_yaml(&yaml).start();
     for name in [BUSYBOX, LAYERED] {
-        let out = Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-            ])
-            .args(["--preserve-digests", "--dest-creds", "pusher:push"])
-            .arg(fixtures::oci_ref(name))
-            .arg(format!("docker://{}", reg.reference(name)))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "skopeo push {name}: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            reg.log()
+        reg.push_as(
+            name,
+            name,
+            &["--preserve-digests", "--dest-creds", "pusher:push"],
         );
     }
     reg
@@ -365,22 +352,10 @@ fn basic_auth_with_credentials_from_a_docker_config_file() {
         htpasswd.display()
     );
     let reg = Registry::builder().extra_yaml(&yaml).start();
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .args(["--preserve-digests", "--dest-creds", "bob:s3cret"])
-        .arg(fixtures::oci_ref(BUSYBOX))
-        .arg(format!("docker://{}", reg.reference(BUSYBOX)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    reg.push_as(
+        BUSYBOX,
+        BUSYBOX,
+        &["--preserve-digests", "--dest-creds", "bob:s3cret"],
     );
 
     let root = TestRoot::new();

@@ -30,27 +30,11 @@ fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 }
 
 fn layer_dirs(root: &TestRoot) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root.path().join("layers"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    common::entries(&root.path().join("layers"))
 }
 
 fn blobs(root: &TestRoot) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root.path().join("blobs/sha256"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    common::entries(&root.path().join("blobs/sha256"))
 }
 
 #[test]
@@ -372,38 +356,13 @@ fn an_image_a_container_uses_is_kept_unless_forced() {
     assert!(layer_dirs(&root).is_empty());
 }
 
-/// Push a fixture again with other layer compression (skopeo recompresses:
-/// new layer digests and media types, the same diff ids).
-fn push_recompressed(reg: &Registry, name: &str, as_name: &str, args: &[&str]) {
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .args(args)
-        .arg(fixtures::oci_ref(name))
-        .arg(format!("docker://{}", reg.reference(as_name)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn zstd_layers_unpack_to_the_same_layer() {
     require_root();
     let reg = Registry::start();
-    push_recompressed(
-        &reg,
-        LAYERED,
-        "zlayered",
-        &["--dest-compress-format", "zstd"],
-    );
+    // skopeo recompresses: new layer digests and media types, the same
+    // diff ids.
+    reg.push_as(LAYERED, "zlayered", &["--dest-compress-format", "zstd"]);
     let root = TestRoot::new();
     let r = reg.reference("zlayered");
     root.ok(&["pull", &r]);

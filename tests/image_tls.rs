@@ -26,26 +26,21 @@ fn openssl(args: &[&str], dir: &Path) {
     );
 }
 
-/// A CA, and a server certificate for IP 127.0.0.1 signed by it.
-fn make_certs(dir: &Path) {
+/// A self-signed CA certificate `crt` with its key `key`, in `dir`.
+fn make_ca(dir: &Path, cn: &str, key: &str, crt: &str) {
+    let subject = format!("/CN={cn}");
     openssl(
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=glassbox test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+            "-keyout", key, "-out", crt,
         ],
         dir,
     );
+}
+
+/// A CA, and a server certificate for IP 127.0.0.1 signed by it.
+fn make_certs(dir: &Path) {
+    make_ca(dir, "glassbox test CA", "ca.key", "ca.crt");
     openssl(
         &[
             "req",
@@ -156,24 +151,9 @@ impl TlsRegistry {
 fn https_registries_are_trusted_through_certs_d() {
     require_root();
     let reg = TlsRegistry::start();
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .arg(fixtures::oci_ref(BUSYBOX))
-        .arg(format!("docker://{}/busybox:latest", reg.addr))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = TestRoot::new();
     let r = format!("{}/busybox:latest", reg.addr);
+    common::registry::skopeo_copy(BUSYBOX, &r, &[]).unwrap_or_else(|e| panic!("skopeo: {e}"));
+    let root = TestRoot::new();
 
     // No CA: loopback means plain HTTP, and the registry says it wants TLS.
     let err = root.fails(&["pull", &r]);
@@ -186,24 +166,7 @@ fn https_registries_are_trusted_through_certs_d() {
     let certs = root.path().join("certs.d").join(&reg.addr);
     std::fs::create_dir_all(&certs).unwrap();
     let other = tempfile::tempdir().unwrap();
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=other",
-            "-keyout",
-            "o.key",
-            "-out",
-            "o.crt",
-        ],
-        other.path(),
-    );
+    make_ca(other.path(), "other", "o.key", "o.crt");
     std::fs::copy(other.path().join("o.crt"), certs.join("ca.crt")).unwrap();
     let err = root.fails(&["pull", &r]);
     assert!(err.contains("cannot reach registry"), "{err}");

@@ -128,29 +128,25 @@ fn twenty_parallel_attachments_get_twenty_addresses_and_clean_up() {
     lab.host_sh("iptables -w -P FORWARD DROP");
     lab.ok(&["network", "create", "--subnet", "10.71.0.0/24", "par"]);
     let members: Vec<String> = (0..20).map(|i| lab.ns(&format!("m{i}"))).collect();
-    let spawn = |args: Vec<String>| -> Child {
-        lab.glassbox()
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+    // `network VERB par M` for every member at once; all must succeed.
+    let all_at_once = |verb: &str| {
+        let kids: Vec<Child> = members
+            .iter()
+            .map(|m| {
+                lab.glassbox()
+                    .args(["network", verb, "par", m])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for k in kids {
+            let out = k.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
     };
-    let kids: Vec<Child> = members
-        .iter()
-        .map(|m| {
-            spawn(vec![
-                "network".into(),
-                "connect".into(),
-                "par".into(),
-                m.clone(),
-            ])
-        })
-        .collect();
-    for k in kids {
-        let out = k.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", common::stderr(&out));
-    }
+    all_at_once("connect");
     let v = inspect(&lab, "par");
     let addrs: BTreeSet<String> = v["Containers"]
         .as_object()
@@ -161,21 +157,7 @@ fn twenty_parallel_attachments_get_twenty_addresses_and_clean_up() {
     assert_eq!(addrs.len(), 20, "{addrs:?}");
     assert_eq!(lab.our_links().len(), 21, "bridge + 20 veths");
     assert!(ping(&members[0], "10.71.0.21") || ping(&members[0], "10.71.0.2"));
-    let kids: Vec<Child> = members
-        .iter()
-        .map(|m| {
-            spawn(vec![
-                "network".into(),
-                "disconnect".into(),
-                "par".into(),
-                m.clone(),
-            ])
-        })
-        .collect();
-    for k in kids {
-        let out = k.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", common::stderr(&out));
-    }
+    all_at_once("disconnect");
     assert_eq!(lab.our_links().len(), 1, "{:?}", lab.our_links());
     let v = inspect(&lab, "par");
     assert!(v["Containers"].as_object().unwrap().is_empty());

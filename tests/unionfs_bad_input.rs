@@ -53,17 +53,15 @@ fn refused(root: &TestRoot, base: &Path, args: &[String], expect: &[&str]) -> St
     err
 }
 
-fn set(args: &mut [String], flag: &str, value: &Path) {
-    let i = args.iter().position(|a| a == flag).unwrap();
-    args[i + 1] = value.display().to_string();
+/// The refused stack is not mounted and nothing is recorded.
+fn nothing_left(root: &TestRoot, l: &Layout) {
+    assert!(!mounted(&l.merged));
+    assert!(ledger_is_empty(root));
 }
 
 #[test]
 fn lower_that_does_not_exist() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, base, l) = root_with_stack();
     let mut args = l.mount_args();
     let missing = base.join("no-such-layer");
     let i = args.iter().position(|a| a == "--lower").unwrap();
@@ -74,16 +72,12 @@ fn lower_that_does_not_exist() {
         &args,
         &["lower layer", "no-such-layer", "does not exist"],
     );
-    assert!(!mounted(&l.merged));
-    assert!(ledger_is_empty(&root));
+    nothing_left(&root, &l);
 }
 
 #[test]
 fn upper_and_work_on_different_filesystems() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, base, l) = root_with_stack();
     let fs = Tmpfs::at(&base.join("other-fs"));
     std::fs::create_dir(fs.0.join("w")).unwrap();
     let mut args = l.mount_args();
@@ -99,16 +93,12 @@ fn upper_and_work_on_different_filesystems() {
             "put work next to upper",
         ],
     );
-    assert!(!mounted(&l.merged));
-    assert!(ledger_is_empty(&root));
+    nothing_left(&root, &l);
 }
 
 #[test]
 fn work_inside_upper() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, base, l) = root_with_stack();
     std::fs::create_dir(l.upper.join("w")).unwrap();
     let mut args = l.mount_args();
     set(&mut args, "--work", &l.upper.join("w"));
@@ -118,16 +108,12 @@ fn work_inside_upper() {
         &args,
         &["work directory", "is inside upper directory"],
     );
-    assert!(!mounted(&l.merged));
-    assert!(ledger_is_empty(&root));
+    nothing_left(&root, &l);
 }
 
 #[test]
 fn upper_without_work() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, base, l) = root_with_stack();
     let args: Vec<String> = [
         "unionfs",
         "mount",
@@ -145,10 +131,7 @@ fn upper_without_work() {
 
 #[test]
 fn target_already_mounted() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, base, l) = root_with_stack();
     root.ok(&strs(&l.mount_args()));
     let u2 = base.join("u2");
     let w2 = base.join("w2");
@@ -174,10 +157,7 @@ fn target_already_mounted() {
 
 #[test]
 fn target_busy_at_umount() {
-    common::require_root();
-    let root = TestRoot::new();
-    let base = root.path().join("s");
-    let l = Layout::new(&base);
+    let (root, _, l) = root_with_stack();
     root.ok(&strs(&l.mount_args()));
     let mut sleeper = std::process::Command::new("sleep")
         .arg("60")
@@ -192,8 +172,7 @@ fn target_busy_at_umount() {
     assert!(mounted(&l.merged), "a busy umount must leave the mount");
     assert!(!ledger_is_empty(&root), "the mount is still recorded");
     root.ok(&["unionfs", "umount", l.merged.to_str().unwrap()]);
-    assert!(!mounted(&l.merged));
-    assert!(ledger_is_empty(&root));
+    nothing_left(&root, &l);
 }
 
 /// overlay is the filesystem we can make here that overlay refuses as upper.
@@ -202,14 +181,7 @@ fn upper_on_an_overlay() {
     common::require_root();
     let root = TestRoot::new();
     let base = root.path().join("s");
-    let first = Layout::new(&base.join("first"));
-    root.ok(&strs(&first.mount_args()));
-    std::fs::create_dir(first.merged.join("u")).unwrap();
-    std::fs::create_dir(first.merged.join("w")).unwrap();
-    let second = Layout::new(&base.join("second"));
-    let mut args = second.mount_args();
-    set(&mut args, "--upper", &first.merged.join("u"));
-    set(&mut args, "--work", &first.merged.join("w"));
+    let (first, second, args) = upper_on_overlay(&root, &base);
     refused(
         &root,
         &base,
@@ -244,14 +216,7 @@ fn kernel_refuses_overlay_as_upper(method: &str) {
     common::require_root();
     let root = TestRoot::new();
     let base = root.path().join("s");
-    let first = Layout::new(&base.join("first"));
-    root.ok(&strs(&first.mount_args()));
-    std::fs::create_dir(first.merged.join("u")).unwrap();
-    std::fs::create_dir(first.merged.join("w")).unwrap();
-    let second = Layout::new(&base.join("second"));
-    let mut args = second.mount_args();
-    set(&mut args, "--upper", &first.merged.join("u"));
-    set(&mut args, "--work", &first.merged.join("w"));
+    let (first, second, mut args) = upper_on_overlay(&root, &base);
     args.splice(
         2..2,
         ["--no-preflight", "--method", method].map(String::from),

@@ -48,6 +48,15 @@ pub enum Placement {
     V2(PathBuf),
 }
 
+impl Placement {
+    /// The mount point of the hierarchy the controller is bound to.
+    pub fn mount(&self) -> &Path {
+        match self {
+            Placement::V1(m) | Placement::V2(m) => m,
+        }
+    }
+}
+
 /// The cgroup layout of this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layout {
@@ -163,11 +172,17 @@ pub fn swap_accounting(layout: &Layout) -> Option<bool> {
     }
 }
 
+/// How many swap areas are active (the lines of `/proc/swaps` after its
+/// header).
+pub fn swap_areas() -> usize {
+    std::fs::read_to_string("/proc/swaps")
+        .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
 /// Whether any swap space is configured (`/proc/swaps` lists a device).
 pub fn swap_configured() -> bool {
-    std::fs::read_to_string("/proc/swaps")
-        .map(|t| t.lines().count() > 1)
-        .unwrap_or(false)
+    swap_areas() > 0
 }
 
 /// The layout of this host, read from `/proc/self/mountinfo`.
@@ -178,23 +193,28 @@ pub fn detect() -> Result<Layout> {
     }))
 }
 
+/// The cgroup mounts of a hybrid host like the lab machine, for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HYBRID: &str = "\
+pub(crate) const HYBRID_MOUNTINFO: &str = "\
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
     #[test]
     fn hybrid_puts_each_controller_where_it_is_bound() {
-        let l = layout_from(&mountinfo::parse(HYBRID), |_| Some("hugetlb\n".into()));
+        let l = layout_from(&mountinfo::parse(HYBRID_MOUNTINFO), |_| {
+            Some("hugetlb\n".into())
+        });
         assert_eq!(l.mode, Mode::Hybrid);
-        assert_eq!(l.v1_controllers(), vec!["cpu", "memory", "pids"]);
+        assert_eq!(l.v1_controllers(), vec!["cpu", "cpuset", "memory", "pids"]);
         assert_eq!(l.v2_controllers(), vec!["hugetlb"]);
         assert_eq!(
             l.v2_mount.as_deref(),

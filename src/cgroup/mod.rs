@@ -186,6 +186,41 @@ pub(crate) fn read_u64(path: &Path) -> Option<u64> {
     read(path).ok()?.parse().ok()
 }
 
+/// Read a file of a cgroup, if it exists and can be read.
+pub(crate) fn read_if_exists(path: &Path) -> Option<String> {
+    if path.exists() { read(path).ok() } else { None }
+}
+
+/// The writes of every controller `h` holds, in a fixed order (memory,
+/// cpu, cpuset, pids), plus the memory controller's warnings. `memsw` is
+/// the group's current v1 `memory.memsw.limit_in_bytes`, asked only when
+/// the memory controller is there.
+pub(crate) fn controller_writes<H: Hierarchy + ?Sized>(
+    h: &H,
+    rel: &str,
+    l: &spec::Limits,
+    memsw: impl FnOnce() -> Option<u64>,
+) -> (Vec<Write>, Vec<String>) {
+    let v = h.version();
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    if h.holds("memory") {
+        let (w, warn) = memory::writes(v, l, h.swap_accounting(rel), memsw());
+        out.extend(w);
+        warnings.extend(warn);
+    }
+    if h.holds("cpu") {
+        out.extend(cpu::writes(v, l));
+    }
+    if h.holds("cpuset") {
+        out.extend(cpuset::writes(v, l));
+    }
+    if h.holds("pids") {
+        out.extend(pids::writes(v, l));
+    }
+    (out, warnings)
+}
+
 /// `mkdir` of a cgroup directory: the kernel fills it with interface files.
 pub(crate) fn mkdir(dir: &Path) -> Result<()> {
     use anyhow::Context;

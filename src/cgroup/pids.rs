@@ -3,10 +3,13 @@
 //! stops a fork bomb. Same file on v1 and v2: `pids.max`, `pids.current`,
 //! `pids.events`. Read `Documentation/admin-guide/cgroup-v1/pids.rst`.
 
+use std::path::Path;
+
 use serde::Serialize;
 
+use super::memory::keyed;
 use super::spec::Limits;
-use super::{Max, Version, Write};
+use super::{Max, Version, Write, read_if_exists, read_u64};
 
 const WHY: &str = "fork() and clone() in the group fail with EAGAIN once it holds this many tasks.";
 
@@ -28,6 +31,21 @@ pub struct PidsStat {
     pub max: Max,
     /// Forks refused because of the limit (pids.events `max`).
     pub refused: u64,
+}
+
+impl PidsStat {
+    /// The group's `pids.*` files in `dir` (the same on v1 and v2).
+    pub fn read(dir: &Path) -> PidsStat {
+        PidsStat {
+            current: read_u64(&dir.join("pids.current")).unwrap_or(0),
+            max: read_if_exists(&dir.join("pids.max"))
+                .map(|t| Max::parse(&t))
+                .unwrap_or_default(),
+            refused: read_if_exists(&dir.join("pids.events"))
+                .and_then(|t| keyed(&t, "max"))
+                .unwrap_or(0),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::memory::{self, MemoryStat, keyed, v1_limit};
+use super::memory::{MemoryStat, keyed, v1_limit};
 use super::pids::PidsStat;
 use super::spec::Limits;
-use super::{Hierarchy, Max, Stats, Version, Write, cpu, cpuset, pids, read, read_u64};
+use super::{Hierarchy, Max, Stats, Version, Write, read, read_if_exists, read_u64};
 use crate::host;
 use crate::trace::Mechanism;
 
@@ -71,25 +71,8 @@ impl Hierarchy for V1 {
     }
 
     fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
-        let dir = self.dir(rel);
-        let mut out = Vec::new();
-        let mut warnings = Vec::new();
-        if self.holds("memory") {
-            let memsw = read_u64(&dir.join("memory.memsw.limit_in_bytes"));
-            let (w, warn) = memory::writes(Version::V1, l, self.swap_accounting(rel), memsw);
-            out.extend(w);
-            warnings.extend(warn);
-        }
-        if self.holds("cpu") {
-            out.extend(cpu::writes(Version::V1, l));
-        }
-        if self.holds("cpuset") {
-            out.extend(cpuset::writes(Version::V1, l));
-        }
-        if self.holds("pids") {
-            out.extend(pids::writes(Version::V1, l));
-        }
-        Ok((out, warnings))
+        let memsw = || read_u64(&self.dir(rel).join("memory.memsw.limit_in_bytes"));
+        Ok(super::controller_writes(self, rel, l, memsw))
     }
 
     fn swap_accounting(&self, _rel: &str) -> bool {
@@ -99,10 +82,7 @@ impl Hierarchy for V1 {
     fn read_stats(&self, rel: &str, s: &mut Stats) -> Result<()> {
         let d = self.dir(rel);
         let num = |f: &str| read_u64(&d.join(f));
-        let text = |f: &str| {
-            let p = d.join(f);
-            if p.exists() { read(&p).ok() } else { None }
-        };
+        let text = |f: &str| read_if_exists(&d.join(f));
         if self.holds("memory") {
             let current = num("memory.usage_in_bytes").unwrap_or(0);
             let memsw = num("memory.memsw.usage_in_bytes");
@@ -147,13 +127,7 @@ impl Hierarchy for V1 {
             s.cpuset = text("cpuset.cpus");
         }
         if self.holds("pids") {
-            s.pids = Some(PidsStat {
-                current: num("pids.current").unwrap_or(0),
-                max: text("pids.max").map(|t| Max::parse(&t)).unwrap_or_default(),
-                refused: text("pids.events")
-                    .and_then(|t| keyed(&t, "max"))
-                    .unwrap_or(0),
-            });
+            s.pids = Some(PidsStat::read(&d));
         }
         Ok(())
     }

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use super::memory::{self, MemoryStat, keyed};
+use super::memory::{MemoryStat, keyed};
 use super::pids::PidsStat;
 use super::spec::Limits;
-use super::{Hierarchy, Max, Stats, Version, Write, cpu, cpuset, pids, read, read_u64};
+use super::{Hierarchy, Max, Stats, Version, Write, cpu, read, read_if_exists, read_u64};
 use crate::host;
 use crate::trace::Mechanism;
 
@@ -71,22 +71,7 @@ impl Hierarchy for V2 {
     }
 
     fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
-        let mut out = Vec::new();
-        let mut warnings = Vec::new();
-        if self.holds("memory") {
-            let (w, warn) = memory::writes(Version::V2, l, self.swap_accounting(rel), None);
-            out.extend(w);
-            warnings.extend(warn);
-        }
-        if self.holds("cpu") {
-            out.extend(cpu::writes(Version::V2, l));
-        }
-        if self.holds("cpuset") {
-            out.extend(cpuset::writes(Version::V2, l));
-        }
-        if self.holds("pids") {
-            out.extend(pids::writes(Version::V2, l));
-        }
+        let (out, warnings) = super::controller_writes(self, rel, l, || None);
         for w in &out {
             if !self.dir(rel).join(&w.file).exists() && self.dir(rel).exists() {
                 bail!(
@@ -113,10 +98,7 @@ impl Hierarchy for V2 {
     fn read_stats(&self, rel: &str, s: &mut Stats) -> Result<()> {
         let d = self.dir(rel);
         let num = |f: &str| read_u64(&d.join(f));
-        let text = |f: &str| {
-            let p = d.join(f);
-            if p.exists() { read(&p).ok() } else { None }
-        };
+        let text = |f: &str| read_if_exists(&d.join(f));
         if self.holds("memory") {
             let events = text("memory.events").unwrap_or_default();
             s.memory = Some(MemoryStat {
@@ -154,13 +136,7 @@ impl Hierarchy for V2 {
                 .or_else(|| text("cpuset.cpus.effective"));
         }
         if self.holds("pids") {
-            s.pids = Some(PidsStat {
-                current: num("pids.current").unwrap_or(0),
-                max: text("pids.max").map(|t| Max::parse(&t)).unwrap_or_default(),
-                refused: text("pids.events")
-                    .and_then(|t| keyed(&t, "max"))
-                    .unwrap_or(0),
-            });
+            s.pids = Some(PidsStat::read(&d));
         }
         Ok(())
     }

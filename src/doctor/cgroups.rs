@@ -165,12 +165,6 @@ pub fn swap_verdicts(r: &Reading) -> Vec<Check> {
     vec![accounting, swap]
 }
 
-fn hierarchy_root(p: &Placement) -> &Path {
-    match p {
-        Placement::V1(m) | Placement::V2(m) => m,
-    }
-}
-
 fn writable(dir: &Path) -> bool {
     nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
@@ -199,7 +193,7 @@ pub fn read() -> Reading {
     if let Ok(l) = &layout {
         for (name, _, _) in CONTROLLERS {
             if let Some(p) = l.controller(name) {
-                writable_list.push((name.to_string(), writable(hierarchy_root(p))));
+                writable_list.push((name.to_string(), writable(p.mount())));
             }
         }
         swap_accounting = match l.controller("memory") {
@@ -208,9 +202,7 @@ pub fn read() -> Reading {
             None => None,
         };
     }
-    let swap_areas = std::fs::read_to_string("/proc/swaps")
-        .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(0);
+    let swap_areas = detect::swap_areas();
     Reading {
         layout,
         writable: writable_list,
@@ -236,17 +228,10 @@ mod tests {
     use crate::doctor::Status;
     use crate::host::mountinfo;
 
-    const HYBRID: &str = "\
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
-
     fn hybrid(writable: bool, memsw: bool, swaps: usize) -> Reading {
-        let layout = detect::layout_from(&mountinfo::parse(HYBRID), |_| Some("hugetlb\n".into()));
+        let layout = detect::layout_from(&mountinfo::parse(detect::HYBRID_MOUNTINFO), |_| {
+            Some("hugetlb\n".into())
+        });
         Reading {
             writable: ["memory", "cpu", "cpuset", "pids"]
                 .iter()

@@ -13,8 +13,8 @@
 
 use anyhow::{Context, Result};
 
-use super::netlink_probe::{Netlink, errno_of};
 use super::{Check, is_permission_error, planned};
+use crate::net::netlink::{Netlink, is_errno};
 use crate::state::Root;
 use crate::trace::{self, Action, Mechanism, Step};
 
@@ -87,7 +87,7 @@ pub fn links_verdict(result: &Result<()>, dry_run: bool, t: &TestLinks) -> Check
         Err(e) => {
             let hint = if is_permission_error(e) {
                 "run as root (needs CAP_SYS_ADMIN for the namespace and CAP_NET_ADMIN for links)"
-            } else if errno_of(e) == Some(libc::EOPNOTSUPP) {
+            } else if is_errno(e, libc::EOPNOTSUPP) {
                 "load the modules: modprobe bridge veth"
             } else {
                 "check dmesg; the kernel needs CONFIG_BRIDGE and CONFIG_VETH"
@@ -97,78 +97,55 @@ pub fn links_verdict(result: &Result<()>, dry_run: bool, t: &TestLinks) -> Check
     }
 }
 
-fn netlink_step(summary: String, shell: String) -> Step {
-    Step::new(Mechanism::Net, Action::Netlink, summary)
-        .shell(shell)
-        .man("rtnetlink(7)")
-}
-
-fn socket(nl: &mut Option<Netlink>) -> Result<&mut Netlink> {
-    if nl.is_none() {
-        *nl = Some(Netlink::open()?);
-    }
-    nl.as_mut().context("no netlink socket")
-}
-
 fn gone(nl: &mut Netlink, name: &str) -> Result<()> {
-    match nl.link_index(name)? {
+    match nl.link(name)? {
         None => Ok(()),
-        Some(i) => anyhow::bail!("{name} (index {i}) still exists after RTM_DELLINK"),
+        Some(l) => anyhow::bail!("{name} (index {}) still exists after RTM_DELLINK", l.index),
     }
 }
 
-/// Create, attach, delete and verify. Deletion runs whatever happened; the
-/// first error wins.
-fn make_and_remove(nl: &mut Option<Netlink>, t: &TestLinks) -> Result<()> {
+/// Is `t.veth` a port of `t.bridge`?
+fn attached(nl: &mut Netlink, t: &TestLinks) -> Result<()> {
+    let bridge = nl.link(&t.bridge)?.map(|l| l.index);
+    let master = nl.link(&t.veth)?.and_then(|l| l.master);
+    if bridge.is_none() || master != bridge {
+        anyhow::bail!(
+            "{} is not attached to {} after RTM_SETLINK",
+            t.veth,
+            t.bridge
+        );
+    }
+    Ok(())
+}
+
+/// Create, attach, delete and verify, with the same traced netlink calls
+/// `glassbox network` uses. Deletion runs whatever happened; the first
+/// error wins. Under `--dry-run` the changes are only planned, so there is
+/// nothing to verify.
+fn make_and_remove(t: &TestLinks) -> Result<()> {
+    let verify = !trace::dry_run();
+    let mut nl = Netlink::new()?;
     let made = (|| -> Result<()> {
-        netlink_step(
-            format!("create bridge {}", t.bridge),
-            format!("ip link add {} type bridge", t.bridge),
-        )
-        .arg("name", &t.bridge)
-        .why("Containers of a network hang off one bridge, a switch inside the kernel.")
-        .run(|| socket(nl)?.add_bridge(&t.bridge))?;
-        netlink_step(
-            format!("create veth pair {}/{}", t.veth, t.peer),
-            format!("ip link add {} type veth peer name {}", t.veth, t.peer),
-        )
-        .arg("name", &t.veth)
-        .arg("peer", &t.peer)
-        .why("A veth pair is a cable: one end goes into the container, the other onto the bridge.")
-        .man("veth(4)")
-        .run(|| socket(nl)?.add_veth(&t.veth, &t.peer))?;
-        netlink_step(
-            format!("attach {} to {}", t.veth, t.bridge),
-            format!("ip link set {} master {}", t.veth, t.bridge),
-        )
-        .run(|| {
-            let nl = socket(nl)?;
-            nl.set_master(&t.veth, &t.bridge)?;
-            let bridge = nl.link_index(&t.bridge)?;
-            if nl.master_of(&t.veth)? != bridge || bridge.is_none() {
-                anyhow::bail!(
-                    "{} is not attached to {} after RTM_SETLINK",
-                    t.veth,
-                    t.bridge
-                );
-            }
-            Ok(())
-        })
+        nl.add_bridge(&t.bridge)?;
+        nl.add_veth(&t.veth, &t.peer)?;
+        nl.set_master(&t.veth, &t.bridge)?;
+        if verify {
+            attached(&mut nl, t)?;
+        }
+        Ok(())
     })();
     // Deleting one end of a veth pair deletes both.
     let mut removed = Ok(());
     for name in [&t.veth, &t.bridge] {
-        let r = netlink_step(format!("delete {name}"), format!("ip link del {name}"))
-            .arg("name", name)
-            .run(|| {
-                let nl = socket(nl)?;
-                nl.del_link(name)?;
-                gone(nl, name)?;
+        let r = nl.del_link(name).and_then(|()| {
+            if verify {
+                gone(&mut nl, name)?;
                 if name == &t.veth {
-                    gone(nl, &t.peer)?;
+                    gone(&mut nl, &t.peer)?;
                 }
-                Ok(())
-            });
+            }
+            Ok(())
+        });
         removed = removed.and(r);
     }
     made.and(removed)
@@ -194,8 +171,7 @@ fn probe(t: &TestLinks) -> Result<()> {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
                     .context("unshare(CLONE_NEWNET)")
             })?;
-            let mut nl = None;
-            make_and_remove(&mut nl, &t)
+            make_and_remove(&t)
         })
         .context("spawn the link test thread")?;
     worker
@@ -209,7 +185,10 @@ fn host_links() -> Result<Vec<String>> {
         .shell("ip -o link show")
         .man("rtnetlink(7)")
         .detail()
-        .observe(|| Netlink::open()?.link_names())
+        .observe(|| {
+            let links = Netlink::new()?.links()?;
+            Ok(links.into_iter().map(|l| l.name).collect())
+        })
 }
 
 pub fn checks(root: &Root) -> Vec<Check> {

@@ -20,7 +20,6 @@ pub mod firewall;
 pub mod kernel;
 pub mod links;
 pub mod namespaces;
-pub mod netlink_probe;
 pub mod overlay;
 pub mod privileges;
 pub mod report;

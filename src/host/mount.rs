@@ -192,35 +192,39 @@ mod tests {
 
     #[test]
     fn shell_lines_match_mount8() {
-        let s = mount_step(
-            Mechanism::Ns,
-            "proc",
-            Path::new("/proc"),
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        );
-        assert_eq!(
-            s.shell.unwrap(),
-            "mount -t proc -o nosuid,nodev,noexec proc /proc"
-        );
-        let s = mount_step(
-            Mechanism::Ns,
-            "/r",
-            Path::new("/r"),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        );
-        assert_eq!(s.shell.unwrap(), "mount --rbind /r /r");
-        let s = mount_step(
-            Mechanism::Ns,
-            "none",
-            Path::new("/"),
-            None,
-            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-            None,
-        );
-        assert_eq!(s.shell.unwrap(), "mount --make-rprivate /");
+        let cases = [
+            (
+                "proc",
+                "/proc",
+                Some("proc"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                "mount -t proc -o nosuid,nodev,noexec proc /proc",
+            ),
+            (
+                "/r",
+                "/r",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                "mount --rbind /r /r",
+            ),
+            (
+                "none",
+                "/",
+                None,
+                MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                "mount --make-rprivate /",
+            ),
+        ];
+        for (source, target, fstype, flags, shell) in cases {
+            let s = mount_step(
+                Mechanism::Ns,
+                source,
+                Path::new(target),
+                fstype,
+                flags,
+                None,
+            );
+            assert_eq!(s.shell.unwrap(), shell);
+        }
     }
 }

@@ -122,15 +122,7 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
     let rec = images
         .images
         .entry(id.clone())
-        .or_insert_with(|| ImageRecord {
-            id: id.clone(),
-            manifest_digest: manifest_digest.clone(),
-            manifest_media_type: manifest_mt,
-            repo_digests: Vec::new(),
-            layers: records,
-            size,
-            added: now(),
-        });
+        .or_insert_with(|| ImageRecord::new(&id, &manifest_digest, manifest_mt, records, size));
     for d in new.repo_digests {
         if !rec.repo_digests.contains(&d) {
             rec.repo_digests.push(d);

@@ -20,7 +20,7 @@ use super::manifest::{
 use super::progress::{LayerBar, Progress};
 use super::reference::Reference;
 use super::registry::Registry;
-use super::store::{ImageRecord, LayerRecord, Store, now};
+use super::store::{ImageRecord, LayerRecord, Store};
 use crate::state::Root;
 use crate::trace::{Action, Mechanism, Step};
 
@@ -160,18 +160,15 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         let _lock = store.lock_images()?;
         let mut images = store.images()?;
         let before = r.tagged().and_then(|t| images.tags.get(&t).cloned());
-        let rec = images
-            .images
-            .entry(id.clone())
-            .or_insert_with(|| ImageRecord {
-                id: id.clone(),
-                manifest_digest: manifest_digest.clone(),
-                manifest_media_type: manifest_mt.clone(),
-                repo_digests: Vec::new(),
-                layers: layers.clone(),
+        let rec = images.images.entry(id.clone()).or_insert_with(|| {
+            ImageRecord::new(
+                &id,
+                &manifest_digest,
+                manifest_mt.clone(),
+                layers.clone(),
                 size,
-                added: now(),
-            });
+            )
+        });
         if !rec.repo_digests.contains(&repo_digest) {
             rec.repo_digests.push(repo_digest);
         }
@@ -351,17 +348,10 @@ fn fetch_layer(
     let _blob_lock = store.lock_blob(&layer.digest)?;
     if store.has_blob(&layer.digest) {
         // Downloaded before (e.g. by `load`), not unpacked yet.
-        bar.bytes("Extracting", layer.size);
-        let f = File::open(store.blob_path(&layer.digest))
-            .with_context(|| format!("open blob {}", layer.digest))?;
-        store.unpack_layer(
-            chain,
-            diff_id,
-            Counting {
-                inner: BufReader::new(f),
-                bar,
-            },
-        )?;
+        let blob = store.blob_path(&layer.digest);
+        extract(store, bar, chain, diff_id, layer.size, || {
+            File::open(&blob).with_context(|| format!("open blob {}", layer.digest))
+        })?;
         bar.done("Pull complete");
         return Ok(Some(0));
     }
@@ -405,8 +395,27 @@ fn fetch_layer(
     let Some(verified) = verified else {
         return Ok(None); // dry run
     };
-    bar.bytes("Extracting", layer.size);
-    let f = File::open(verified.path()).context("reopen the downloaded layer")?;
+    extract(store, bar, chain, diff_id, layer.size, || {
+        File::open(verified.path()).context("reopen the downloaded layer")
+    })?;
+    let n = verified.size;
+    verified.commit()?;
+    bar.done("Pull complete");
+    Ok(Some(n))
+}
+
+/// Unpack a downloaded layer (`size` compressed bytes, opened by `open`)
+/// as chain `chain`, the bar counting what is read.
+fn extract(
+    store: &Store,
+    bar: &LayerBar,
+    chain: &str,
+    diff_id: &str,
+    size: u64,
+    open: impl FnOnce() -> Result<File>,
+) -> Result<()> {
+    bar.bytes("Extracting", size);
+    let f = open()?;
     store.unpack_layer(
         chain,
         diff_id,
@@ -415,10 +424,7 @@ fn fetch_layer(
             bar,
         },
     )?;
-    let n = verified.size;
-    verified.commit()?;
-    bar.done("Pull complete");
-    Ok(Some(n))
+    Ok(())
 }
 
 /// Advances the bar as compressed bytes are read.

@@ -270,12 +270,7 @@ impl Registry {
                 self.repo
             ),
             404 => {
-                let body = resp
-                    .into_body()
-                    .with_config()
-                    .limit(64 * 1024)
-                    .read_to_string()
-                    .unwrap_or_default();
+                let body = error_body(resp);
                 let code = serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_string))
@@ -283,12 +278,7 @@ impl Registry {
                 bail!("{path}: not found on {} ({code})", self.domain)
             }
             400 if self.base.starts_with("http://") => {
-                let body = resp
-                    .into_body()
-                    .with_config()
-                    .limit(64 * 1024)
-                    .read_to_string()
-                    .unwrap_or_default();
+                let body = error_body(resp);
                 if body.contains("HTTPS") {
                     bail!(
                         "registry {} speaks HTTPS: put its CA certificate in certs.d/{}/ca.crt under the state root",
@@ -440,6 +430,15 @@ pub fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
         s = next.trim_start_matches([',', ' ']);
     }
     (scheme.to_string(), params)
+}
+
+/// The start of an error answer's body (at most 64 KiB, empty if unreadable).
+fn error_body(resp: ureq::http::Response<ureq::Body>) -> String {
+    resp.into_body()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default()
 }
 
 fn url_encode(s: &str) -> String {

@@ -63,6 +63,28 @@ pub struct ImageRecord {
     pub added: u64,
 }
 
+impl ImageRecord {
+    /// A record for an image entering the store now, not yet known by any
+    /// registry digest.
+    pub fn new(
+        id: &str,
+        manifest_digest: &str,
+        manifest_media_type: String,
+        layers: Vec<LayerRecord>,
+        size: u64,
+    ) -> ImageRecord {
+        ImageRecord {
+            id: id.to_string(),
+            manifest_digest: manifest_digest.to_string(),
+            manifest_media_type,
+            repo_digests: Vec::new(),
+            layers,
+            size,
+            added: now(),
+        }
+    }
+}
+
 /// `images.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Images {
@@ -204,14 +226,7 @@ impl Store {
                 )
                 .shell(format!("rm -rf {}", path.display()))
                 .detail()
-                .run(|| {
-                    if path.is_dir() {
-                        fs::remove_dir_all(&path)
-                    } else {
-                        fs::remove_file(&path)
-                    }
-                    .with_context(|| format!("remove {}", path.display()))
-                });
+                .run(|| remove_path(&path));
             }
         }
     }
@@ -426,14 +441,7 @@ impl Store {
                 .arg("path", path.display())
                 .shell(format!("rm -rf {}", path.display()))
                 .why("no remaining image refers to it: a shared layer lives until its last image is removed")
-                .run(|| {
-                    if path.is_dir() {
-                        fs::remove_dir_all(&path)
-                    } else {
-                        fs::remove_file(&path)
-                    }
-                    .with_context(|| format!("remove {}", path.display()))
-                })?;
+                .run(|| remove_path(&path))?;
                 if sub == "layers" {
                     deleted.push(format!("Deleted: sha256:{name}"));
                 }
@@ -550,6 +558,16 @@ impl Drop for BlobWriter {
 }
 
 /// Seconds since the epoch, now.
+/// `rm -rf PATH` for a directory or a file of the store.
+fn remove_path(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
+    .with_context(|| format!("remove {}", path.display()))
+}
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -398,13 +398,17 @@ impl Netlink {
             })
     }
 
-    /// `ip link del NAME` ("already gone" is success).
+    /// `ip link del NAME` ("already gone" is success). Under `--dry-run`
+    /// a link that is not there is still planned: an earlier step of the
+    /// same plan may be the one that would create it.
     pub fn del_link(&mut self, name: &str) -> Result<()> {
-        let Some(link) = self.link(name)? else {
-            return Ok(());
+        let index = match self.link(name)? {
+            Some(link) => link.index,
+            None if crate::trace::dry_run() => 0,
+            None => return Ok(()),
         };
         let mut msg = LinkMessage::default();
-        msg.header.index = link.index;
+        msg.header.index = index;
         let shell = format!("{} link del {name}", self.ip);
         self.step(format!("delete link {name}"), shell)
             .arg("link", name)

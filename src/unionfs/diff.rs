@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::whiteout::{is_overlay_opaque, is_overlay_whiteout};
+use super::whiteout::{is_overlay_opaque, is_overlay_whiteout, sorted_names};
 
 /// One change, in the shape of Docker's `GET /containers/{id}/changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,16 +67,6 @@ pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
     walk(upper, Path::new(""), lowers, &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
-}
-
-fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {
-    let mut names: Vec<OsString> = std::fs::read_dir(dir)
-        .with_context(|| format!("list {}", dir.display()))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("list {}", dir.display()))?;
-    names.sort();
-    Ok(names)
 }
 
 fn walk(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Change>) -> Result<()> {

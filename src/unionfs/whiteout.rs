@@ -301,14 +301,19 @@ pub fn overlay_to_oci(upper: &Path) -> Result<Vec<LayerEntry>> {
     Ok(out)
 }
 
-fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
+/// The names in `dir`, sorted (so walks are deterministic).
+pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {
     let mut names: Vec<OsString> = std::fs::read_dir(dir)
         .with_context(|| format!("list {}", dir.display()))?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("list {}", dir.display()))?;
     names.sort();
-    for name in names {
+    Ok(names)
+}
+
+fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
+    for name in sorted_names(dir)? {
         let path = dir.join(&name);
         let meta = std::fs::symlink_metadata(&path)
             .with_context(|| format!("lstat {}", path.display()))?;

@@ -40,6 +40,25 @@ pub fn parent_dir(root: &TestRoot, controller: &str) -> PathBuf {
     dir(root, "x", controller).parent().unwrap().to_path_buf()
 }
 
+/// Assert that glassbox's parent cgroup of this root exists in none of
+/// the memory, cpu and pids trees (`after` says what ran).
+pub fn assert_no_parent(root: &TestRoot, after: &str) {
+    for c in ["memory", "cpu", "pids"] {
+        assert!(
+            !parent_dir(root, c).exists(),
+            "{after} left {} behind",
+            parent_dir(root, c).display()
+        );
+    }
+}
+
+/// The relative CPU weight `stat --json` reports: `cpu.shares` on v1,
+/// `cpu.weight` on v2.
+pub fn cpu_weight(stat: &serde_json::Value, version: &str) -> u64 {
+    let key = if version == "v1" { "shares" } else { "weight" };
+    stat["cpu"][key].as_u64().unwrap()
+}
+
 /// The trimmed content of a group's file.
 pub fn file(root: &TestRoot, name: &str, controller: &str, f: &str) -> String {
     let p = dir(root, name, controller).join(f);

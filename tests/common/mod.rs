@@ -52,17 +52,22 @@ impl TestRoot {
         self.glassbox().args(args).output().expect("spawn glassbox")
     }
 
+    /// Run glassbox with args and expect success; the output.
+    pub fn succeeds(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_succeeded(args, &out);
+        out
+    }
+
     /// Run glassbox with args and expect success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout(&self.succeeds(args))
+    }
+
+    /// Run glassbox with args and expect success; returns stderr (the
+    /// trace and the commentary).
+    pub fn ok_stderr(&self, args: &[&str]) -> String {
+        stderr(&self.succeeds(args))
     }
 
     /// Run glassbox with args and expect failure; returns stderr.
@@ -85,9 +90,33 @@ impl Drop for TestRoot {
     }
 }
 
+/// Assert that `glassbox ARGS` succeeded, showing both outputs if not.
+pub fn assert_succeeded(args: &[&str], out: &Output) {
+    assert!(
+        out.status.success(),
+        "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
 /// The binary cargo built for this test run.
 pub fn glassbox_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_glassbox"))
+}
+
+/// The names in `dir`, sorted (none if it does not exist).
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Standard output of a finished command as text.

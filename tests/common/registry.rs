@@ -41,6 +41,29 @@ pub fn agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// `skopeo copy` of fixture `name` to `docker://{dest}` over plain HTTP,
+/// without a signature policy, with `extra` options (credentials,
+/// compression) before the source; skopeo's stderr if it fails.
+pub fn skopeo_copy(name: &str, dest: &str, extra: &[&str]) -> Result<(), String> {
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .args(extra)
+        .arg(fixtures::oci_ref(name))
+        .arg(format!("docker://{dest}"))
+        .output()
+        .unwrap_or_else(|e| panic!("spawn skopeo (apt-get install -y skopeo): {e}"));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// How to configure the registry before starting it.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -257,6 +280,19 @@ impl Registry {
                 "skopeo copy {name} to {} failed with {status}:\n{}\n--- registry log\n{}",
                 self.addr,
                 read_log(&log),
+                self.log()
+            );
+        }
+    }
+
+    /// Push fixture `name` as `AS_NAME:latest` with `extra` skopeo options
+    /// (`--dest-creds`, `--dest-compress-format`, ...); panics with
+    /// skopeo's error and the registry's log if it fails.
+    pub fn push_as(&self, name: &str, as_name: &str, extra: &[&str]) {
+        if let Err(e) = skopeo_copy(name, &self.reference(as_name), extra) {
+            panic!(
+                "skopeo copy {name} to {}: {e}\n--- registry log\n{}",
+                self.reference(as_name),
                 self.log()
             );
         }

@@ -124,13 +124,7 @@ impl Lab {
 
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "glassbox {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            common::stdout(&out),
-            common::stderr(&out)
-        );
+        common::assert_succeeded(args, &out);
         common::stdout(&out)
     }
 

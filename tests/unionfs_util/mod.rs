@@ -5,6 +5,8 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use crate::common::{self, TestRoot};
+
 /// Is anything mounted exactly at `path`?
 pub fn mounted(path: &Path) -> bool {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -120,6 +122,36 @@ impl Layout {
             self.merged.display().to_string(),
         ]
     }
+}
+
+/// Point `flag` (`--upper`, `--work`) of mount arguments at `value`.
+pub fn set(args: &mut [String], flag: &str, value: &Path) {
+    let i = args.iter().position(|a| a == flag).unwrap();
+    args[i + 1] = value.display().to_string();
+}
+
+/// As root, a private state root with the standard stack under `<root>/s`:
+/// (the root, `<root>/s`, the stack).
+pub fn root_with_stack() -> (TestRoot, PathBuf, Layout) {
+    common::require_root();
+    let root = TestRoot::new();
+    let base = root.path().join("s");
+    let l = Layout::new(&base);
+    (root, base, l)
+}
+
+/// Two stacks under `base`: `first` mounted, and the mount arguments of
+/// `second` with its upper and work directories inside `first`'s overlay.
+pub fn upper_on_overlay(root: &TestRoot, base: &Path) -> (Layout, Layout, Vec<String>) {
+    let first = Layout::new(&base.join("first"));
+    root.ok(&strs(&first.mount_args()));
+    std::fs::create_dir(first.merged.join("u")).unwrap();
+    std::fs::create_dir(first.merged.join("w")).unwrap();
+    let second = Layout::new(&base.join("second"));
+    let mut args = second.mount_args();
+    set(&mut args, "--upper", &first.merged.join("u"));
+    set(&mut args, "--work", &first.merged.join("w"));
+    (first, second, args)
 }
 
 pub fn strs(v: &[String]) -> Vec<&str> {
