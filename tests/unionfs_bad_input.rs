@@ -130,6 +130,39 @@ fn upper_without_work() {
 }
 
 #[test]
+fn single_lower_without_upper_is_refused_before_the_kernel() {
+    let (root, base, l) = root_with_stack();
+    let args: Vec<String> = [
+        "unionfs",
+        "mount",
+        "--lower",
+        l.l1.to_str().unwrap(),
+        l.merged.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let err = refused(
+        &root,
+        &base,
+        &args,
+        &["needs at least 2 lower layers", "add another --lower"],
+    );
+    assert!(!err.contains("fsconfig"), "{err}");
+    nothing_left(&root, &l);
+}
+
+#[test]
+fn upper_that_is_also_a_lower_is_refused_before_the_kernel() {
+    let (root, base, l) = root_with_stack();
+    let mut args = l.mount_args();
+    set(&mut args, "--upper", &l.l1);
+    let err = refused(&root, &base, &args, &["is also lower layer", "l1"]);
+    assert!(!err.contains("fsconfig"), "{err}");
+    nothing_left(&root, &l);
+}
+
+#[test]
 fn target_already_mounted() {
     let (root, base, l) = root_with_stack();
     root.ok(&strs(&l.mount_args()));

@@ -193,6 +193,23 @@ pub fn check(req: &Request) -> Result<Checked> {
             )?),
         ),
     };
+    if upper.is_none() && lowers.len() < 2 {
+        bail!(
+            "a read-only stack (no --upper) needs at least 2 lower layers, and only 1 was given: add another --lower, or give --upper and --work to make it writable"
+        );
+    }
+    for dir in upper.iter().chain(work.iter()) {
+        if let Some(l) = lowers
+            .iter()
+            .find(|l| dir.starts_with(l) || l.starts_with(dir))
+        {
+            bail!(
+                "{} is also lower layer {} (or inside it): overlay refuses overlapping layers; give upper and work their own directories outside every lower",
+                dir.display(),
+                l.display()
+            );
+        }
+    }
     let target = existing_dir(
         "mount point",
         &req.target,
