@@ -139,3 +139,35 @@ fn hostname_without_uts_is_refused() {
     assert!(err.contains("--hostname needs --uts"), "{err}");
     assert_eq!(nix::unistd::gethostname().unwrap(), before);
 }
+
+#[test]
+fn hostname_longer_than_host_name_max_is_refused_before_the_kernel() {
+    require_root();
+    let root = TestRoot::new();
+    let long = "h".repeat(65);
+    let err = root.fails(&["ns", "run", "--uts", "--hostname", &long, "--", "true"]);
+    assert!(err.contains("at most 64"), "{err}");
+    assert!(!err.contains("EINVAL"), "{err}");
+    assert_eq!(mounts_mentioning(root.path()), 0);
+}
+
+#[test]
+fn map_count_zero_is_refused_before_writing_uid_map() {
+    require_root();
+    let root = TestRoot::new();
+    let err = root.fails(&["ns", "run", "--user", "--map-count", "0", "--", "true"]);
+    assert!(err.contains("--map-count 0"), "{err}");
+    assert!(!err.contains("uid_map"), "{err}");
+    let err = root.fails(&[
+        "ns",
+        "run",
+        "--user",
+        "--map-root",
+        "4294967295",
+        "--map-count",
+        "2",
+        "--",
+        "true",
+    ]);
+    assert!(err.contains("runs past the last uid"), "{err}");
+}

@@ -220,6 +220,27 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
     if a.map_root.is_some() && !types.contains(&NsType::User) {
         bail!("--map-root needs --user");
     }
+    if let Some(h) = &a.hostname {
+        // HOST_NAME_MAX: sethostname(2) fails with EINVAL past 64 bytes.
+        if h.len() > 64 {
+            bail!(
+                "--hostname is {} bytes long: the kernel allows at most 64 (HOST_NAME_MAX); give a shorter name",
+                h.len()
+            );
+        }
+    }
+    if types.contains(&NsType::User) {
+        if a.map_count == 0 {
+            bail!("--map-count 0 maps no ids: give at least 1");
+        }
+        let first = a.map_root.unwrap_or_else(|| nix::unistd::getuid().as_raw());
+        if first.checked_add(a.map_count).is_none() {
+            bail!(
+                "--map-root {first} with --map-count {} runs past the last uid (4294967295): give a smaller --map-root or --map-count",
+                a.map_count
+            );
+        }
+    }
     if types.contains(&NsType::Pid) && !types.contains(&NsType::Mnt) {
         trace::say(
             Mechanism::Ns,
