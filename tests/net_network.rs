@@ -312,3 +312,25 @@ fn with_docker_present_accept_rules_go_to_docker_user_and_dockers_rules_stay() {
         .collect();
     assert_eq!(before, after, "teardown must leave exactly Docker's rules");
 }
+
+#[test]
+fn disconnect_removes_the_ports_published_to_the_member_so_the_next_member_does_not_inherit_them() {
+    let mut lab = Lab::new();
+    let (c1, c2) = (lab.ns("c1"), lab.ns("c2"));
+    lab.ok(&["network", "create", "--subnet", "10.73.0.0/24", "pubnet"]);
+    lab.ok(&["network", "connect", "pubnet", &c1]);
+    lab.ok(&["net", "publish", "1317:10.73.0.2:80"]);
+    assert!(lab.host_sh("nft list ruleset").contains("dport 1317"));
+    lab.ok(&["network", "disconnect", "pubnet", &c1]);
+    let rules = lab.host_sh("nft list ruleset");
+    assert!(
+        !rules.contains("1317"),
+        "a rule outlived its member:\n{rules}"
+    );
+    // The next member gets the same address and no port of the old one.
+    lab.ok(&["network", "connect", "pubnet", &c2]);
+    assert!(!lab.ok(&["net", "show"]).contains("1317"));
+    lab.ok(&["network", "disconnect", "pubnet", &c2]);
+    lab.ok(&["network", "rm", "pubnet"]);
+    assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
+}

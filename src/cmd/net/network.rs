@@ -368,8 +368,32 @@ pub(super) fn connect(root: &Root, a: &ConnectArgs) -> Result<()> {
 pub(super) fn disconnect(root: &Root, a: &DisconnectArgs) -> Result<()> {
     let net = find_network(root, &a.network)?;
     let target = Target::parse(&a.target, None)?;
-    endpoint::detach(root, &net, &target.name)?;
+    let lease = endpoint::detach(root, &net, &target.name)?;
+    // A port published to the address it leaves would forward to whoever
+    // gets that address next: it goes with the member.
+    let gone: Vec<String> = nat_ports_to(root, lease.ip)?;
+    if !gone.is_empty() {
+        nat::unpublish_all_to(root, lease.ip)?;
+        trace::say(
+            Mechanism::Net,
+            format!(
+                "unpublished {} (published to {}, which {} no longer holds)",
+                gone.join(", "),
+                lease.ip,
+                target.name
+            ),
+        );
+    }
     Ok(())
+}
+
+fn nat_ports_to(root: &Root, ip: std::net::Ipv4Addr) -> Result<Vec<String>> {
+    Ok(crate::net::firewall::load(root)?
+        .ports
+        .iter()
+        .filter(|p| p.publish.container_ip == ip)
+        .map(|p| p.publish.to_string())
+        .collect())
 }
 
 pub(super) fn prune(root: &Root) -> Result<()> {
