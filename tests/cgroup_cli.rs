@@ -8,7 +8,9 @@ mod common;
 
 use std::process::Command;
 
-use cgroup_util::{assert_no_parent, dir, file, parent_dir, stat, version};
+use cgroup_util::{
+    assert_no_parent, dir, file, parent_dir, spawn_in, stat, version, wait_for_procs,
+};
 use common::{TestRoot, require_root};
 
 const V1_UNLIMITED: &str = "9223372036854771712";
@@ -502,4 +504,26 @@ fn a_swap_limit_is_enforced_or_warned_about() {
         assert!(err.contains("cannot be enforced"), "{err}");
         assert_eq!(mem_limit(&root, "sw"), (200u64 << 20).to_string());
     }
+}
+
+#[test]
+fn sigterm_to_cgroup_run_is_passed_on_and_leaves_no_process_in_the_group() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "sig"]);
+    let mut child = spawn_in(&root, "sig", "exec sleep 300");
+    wait_for_procs(&root, "sig", 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "the command's 128+SIGTERM");
+    assert_eq!(
+        stat(&root, "sig")["procs"].as_array().unwrap().len(),
+        0,
+        "the command outlived glassbox in the group"
+    );
+    root.ok(&["cgroup", "rm", "sig"]);
 }

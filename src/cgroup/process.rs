@@ -12,9 +12,9 @@ use std::ffi::CString;
 use std::os::fd::AsRawFd;
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::Signal;
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
 
 use super::Group;
 use crate::trace::{self, Action, Mechanism, Step};
@@ -53,6 +53,58 @@ pub fn classify(pid: u32, status: WaitStatus, oom_before: u64, oom_after: u64) -
     }
 }
 
+/// The signals glassbox passes on to the command while it waits (as
+/// `docker run` does), plus SIGCHLD to learn that the command ended.
+fn waited_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Wait for `pid`, passing SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to glassbox
+/// on to it, so that killing glassbox does not leave the command running
+/// in the group. The signals must already be blocked (before the fork).
+fn wait_forwarding(pid: Pid) -> Result<WaitStatus> {
+    let set = waited_signals();
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(s) => return Ok(s),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waitpid(2)"),
+        }
+        // SAFETY: a zeroed siginfo_t is a valid out-buffer.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set is a valid sigset_t and info a writable siginfo_t.
+        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+        if sig < 0 {
+            let e = nix::errno::Errno::last();
+            if e == nix::errno::Errno::EINTR {
+                continue;
+            }
+            return Err(e).context("sigwaitinfo(2)");
+        }
+        if sig == libc::SIGCHLD {
+            continue;
+        }
+        // Ctrl-C on the terminal (sent by the kernel to the whole process
+        // group) already reached the command, which shares our group.
+        let from_tty =
+            info.si_code == libc::SI_KERNEL && matches!(sig, libc::SIGINT | libc::SIGQUIT);
+        if !from_tty && let Ok(s) = Signal::try_from(sig) {
+            let _ = nix::sys::signal::kill(pid, s);
+        }
+    }
+}
+
 /// Run `argv` inside `group` and wait for it.
 pub fn run(group: &Group, argv: &[String]) -> Result<Exit> {
     if argv.is_empty() {
@@ -71,16 +123,31 @@ pub fn run(group: &Group, argv: &[String]) -> Result<Exit> {
         .map(|a| crate::host::shell_quote(a))
         .collect::<Vec<_>>()
         .join(" ");
+    let mut old_mask = SigSet::empty();
     let pid = Step::new(Mechanism::Cgroup, Action::Process, format!("start {} (held until it is in the group)", argv[0]))
         .arg("argv", format!("{argv:?}"))
         .shell(format!("sh -c 'echo $$ > cgroup.procs && exec {shell}'"))
         .why("The child is forked, moved into the group, and only then execs the command, so all of it runs under the limits.")
         .man("fork(2)")
         .run(|| {
+            // Block the signals to pass on before forking, so none is lost
+            // between the fork and the wait.
+            nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_BLOCK,
+                Some(&waited_signals()),
+                Some(&mut old_mask),
+            )
+            .context("sigprocmask(2)")?;
             // SAFETY: glassbox is single-threaded here; the child only
             // reads a pipe, then execs or exits.
-            match unsafe { fork() }.context("fork(2)")? {
+            let forked = unsafe { fork() }.context("fork(2)");
+            if forked.is_err() {
+                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            }
+            match forked? {
                 ForkResult::Child => {
+                    // The command gets the signal mask glassbox started with.
+                    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
                     // SAFETY: closing our copy of the write end, so the read sees EOF if the parent dies.
                     unsafe { libc::close(wfd) };
                     let mut b = [0u8; 1];
@@ -108,12 +175,21 @@ pub fn run(group: &Group, argv: &[String]) -> Result<Exit> {
         });
     }
     drop(read_end);
+    let restore = || {
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    };
     if let Err(e) = group.add(pid) {
         drop(write_end);
         let _ = waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        restore();
         return Err(e);
     }
-    nix::unistd::write(&write_end, b"g").context("release the child")?;
+    if let Err(e) = nix::unistd::write(&write_end, b"g") {
+        drop(write_end);
+        let _ = waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        restore();
+        return Err(e).context("release the child");
+    }
     drop(write_end);
     let status = Step::new(
         Mechanism::Cgroup,
@@ -123,14 +199,9 @@ pub fn run(group: &Group, argv: &[String]) -> Result<Exit> {
     .arg("pid", pid)
     .man("wait(2)")
     .detail()
-    .observe(|| {
-        loop {
-            match waitpid(nix::unistd::Pid::from_raw(pid as i32), None) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                other => return other.context("waitpid(2)"),
-            }
-        }
-    })?;
+    .observe(|| wait_forwarding(Pid::from_raw(pid as i32)));
+    restore();
+    let status = status?;
     let exit = classify(pid, status, oom_before, group.oom_kills());
     Ok(exit)
 }
