@@ -550,3 +550,42 @@ fn owners_modes_xattrs_and_times_are_kept_and_overlay_xattrs_are_not_forged() {
         "a layer cannot forge trusted.overlay.* xattrs"
     );
 }
+
+#[test]
+fn a_created_date_with_a_multibyte_offset_does_not_panic_ls() {
+    require_root();
+    let root = TestRoot::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lb = tar::Builder::new(Vec::new());
+    raw_entry(&mut lb, tar::EntryType::Regular, "hello", "", b"hi\n");
+    let layer = lb.into_inner().unwrap();
+    let diff = fixtures::sha256_digest(&layer);
+    // 6 bytes after the seconds, but byte 3 falls inside the 'é'.
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "created": "2024-01-01T00:00:00+0\u{e9}00",
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": "config.json", "RepoTags": ["oddtime:latest"], "Layers": ["layer.tar"],
+    }]))
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("config.json", &config),
+        ("manifest.json", &manifest),
+        ("layer.tar", &layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    let path = dir.path().join("oddtime.tar");
+    std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+    root.ok(&["image", "load", "-i", path.to_str().unwrap()]);
+    let ls = root.ok(&["image", "ls"]);
+    assert!(ls.contains("oddtime") && ls.contains("N/A"), "{ls}");
+    root.ok(&["image", "ls", "--format", "json"]);
+}
