@@ -444,3 +444,30 @@ fn human_report_snapshot() {
         insta::assert_snapshot!(text);
     });
 }
+
+#[test]
+fn a_damaged_ledger_is_named_as_such_not_blamed_on_overlayfs() {
+    require_root();
+    let root = TestRoot::new();
+    let ledger = root.path().join("resources.json");
+    std::fs::write(&ledger, "{").unwrap();
+    let (_, checks) = doctor_json(&root, &[]);
+    let overlay = find(&checks, "overlayfs");
+    assert!(
+        detail(&checks, "overlayfs").starts_with("test mount not tried"),
+        "{overlay:#}"
+    );
+    let hint = overlay["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("damaged, not overlayfs"), "{overlay:#}");
+    assert!(!hint.contains("dmesg"), "{overlay:#}");
+    let left = find(&checks, "leftovers");
+    let hint = left["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("move the damaged file aside"), "{left:#}");
+    assert!(!hint.contains("run as root"), "{left:#}");
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap(),
+        "{",
+        "left untouched"
+    );
+    std::fs::remove_file(&ledger).unwrap();
+}

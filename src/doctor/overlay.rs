@@ -35,6 +35,15 @@ pub fn verdict(result: &Result<()>, dry_run: bool, dir: &Path) -> Check {
         ),
         Err(e) => {
             let text = format!("{e:#}");
+            if crate::state::atomic::is_damaged_state(e) {
+                // The test mount is recorded in the ledger first; a damaged
+                // ledger stops it before overlayfs is even tried.
+                return Check::fail(
+                    NAME,
+                    format!("test mount not tried: {text}"),
+                    "the state file above is damaged, not overlayfs: move it aside (mv FILE FILE.bad) and run `glassbox doctor` again",
+                );
+            }
             let hint = if is_permission_error(e) {
                 "run as root (mount(2) needs CAP_SYS_ADMIN)"
             } else if text.contains("ENODEV") || text.contains("No such device") {

@@ -91,6 +91,11 @@ pub fn leftovers_verdict(found: &anyhow::Result<Vec<Leftover>>) -> Check {
                 .join("; "),
             "remove them with `glassbox system prune`",
         ),
+        Err(e) if crate::state::atomic::is_damaged_state(e) => Check::warn(
+            NAME,
+            format!("cannot read the resource ledger: {e:#}"),
+            "move the damaged file aside (mv FILE FILE.bad), run `glassbox doctor` again: it then finds by scanning what the file listed, and `glassbox system prune` removes it",
+        ),
         Err(e) => Check::warn(
             NAME,
             format!("cannot read the resource ledger: {e:#}"),

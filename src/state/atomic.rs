@@ -8,9 +8,29 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// A state file that exists but is empty or not the JSON glassbox wrote
+/// (its `Display` says which file and what to do). `glassbox doctor`
+/// recognises it in an error chain to give the right advice.
+#[derive(Debug)]
+pub struct DamagedState(pub String);
+
+impl std::fmt::Display for DamagedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DamagedState {}
+
+/// Is a damaged state file the cause of `err`?
+pub fn is_damaged_state(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<DamagedState>().is_some())
+}
 
 /// Write `bytes` to `path` atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -61,17 +81,19 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         Err(e) => return Err(e).with_context(|| format!("read state file {}", path.display())),
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        bail!(
+        return Err(DamagedState(format!(
             "state file {} is empty (truncated?): move it aside or remove it, then run `glassbox doctor`",
             path.display()
-        );
+        ))
+        .into());
     }
     match serde_json::from_slice(&bytes) {
         Ok(v) => Ok(Some(v)),
-        Err(e) => bail!(
+        Err(e) => Err(DamagedState(format!(
             "state file {} is not valid glassbox state ({e}): it was left untouched; move it aside or remove it, then run `glassbox doctor`",
             path.display()
-        ),
+        ))
+        .into()),
     }
 }
 
