@@ -24,7 +24,17 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("glassbox: error: {err:#}");
+            let text = format!("{err:#}");
+            // EACCES/EPERM as an ordinary user: say what to do.
+            let hint = if !nix::unistd::geteuid().is_root()
+                && glassbox::doctor::is_permission_error(&err)
+                && !text.contains("as root")
+            {
+                ": this needs root; run it as root, e.g. with sudo"
+            } else {
+                ""
+            };
+            eprintln!("glassbox: error: {text}{hint}");
             ExitCode::from(EXIT_ENGINE_ERROR)
         }
     }

@@ -228,3 +228,24 @@ fn an_unwritable_root_is_named_and_nothing_is_written() {
     );
     assert!(listing.is_empty(), "nothing written: {listing:?}");
 }
+
+#[test]
+fn permission_denied_as_an_ordinary_user_says_to_run_as_root() {
+    use std::os::unix::process::CommandExt;
+    common::require_root();
+    let root = TestRoot::new();
+    // The user owns its state, so only the kernel's refusal is left.
+    std::os::unix::fs::chown(root.path(), Some(65534), Some(65534)).unwrap();
+    let out = root
+        .glassbox()
+        .args(["cgroup", "create", "denied"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(err.contains("run it as root"), "{err}");
+    std::os::unix::fs::chown(root.path(), Some(0), Some(0)).unwrap();
+}
