@@ -589,3 +589,25 @@ fn a_created_date_with_a_multibyte_offset_does_not_panic_ls() {
     assert!(ls.contains("oddtime") && ls.contains("N/A"), "{ls}");
     root.ok(&["image", "ls", "--format", "json"]);
 }
+
+#[test]
+fn load_and_import_from_an_empty_stdin_say_so_and_store_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    for args in [
+        &["image", "load"][..],
+        &["image", "import", "-", "empty:1"][..],
+    ] {
+        let out = root
+            .glassbox()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        let err = common::stderr(&out);
+        assert!(err.contains("stdin is empty"), "{args:?}: {err}");
+        assert!(!err.contains("neither a docker save"), "{err}");
+    }
+    assert!(!root.ok(&["image", "ls"]).contains("empty"));
+}

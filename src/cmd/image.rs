@@ -1,7 +1,7 @@
 //! `glassbox image ...` (and the `pull`, `images`, `rmi` shortcuts):
 //! parse, call `crate::image`, print Docker-shaped tables and JSON.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::Ctx;
@@ -195,8 +195,12 @@ fn stdin_to_file(ctx: &Ctx) -> Result<(crate::image::archive::TempDir, std::path
     let store = Store::open(&ctx.root)?;
     let tmp = crate::image::archive::TempDir::new(&store, "stdin")?;
     let p = tmp.0.join("input");
-    let mut f = std::fs::File::create(&p)?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut f)?;
+    let mut f = std::fs::File::create(&p).with_context(|| format!("create {}", p.display()))?;
+    let n = std::io::copy(&mut std::io::stdin().lock(), &mut f)
+        .with_context(|| format!("copy standard input to {}", p.display()))?;
+    if n == 0 {
+        bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
+    }
     Ok((tmp, p))
 }
 
