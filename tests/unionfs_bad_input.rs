@@ -163,6 +163,27 @@ fn upper_that_is_also_a_lower_is_refused_before_the_kernel() {
 }
 
 #[test]
+fn upper_already_used_by_another_stack_is_refused() {
+    let (root, base, l) = root_with_stack();
+    root.ok(&strs(&l.mount_args()));
+    let other = base.join("m2");
+    std::fs::create_dir(&other).unwrap();
+    let mut args = l.mount_args();
+    *args.last_mut().unwrap() = other.display().to_string();
+    let err = root.fails(&strs(&args));
+    assert!(
+        err.contains("is already in use by the overlay mounted at"),
+        "{err}"
+    );
+    assert!(err.contains(&l.merged.display().to_string()), "{err}");
+    assert!(
+        !mounted(&other),
+        "a second stack was mounted on the same upper"
+    );
+    root.ok(&["unionfs", "umount", l.merged.to_str().unwrap()]);
+}
+
+#[test]
 fn target_already_mounted() {
     let (root, base, l) = root_with_stack();
     root.ok(&strs(&l.mount_args()));

@@ -248,6 +248,28 @@ pub fn check(req: &Request) -> Result<Checked> {
                 w.display()
             );
         }
+        // Two stacks writing the same upper or work directory corrupt each
+        // other; the kernel only warns ("accessing files from both mounts
+        // will result in undefined behavior").
+        for m in mountinfo::read(None)?
+            .iter()
+            .filter(|m| m.fs_type == "overlay")
+        {
+            let shown = super::options::parse_shown(&m.super_options);
+            for (mine, role) in [(u, "upper"), (w, "work")] {
+                let mine_s = mine.display().to_string();
+                if shown.upper.as_deref() == Some(mine_s.as_str())
+                    || shown.work.as_deref() == Some(mine_s.as_str())
+                {
+                    bail!(
+                        "{role} directory {} is already in use by the overlay mounted at {}: two stacks writing one directory corrupt each other; unmount that one first (glassbox unionfs umount {}) or give new, empty upper and work directories",
+                        mine.display(),
+                        m.mount_point.display(),
+                        m.mount_point.display()
+                    );
+                }
+            }
+        }
         let ui = fs_info(u)?;
         let wi = fs_info(w)?;
         if let Some(why) = upper_unsupported(&ui) {
