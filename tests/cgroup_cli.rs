@@ -527,3 +527,19 @@ fn sigterm_to_cgroup_run_is_passed_on_and_leaves_no_process_in_the_group() {
     );
     root.ok(&["cgroup", "rm", "sig"]);
 }
+
+#[test]
+fn add_refuses_init_and_kernel_threads_and_moves_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "notinit"]);
+    let before = std::fs::read_to_string("/proc/1/cgroup").unwrap();
+    let err = root.fails(&["cgroup", "add", "notinit", "1"]);
+    assert!(err.contains("refusing to move pid 1 (init)"), "{err}");
+    assert_eq!(std::fs::read_to_string("/proc/1/cgroup").unwrap(), before);
+    let err = root.fails(&["cgroup", "add", "notinit", "2"]);
+    assert!(err.contains("pid 2 is a kernel thread"), "{err}");
+    assert!(!err.contains("Invalid argument"), "{err}");
+    assert_eq!(stat(&root, "notinit")["procs"].as_array().unwrap().len(), 0);
+    root.ok(&["cgroup", "rm", "notinit"]);
+}

@@ -289,7 +289,32 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<()> {
             a.pid
         );
     }
+    if a.pid == 1 {
+        bail!(
+            "refusing to move pid 1 (init) into cgroup {}: its limits would throttle the whole system's init, and `cgroup rm --force` cannot kill it; start a process to experiment on, e.g. `sleep 300 &` and add $!",
+            a.name
+        );
+    }
+    if is_kernel_thread(a.pid) {
+        bail!(
+            "pid {} is a kernel thread: the kernel keeps those in the root cgroup; give the pid of a user process",
+            a.pid
+        );
+    }
     g.add(a.pid)
+}
+
+/// PF_KTHREAD in the flags field (the 9th) of /proc/PID/stat.
+fn is_kernel_thread(pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name (field 2) may hold spaces: count after its ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6))
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 fn stat(ctx: &Ctx, a: &StatArgs) -> Result<()> {
