@@ -94,6 +94,14 @@ fn bad_publish_specs_and_busy_ports_are_refused() {
     assert!(e.contains("invalid publish spec"), "{e}");
     let e = lab.fails(&["net", "publish", "1314:10.99.0.2:80"]);
     assert!(e.contains("no glassbox network holds 10.99.0.2"), "{e}");
+    // A host address this host does not have (Docker: cannot assign
+    // requested address), and no rule made for it.
+    let e = lab.fails(&["net", "publish", "192.0.2.77:1316:10.61.0.2:80"]);
+    assert!(
+        e.contains("no interface of this host has that address"),
+        "{e}"
+    );
+    assert!(!lab.nft_table_exists());
     // A process of this test listens on host port 1315: the error names it.
     let _holder = tcp_server(&lab.host, 1315, "busy");
     let e = lab.fails(&["net", "publish", "1315:10.61.0.2:80"]);

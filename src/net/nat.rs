@@ -64,6 +64,15 @@ pub fn publish(root: &Root, p: &Publish) -> Result<FwState> {
             p.container_ip
         );
     };
+    if let Some(ip) = p.host_ip
+        && !ip.is_unspecified()
+        && let Err(e) = std::net::UdpSocket::bind((ip, 0))
+        && e.kind() == std::io::ErrorKind::AddrNotAvailable
+    {
+        bail!(
+            "cannot publish on {ip}: no interface of this host has that address (bind: cannot assign requested address); leave the IP out to publish on every address, or use one `ip -4 addr` lists"
+        );
+    }
     if let Some(holder) = ports::port_holder(p.host_port, p.proto) {
         bail!(
             "host port {}/{} is already in use by {holder}: stop it or choose another host port",
