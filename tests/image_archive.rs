@@ -611,3 +611,23 @@ fn load_and_import_from_an_empty_stdin_say_so_and_store_nothing() {
     }
     assert!(!root.ok(&["image", "ls"]).contains("empty"));
 }
+
+#[test]
+fn a_corrupt_header_is_reported_without_its_control_characters() {
+    require_root();
+    let root = TestRoot::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut block = vec![b'x'; 100];
+    block.resize(512, 0);
+    // An escape sequence where the header checksum belongs.
+    block[148..156].copy_from_slice(b"AAAA\x1b[2J");
+    let path = dir.path().join("esc.tar");
+    std::fs::write(&path, &block).unwrap();
+    let err = root.fails(&["image", "load", "-i", path.to_str().unwrap()]);
+    assert!(err.contains("truncated or corrupt"), "{err}");
+    assert!(
+        !err.contains('\x1b'),
+        "a raw escape reached the terminal: {err:?}"
+    );
+    assert!(!root.ok(&["image", "ls"]).contains("esc"));
+}

@@ -105,6 +105,22 @@ pub fn unpack_layer(reader: impl Read, dest: &Path) -> Result<Unpacked> {
         .entries()
         .with_context(|| format!("read the layer as a tar archive ({})", compression.as_str()))?;
     for entry in entries {
+        // The tar crate quotes the bad header bytes in its message: keep
+        // control characters (a terminal's escapes) out of ours.
+        let entry = entry.map_err(|e| {
+            let text: String = e
+                .to_string()
+                .chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            std::io::Error::new(e.kind(), text)
+        });
         let mut entry = entry.with_context(|| {
             format!(
                 "read the next tar entry after {} entries: the layer is truncated or corrupt",
