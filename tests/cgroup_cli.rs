@@ -162,6 +162,26 @@ fn dockers_special_values_mean_unset_or_unlimited() {
 }
 
 #[test]
+fn memory_zero_and_memory_swap_zero_are_dockers_unset_not_errors() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "z", "--memory", "0"]);
+    let unlimited = mem_limit(&root, "z");
+    root.ok(&[
+        "cgroup",
+        "create",
+        "zs",
+        "--memory",
+        "100m",
+        "--memory-swap",
+        "0",
+    ]);
+    assert_eq!(mem_limit(&root, "zs"), (100u64 << 20).to_string());
+    root.ok(&["cgroup", "create", "zz", "--memory-swap", "0"]);
+    assert_eq!(mem_limit(&root, "zz"), unlimited);
+}
+
+#[test]
 fn add_moves_a_process_and_rm_refuses_until_forced() {
     require_root();
     let root = TestRoot::new();

@@ -171,12 +171,18 @@ pub fn resolve(flags: &Flags, ncpus: usize) -> Result<(Limits, Warnings)> {
         let bytes = parse_size(m).map_err(|e| {
             anyhow::anyhow!("invalid argument {m:?} for \"-m, --memory\" flag: {e}")
         })?;
-        if bytes < MIN_MEMORY {
+        // Docker: 0 leaves the limit unset.
+        if bytes != 0 && bytes < MIN_MEMORY {
             bail!("Minimum memory limit allowed is 6MB");
         }
-        l.memory = Some(bytes);
+        l.memory = (bytes != 0).then_some(bytes);
     }
-    if let Some(s) = &flags.memory_swap {
+    // Docker: --memory-swap 0 is the same as not giving it.
+    let swap_flag = flags
+        .memory_swap
+        .as_ref()
+        .filter(|s| parse_size(s).ok() != Some(0));
+    if let Some(s) = swap_flag {
         let swap = if s.trim() == "-1" {
             Swap::Unlimited
         } else {
@@ -374,6 +380,9 @@ mod tests {
         let l = swap_of("200m", Some("-1")).unwrap();
         assert_eq!(l.memsw_total(), Some(None));
         assert_eq!(l.swap_only(), Some(None));
+        // 0 is Docker's "unset", with or without --memory
+        let l = swap_of("200m", Some("0")).unwrap();
+        assert_eq!(l.memsw_total(), Some(Some(2 * M)));
         // less than memory, or without memory: Docker's errors
         assert_eq!(
             swap_of("200m", Some("100m")).unwrap_err().to_string(),
