@@ -171,3 +171,25 @@ fn map_count_zero_is_refused_before_writing_uid_map() {
     ]);
     assert!(err.contains("runs past the last uid"), "{err}");
 }
+
+#[test]
+fn rootfs_of_the_host_root_or_user_without_pid_is_refused_before_any_mount() {
+    require_root();
+    let root = TestRoot::new();
+    let err = root.fails(&["ns", "run", "--rootfs", "/", "--", "/bin/true"]);
+    assert!(err.contains("is the host's own root"), "{err}");
+    assert!(!err.contains("EBUSY"), "{err}");
+    let rootfs = tempfile::tempdir().unwrap();
+    let err = root.fails(&[
+        "ns",
+        "run",
+        "--rootfs",
+        rootfs.path().to_str().unwrap(),
+        "--user",
+        "--",
+        "/bin/true",
+    ]);
+    assert!(err.contains("needs --pid too"), "{err}");
+    assert!(!err.contains("EPERM"), "{err}");
+    assert_eq!(mounts_mentioning(rootfs.path()), 0);
+}

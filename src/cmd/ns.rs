@@ -255,6 +255,19 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
             r.display()
         );
     }
+    if let Some(r) = &a.rootfs {
+        if std::fs::canonicalize(r).is_ok_and(|c| c == std::path::Path::new("/")) {
+            bail!(
+                "--rootfs {} is the host's own root: give a directory holding a container's root filesystem (e.g. one made with `glassbox image import`)",
+                r.display()
+            );
+        }
+        if types.contains(&NsType::User) && !types.contains(&NsType::Pid) {
+            bail!(
+                "--rootfs with --user needs --pid too: a new user namespace may mount /proc only for a PID namespace it owns; add --pid"
+            );
+        }
+    }
     if !trace::dry_run() {
         ns::require_sys_admin("glassbox ns run")?;
     }
