@@ -193,3 +193,20 @@ fn rootfs_of_the_host_root_or_user_without_pid_is_refused_before_any_mount() {
     assert!(!err.contains("EPERM"), "{err}");
     assert_eq!(mounts_mentioning(rootfs.path()), 0);
 }
+
+#[test]
+fn a_time_offset_out_of_range_says_what_range_is_allowed() {
+    require_root();
+    let root = TestRoot::new();
+    let err = root.fails(&[
+        "ns",
+        "run",
+        "--time",
+        "--boottime",
+        "-99999999999",
+        "--",
+        "true",
+    ]);
+    assert!(err.contains("may not take a clock below zero"), "{err}");
+    assert!(err.contains("/proc/uptime"), "{err}");
+}

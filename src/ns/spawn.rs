@@ -166,8 +166,14 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
             .why("The offsets of CLOCK_BOOTTIME and CLOCK_MONOTONIC can be written only while no process is in the new time namespace yet.")
             .man("time_namespaces(7)")
             .run(|| {
-                std::fs::write("/proc/self/timens_offsets", &text)
-                    .context("write /proc/self/timens_offsets")
+                std::fs::write("/proc/self/timens_offsets", &text).map_err(|e| {
+                    let hint = if e.raw_os_error() == Some(libc::ERANGE) {
+                        ": an offset may not take a clock below zero (nor past its limit); give --boottime/--monotonic no lower than minus the host's uptime (see /proc/uptime)"
+                    } else {
+                        ""
+                    };
+                    anyhow::Error::new(e).context(format!("write /proc/self/timens_offsets{hint}"))
+                })
             })?;
     }
     let (parent_chan, child_chan) = sync::pair()?;
