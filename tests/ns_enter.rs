@@ -139,6 +139,12 @@ fn a_pinned_namespace_outlives_its_process_and_can_be_entered() {
     assert!(!ledger.contains("run/ns/lab"), "{ledger}");
     let err = root.fails(&["ns", "enter", "--pinned", "lab", "--", "true"]);
     assert!(err.contains("no namespaces are pinned as \"lab\""), "{err}");
+    assert!(
+        err.contains("glassbox ns run --pin lab"),
+        "say how to pin: {err}"
+    );
+    let err = root.fails(&["ns", "unpin", "lab"]);
+    assert!(err.contains("nothing to unpin"), "{err}");
 }
 
 #[test]

@@ -92,7 +92,7 @@ pub fn pinned(root: &Root, name: &str) -> Result<Vec<(NsType, PathBuf)>> {
     let d = dir(root, name)?;
     if !d.is_dir() {
         bail!(
-            "no namespaces are pinned as {name:?} (look in {})",
+            "no namespaces are pinned as {name:?} (nothing in {}): pin some with `glassbox ns run --pin {name} --net ... -- CMD`",
             d.display()
         );
     }
@@ -112,7 +112,10 @@ pub fn pinned(root: &Root, name: &str) -> Result<Vec<(NsType, PathBuf)>> {
 pub fn unpin(root: &Root, name: &str) -> Result<usize> {
     let d = dir(root, name)?;
     if !d.is_dir() {
-        bail!("no namespaces are pinned as {name:?}");
+        bail!(
+            "no namespaces are pinned as {name:?} (nothing in {}): nothing to unpin",
+            d.display()
+        );
     }
     let mut n = 0;
     for t in NsType::ALL {
