@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod doctor;
 pub mod host;

@@ -337,8 +337,8 @@ fn rows<'a>(store: &Store, images: &'a Images, filter: Option<&Reference>) -> Re
     }
     // Newest first, as Docker; then by name for a stable order.
     out.sort_by(|a, b| {
-        let ta = a.created.as_deref().and_then(human::parse_rfc3339);
-        let tb = b.created.as_deref().and_then(human::parse_rfc3339);
+        let ta = a.created.as_deref().and_then(crate::clock::parse_rfc3339);
+        let tb = b.created.as_deref().and_then(crate::clock::parse_rfc3339);
         tb.cmp(&ta)
             .then_with(|| a.repo.cmp(&b.repo))
             .then_with(|| a.tag.cmp(&b.tag))
@@ -571,7 +571,7 @@ pub fn inspect_json(store: &Store, images: &Images, rec: &ImageRecord) -> Result
         size: rec.size,
         graph_driver: json!({ "Data": graph, "Name": "overlay2" }),
         root_fs: json!({ "Type": "layers", "Layers": cfg.rootfs.diff_ids }),
-        metadata: json!({ "LastTagTime": human::rfc3339(rec.added as i64) }),
+        metadata: json!({ "LastTagTime": crate::clock::rfc3339(rec.added as i64) }),
         descriptor: json!({
             "mediaType": rec.manifest_media_type,
             "digest": rec.manifest_digest,

@@ -157,7 +157,7 @@ pub fn new_config(
     created_by: &str,
     comment: &str,
 ) -> Vec<u8> {
-    let created = super::human::rfc3339(now() as i64);
+    let created = crate::clock::rfc3339(now() as i64);
     let p = super::manifest::Platform::host();
     let mut cfg = serde_json::json!({
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],

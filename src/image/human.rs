@@ -1,6 +1,8 @@
 //! Numbers and times the way the Docker CLI prints them
 //! (`github.com/docker/go-units`: `HumanSizeWithPrecision(n, 3)`,
-//! `HumanDuration`), and RFC 3339 timestamps without a date library.
+//! `HumanDuration`). RFC 3339 times come from [`crate::clock`].
+
+use crate::clock::{parse_rfc3339, rfc3339};
 
 /// `4.26MB`, `712kB`, `0B` (decimal units, three significant digits).
 pub fn size(n: u64) -> String {
@@ -74,64 +76,6 @@ pub fn ago(rfc3339: Option<&str>, now: u64) -> String {
     }
 }
 
-/// Seconds since the epoch of `2024-09-26T21:31:42.123Z` / `...+02:00`.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
-            let sign = if r.starts_with('-') { -1 } else { 1 };
-            // get(): an image's config may hold any text here.
-            let part = |range: std::ops::Range<usize>| r.get(range)?.parse::<i64>().ok();
-            sign * (part(1..3)? * 3600 + part(4..6)? * 60)
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// `2024-09-26T21:31:42Z` for seconds since the epoch.
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Docker's `CreatedAt`: `2024-09-26 21:31:42 +0000 UTC`.
 pub fn created_at(rfc: Option<&str>) -> String {
     match rfc.and_then(parse_rfc3339) {
@@ -185,6 +129,15 @@ mod tests {
     }
 
     #[test]
+    fn docker_times() {
+        assert_eq!(
+            created_at(Some("2024-09-26T21:31:42Z")),
+            "2024-09-26 21:31:42 +0000 UTC"
+        );
+        assert_eq!(ago(Some("1970-01-01T00:00:00Z"), 3 * 86400), "3 days ago");
+    }
+
+    #[test]
     fn durations_match_docker() {
         assert_eq!(duration(0), "Less than a second");
         assert_eq!(duration(1), "1 second");
@@ -197,20 +150,6 @@ mod tests {
         assert_eq!(duration(20 * 86400), "2 weeks");
         assert_eq!(duration(90 * 86400), "3 months");
         assert_eq!(duration(3 * 365 * 86400), "3 years");
-    }
-
-    #[test]
-    fn rfc3339_round_trips() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        let t = parse_rfc3339("2024-09-26T21:31:42.123456789Z").unwrap();
-        assert_eq!(rfc3339(t), "2024-09-26T21:31:42Z");
-        assert_eq!(parse_rfc3339("2024-09-26T23:31:42+02:00"), Some(t));
-        assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(
-            created_at(Some("2024-09-26T21:31:42Z")),
-            "2024-09-26 21:31:42 +0000 UTC"
-        );
-        assert_eq!(ago(Some("1970-01-01T00:00:00Z"), 3 * 86400), "3 days ago");
     }
 
     #[test]
