@@ -132,14 +132,16 @@ fn dry_run_plans_without_doing_and_the_trace_outputs_agree() {
     let json = root.path().join("trace.jsonl");
 
     // The plan: printed, recorded as planned, nothing done.
-    let out = root
-        .glassbox()
-        .arg("--dry-run")
-        .arg("--trace-json")
-        .arg(&json)
-        .args(["system", "prune"])
-        .output()
-        .unwrap();
+    let prune = |flag: &str| {
+        root.glassbox()
+            .arg(flag)
+            .arg("--trace-json")
+            .arg(&json)
+            .args(["system", "prune"])
+            .output()
+            .unwrap()
+    };
+    let out = prune("--dry-run");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(is_mounted(&target), "dry-run must not unmount");
     let plan = stderr(&out).replace(&root.path().display().to_string(), "[ROOT]");
@@ -156,14 +158,7 @@ fn dry_run_plans_without_doing_and_the_trace_outputs_agree() {
 
     // The real thing, at -v: the same step, now executed.
     std::fs::remove_file(&json).unwrap();
-    let out = root
-        .glassbox()
-        .arg("-v")
-        .arg("--trace-json")
-        .arg(&json)
-        .args(["system", "prune"])
-        .output()
-        .unwrap();
+    let out = prune("-v");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!is_mounted(&target), "prune must unmount the leftover");
     assert!(stdout(&out).contains("removed mount"), "{}", stdout(&out));
@@ -231,18 +226,11 @@ fn an_unwritable_root_is_named_and_nothing_is_written() {
 
 #[test]
 fn permission_denied_as_an_ordinary_user_says_to_run_as_root() {
-    use std::os::unix::process::CommandExt;
     common::require_root();
     let root = TestRoot::new();
     // The user owns its state, so only the kernel's refusal is left.
     std::os::unix::fs::chown(root.path(), Some(65534), Some(65534)).unwrap();
-    let out = root
-        .glassbox()
-        .args(["cgroup", "create", "denied"])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    let out = root.run_as_nobody(&["cgroup", "create", "denied"]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(err.contains("Permission denied"), "{err}");

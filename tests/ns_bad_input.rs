@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
-
 use common::{TestRoot, require_root, stderr};
 
 fn mounts_mentioning(path: &std::path::Path) -> usize {
@@ -20,13 +18,7 @@ fn mounts_mentioning(path: &std::path::Path) -> usize {
 fn not_root_says_which_capability_is_missing() {
     require_root();
     let root = TestRoot::new();
-    let out = root
-        .glassbox()
-        .args(["ns", "run", "--uts", "--", "true"])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    let out = root.run_as_nobody(&["ns", "run", "--uts", "--", "true"]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(err.contains("CAP_SYS_ADMIN"), "{err}");

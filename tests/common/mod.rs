@@ -52,6 +52,17 @@ impl TestRoot {
         self.glassbox().args(args).output().expect("spawn glassbox")
     }
 
+    /// Run glassbox with args as the unprivileged user nobody (65534).
+    pub fn run_as_nobody(&self, args: &[&str]) -> Output {
+        use std::os::unix::process::CommandExt;
+        self.glassbox()
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("spawn glassbox as nobody")
+    }
+
     /// Run glassbox with args and expect success; the output.
     pub fn succeeds(&self, args: &[&str]) -> Output {
         let out = self.run(args);
