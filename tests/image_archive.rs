@@ -269,14 +269,28 @@ fn raw_entry(
 
 /// A docker save archive with one (crafted) layer.
 fn evil_archive(dir: &Path, layer: Vec<u8>) -> std::path::PathBuf {
+    one_layer_archive(dir, "evil:latest", serde_json::json!({}), layer)
+}
+
+/// A docker save archive of one image tagged `tag` with one layer; `extra`
+/// adds fields to its config (e.g. an odd `created`).
+fn one_layer_archive(
+    dir: &Path,
+    tag: &str,
+    extra: serde_json::Value,
+    layer: Vec<u8>,
+) -> std::path::PathBuf {
     let diff = fixtures::sha256_digest(&layer);
-    let config = serde_json::to_vec(&serde_json::json!({
+    let mut config = serde_json::json!({
         "architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": [diff]},
-    }))
-    .unwrap();
+    });
+    if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    let config = serde_json::to_vec(&config).unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!([{
-        "Config": "config.json", "RepoTags": ["evil:latest"], "Layers": ["layer.tar"],
+        "Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"],
     }]))
     .unwrap();
     let mut b = tar::Builder::new(Vec::new());
@@ -292,7 +306,7 @@ fn evil_archive(dir: &Path, layer: Vec<u8>) -> std::path::PathBuf {
         h.set_gid(0);
         b.append_data(&mut h, name, &bytes[..]).unwrap();
     }
-    let path = dir.join(format!("evil-{}.tar", &diff[7..19]));
+    let path = dir.join(format!("archive-{}.tar", &diff[7..19]));
     std::fs::File::create(&path)
         .unwrap()
         .write_all(&b.into_inner().unwrap())
@@ -558,32 +572,13 @@ fn a_created_date_with_a_multibyte_offset_does_not_panic_ls() {
     let dir = tempfile::tempdir().unwrap();
     let mut lb = tar::Builder::new(Vec::new());
     raw_entry(&mut lb, tar::EntryType::Regular, "hello", "", b"hi\n");
-    let layer = lb.into_inner().unwrap();
-    let diff = fixtures::sha256_digest(&layer);
     // 6 bytes after the seconds, but byte 3 falls inside the 'é'.
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "created": "2024-01-01T00:00:00+0\u{e9}00",
-        "rootfs": {"type": "layers", "diff_ids": [diff]},
-    }))
-    .unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!([{
-        "Config": "config.json", "RepoTags": ["oddtime:latest"], "Layers": ["layer.tar"],
-    }]))
-    .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, bytes) in [
-        ("config.json", &config),
-        ("manifest.json", &manifest),
-        ("layer.tar", &layer),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, name, &bytes[..]).unwrap();
-    }
-    let path = dir.path().join("oddtime.tar");
-    std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+    let path = one_layer_archive(
+        dir.path(),
+        "oddtime:latest",
+        serde_json::json!({"created": "2024-01-01T00:00:00+0\u{e9}00"}),
+        lb.into_inner().unwrap(),
+    );
     root.ok(&["image", "load", "-i", path.to_str().unwrap()]);
     let ls = root.ok(&["image", "ls"]);
     assert!(ls.contains("oddtime") && ls.contains("N/A"), "{ls}");
