@@ -156,7 +156,10 @@ impl Step {
             emit(&self, Outcome::Planned);
             return Ok(T::default());
         }
-        self.execute(f)
+        let summary = self.summary.clone();
+        let result = self.execute(f);
+        crash_point(&summary);
+        result
     }
 
     /// Execute a step that only looks at the host (reads a file, lists
@@ -208,6 +211,39 @@ pub struct Config {
 static CONFIG: OnceLock<Config> = OnceLock::new();
 static JSON: Mutex<Option<File>> = Mutex::new(None);
 
+/// The environment variable that makes glassbox die (SIGKILL) right after
+/// its k-th change to the host, counted from 1: the crash-point tests run a
+/// command once for every k to prove each crash is recoverable.
+pub const CRASH_AFTER_STEP_ENV: &str = "GLASSBOX_CRASH_AFTER_STEP";
+
+/// `(k, pid)`: die after the k-th changing step of process `pid` (the
+/// command itself, not a child forked from it).
+static CRASH_AFTER: OnceLock<Option<(u64, u32)>> = OnceLock::new();
+static STEPS_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Count a step that changed (or tried to change) the host, and die here if
+/// this is the crash point the environment asks for.
+fn crash_point(summary: &str) {
+    let Some(Some((k, pid))) = CRASH_AFTER.get() else {
+        return;
+    };
+    if std::process::id() != *pid {
+        return;
+    }
+    let n = STEPS_RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if n == *k {
+        let _ = writeln!(
+            std::io::stderr(),
+            "glassbox: {CRASH_AFTER_STEP_ENV}={k}: killed after step {n} ({summary})"
+        );
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, so the
+        // process ends here as if the power had gone.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
 /// Configure the layer for this process. Call once, before any step.
 pub fn init(config: Config, json_path: Option<&Path>) -> Result<()> {
     colored::control::set_override(config.color);
@@ -221,6 +257,13 @@ pub fn init(config: Config, json_path: Option<&Path>) -> Result<()> {
     }
     // A second init (tests) keeps the first configuration.
     let _ = CONFIG.set(config);
+    let _ = CRASH_AFTER.set(
+        std::env::var(CRASH_AFTER_STEP_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|k| *k > 0)
+            .map(|k| (k, std::process::id())),
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::crash::is_mounted;
 use common::{TestRoot, stderr, stdout};
 use std::process::Command;
 
@@ -110,18 +111,9 @@ fn mount_tmpfs(source: &str, options: &str, target: &std::path::Path) {
 }
 
 /// Mount a tmpfs under the root that no glassbox command recorded: a leftover.
+/// A mount this root recorded whose creator was killed before it finished.
 fn leftover_mount(root: &TestRoot) -> std::path::PathBuf {
-    let target = root.path().join("stray");
-    std::fs::create_dir_all(&target).unwrap();
-    mount_tmpfs("stray", "size=64k", &target);
-    target
-}
-
-fn is_mounted(path: &std::path::Path) -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(path.to_str().unwrap()))
+    common::crash::half_made_mount(root, "stray")
 }
 
 #[test]

@@ -307,16 +307,10 @@ impl Drop for MountGuard {
 }
 
 #[test]
-fn leftover_mount_is_a_warning_until_pruned() {
+fn a_half_made_mount_is_a_leftover_until_pruned() {
     require_root();
     let root = TestRoot::new();
-    let target = root.path().join("stray");
-    std::fs::create_dir(&target).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "gbtest-stray", target.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(mounted.success());
+    let target = common::crash::half_made_mount(&root, "stray");
     let _guard = MountGuard(target.clone());
 
     let (code, checks) = doctor_json(&root, &[]);
@@ -325,12 +319,13 @@ fn leftover_mount_is_a_warning_until_pruned() {
         "a leftover is a warning, not a failure: {checks:#?}"
     );
     assert_eq!(status(&checks, "leftovers"), "warn");
-    assert_eq!(
-        detail(&checks, "leftovers"),
-        format!(
-            "mount {} (not recorded by any glassbox command)",
+    let found = detail(&checks, "leftovers");
+    assert!(
+        found.starts_with(&format!(
+            "mount {} (half-made: its creator (pid ",
             target.display()
-        )
+        )),
+        "{found}"
     );
     let human = root.ok(&["doctor"]);
     let line = human.lines().find(|l| l.contains("leftovers")).unwrap();
@@ -344,11 +339,107 @@ fn leftover_mount_is_a_warning_until_pruned() {
     );
     assert!(
         mounts_under(&target).is_empty(),
-        "prune left the tmpfs mounted"
+        "prune left the overlay mounted"
     );
 
     let (_, checks) = doctor_json(&root, &[]);
     assert_eq!(status(&checks, "leftovers"), "ok");
+}
+
+/// Defect: with the state root on a filesystem of its own, `system prune`
+/// unmounted the root ("not recorded by any glassbox command") and every
+/// image went with it; it also unmounted another root's mounts inside it.
+#[test]
+fn prune_never_touches_the_root_its_parents_or_what_it_did_not_record() {
+    require_root();
+    let base = TestRoot::new();
+    let r = base.path().join("R");
+    std::fs::create_dir(&r).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "gbtest-root", r.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let _root_guard = MountGuard(r.clone());
+    let glassbox_r = |args: &[&str]| {
+        let out = Command::new(common::glassbox_bin())
+            .arg("--root")
+            .arg(&r)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+        common::stdout(&out)
+    };
+    // The root holds data: an image made from the host's busybox.
+    glassbox_r(&["image", "from-host", "/bin/busybox", "--tag", "data:1"]);
+    // A tmpfs nobody recorded, inside the root.
+    let stray = r.join("stray");
+    std::fs::create_dir(&stray).unwrap();
+    assert!(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "gbtest-stray", stray.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _stray_guard = MountGuard(stray.clone());
+    // Another root nested inside this one, with a mount of its own.
+    let other = r.join("other");
+    std::fs::create_dir(&other).unwrap();
+    let other_root = TestRoot {
+        dir: tempfile::Builder::new().tempdir_in(&other).unwrap(),
+    };
+    let theirs = common::crash::half_made_mount(&other_root, "theirs");
+
+    for args in [&["system", "prune"][..], &["system", "prune", "--all"][..]] {
+        let out = glassbox_r(args);
+        assert!(
+            !out.contains("removed"),
+            "{args:?} removed something: {out}"
+        );
+        assert!(
+            !mounts_under(&r).is_empty() && is_mount_point(&r),
+            "the root was unmounted"
+        );
+        assert!(is_mount_point(&stray), "an unrecorded mount was unmounted");
+        assert!(
+            is_mount_point(&theirs),
+            "another root's mount was unmounted"
+        );
+    }
+    assert!(
+        glassbox_r(&["image", "ls"]).contains("data"),
+        "the image is gone"
+    );
+
+    // doctor names what carries the root's place but is not its own.
+    let out = Command::new(common::glassbox_bin())
+        .arg("--root")
+        .arg(&r)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&checks, "leftovers"), "ok");
+    assert_eq!(status(&checks, "not recorded"), "warn");
+    let named = detail(&checks, "not recorded");
+    assert!(
+        named.contains(&format!("mount {}", stray.display())),
+        "{named}"
+    );
+    assert!(
+        !named.contains(&format!("mount {} ", r.display()))
+            && !named.ends_with(&format!("mount {}", r.display())),
+        "{named}"
+    );
+    // The other root still owns its mount and prunes it itself.
+    other_root.ok(&["system", "prune"]);
+    assert!(!is_mount_point(&theirs));
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    common::crash::is_mounted(path)
 }
 
 #[test]

@@ -190,7 +190,7 @@ fn trace_shows_each_step_with_its_ip_command() {
 }
 
 #[test]
-fn system_prune_finds_strays_and_removes_what_glassbox_made() {
+fn system_prune_removes_what_glassbox_made_and_leaves_strays_named() {
     let mut lab = Lab::new();
     lab.host_sh("iptables -w -P FORWARD DROP");
     let c1 = lab.ns("c1");
@@ -198,17 +198,25 @@ fn system_prune_finds_strays_and_removes_what_glassbox_made() {
     let br = format!("{prefix}n0");
     lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.56.0.0/24"]);
     lab.ok(&["net", "veth", "add", "--ns", &c1, "--bridge", &br]);
-    // A link with this root's names that no command recorded (a crash
-    // between creating it and recording it cannot happen, but a lost
-    // state directory can).
+    // A link with this root's names that no command recorded: someone
+    // else's (another root's, a person's), so prune never removes it, and
+    // doctor names it.
     let stray = format!("{prefix}n123456");
     lab.host_sh(&format!("ip link add {stray} type bridge"));
     let out = lab.ok(&["system", "prune"]);
-    assert!(out.contains(&format!("removed link {stray}")), "{out}");
-    assert_eq!(lab.our_links().len(), 2, "made by hand: kept without --all");
+    assert!(!out.contains(&stray), "{out}");
+    assert_eq!(lab.our_links().len(), 3, "made by hand: kept without --all");
+    let doctor = lab.ok(&["doctor"]);
+    let line = doctor.lines().find(|l| l.contains("not recorded")).unwrap();
+    assert!(
+        line.starts_with("warn") && line.contains(&format!("link {stray}")),
+        "{line}"
+    );
     let out = lab.ok(&["system", "prune", "--all"]);
     assert!(out.contains(&format!("removed link {br}")), "{out}");
-    assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
+    assert!(!out.contains(&stray), "{out}");
+    assert_eq!(lab.our_links(), vec![stray.clone()]);
+    lab.host_sh(&format!("ip link del {stray}"));
     assert!(lab.our_iptables_rules().is_empty());
     // The hand-made bridge's record went with it: no stale network is
     // listed, and the same bridge can be made again.

@@ -1,11 +1,13 @@
 //! `glassbox system prune`: remove host resources that no glassbox object
 //! owns any more (half-made ones from a crash, ones whose container or
-//! network is gone), and with `--all` the ones made by hand too.
+//! network is gone), and with `--all` the ones made by hand too; repair
+//! the state a crash left. Only what this root recorded: never the root
+//! itself, and never an object that merely carries this root's names.
 
 use anyhow::{Result, bail};
 
 use super::Ctx;
-use crate::state::resources;
+use crate::state::recover;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -28,7 +30,7 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
 
 fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     ctx.root.ensure()?;
-    let (removed, errors) = resources::prune(&ctx.root, args.all)?;
+    let recover::Pruned { removed, errors } = recover::prune(&ctx.root, args.all)?;
     for r in &removed {
         println!("removed {} {} ({})", r.kind, r.id, r.reason);
     }

@@ -104,6 +104,7 @@ pub fn planned(check: &str, what: &str) -> Check {
 pub fn run_all(root: &Root) -> Vec<Check> {
     // Look at the state dirs before the overlay test creates them.
     let dirs = state::dirs_check(root);
+    let modes = state::modes_check(root);
     let mut checks = vec![privileges::check(), kernel::check()];
     checks.extend(namespaces::checks());
     checks.extend(cgroups::checks());
@@ -112,7 +113,9 @@ pub fn run_all(root: &Root) -> Vec<Check> {
     checks.extend(firewall::checks());
     checks.push(firewall::ip_forward());
     checks.push(dirs);
+    checks.push(modes);
     checks.push(state::leftovers_check(root));
+    checks.push(state::unrecorded_check(root));
     checks
 }
 

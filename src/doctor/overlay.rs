@@ -93,6 +93,7 @@ fn probe(root: &Root, dir: &Path) -> Result<()> {
         dir.join("merged"),
     );
     let made = (|| -> Result<()> {
+        root.ensure()?;
         for d in [&lower, &upper, &work, &merged] {
             host::mkdir(Mechanism::Unionfs, d)?;
         }

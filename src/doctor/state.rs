@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::state::Root;
+use crate::state::recover;
 use crate::state::resources::{self, Leftover};
 
 use super::Check;
@@ -94,7 +95,7 @@ pub fn leftovers_verdict(found: &anyhow::Result<Vec<Leftover>>) -> Check {
         Err(e) if crate::state::atomic::is_damaged_state(e) => Check::warn(
             NAME,
             format!("cannot read the resource ledger: {e:#}"),
-            "move the damaged file aside (mv FILE FILE.bad), run `glassbox doctor` again: it then finds by scanning what the file listed, and `glassbox system prune` removes it",
+            "move the damaged file aside (mv FILE FILE.bad) and run `glassbox doctor` again: what the file recorded then shows as not recorded by this root, for you to remove by hand",
         ),
         Err(e) => Check::warn(
             NAME,
@@ -104,23 +105,19 @@ pub fn leftovers_verdict(found: &anyhow::Result<Vec<Leftover>>) -> Check {
     }
 }
 
-/// Leftovers of this root. Without a ledger (no glassbox command has
-/// recorded anything here yet) only the host scan counts, and nothing is
-/// created just to look (the ledger's lock file comes with the ledger).
+/// Leftovers of this root: what its mechanisms' recovery finds in its
+/// state, and its ledger's orphans. Without a ledger (no glassbox command
+/// has recorded anything here yet) nothing is created just to look (the
+/// ledger's lock file comes with the ledger).
 pub fn find_leftovers(root: &Root) -> anyhow::Result<Vec<Leftover>> {
     if root.data.join("resources.lock").exists() {
-        return resources::leftovers(root, false);
+        return recover::leftovers(root, false);
     }
-    Ok(resources::kinds()
-        .iter()
-        .flat_map(|k| {
-            k.scan(root).into_iter().map(|id| Leftover {
-                kind: k.name().into(),
-                id,
-                reason: "not recorded by any glassbox command".into(),
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for area in recover::areas() {
+        out.extend(area.find(root)?);
+    }
+    Ok(out)
 }
 
 pub fn dirs_check(root: &Root) -> Check {
@@ -130,8 +127,67 @@ pub fn dirs_check(root: &Root) -> Check {
     ])
 }
 
+/// Are the roots and the content parents closed to other users?
+pub fn modes_verdict(loose: &[(PathBuf, String)]) -> Check {
+    const NAME: &str = "state modes";
+    if loose.is_empty() {
+        return Check::ok(
+            NAME,
+            "the roots, layers/ and containers/ are root's alone (0700)",
+        );
+    }
+    Check::warn(
+        NAME,
+        format!(
+            "other users can reach image content (setuid files, capabilities, device nodes) through {}",
+            loose
+                .iter()
+                .map(|(d, why)| format!("{} ({why})", d.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "run any glassbox command as root (it tightens them to 0700), or chmod 700 them",
+    )
+}
+
+pub fn modes_check(root: &Root) -> Check {
+    modes_verdict(&root.loose_dirs())
+}
+
 pub fn leftovers_check(root: &Root) -> Check {
     leftovers_verdict(&find_leftovers(root))
+}
+
+/// Kernel objects that carry this root's names but that it never
+/// recorded: named, never pruned.
+pub fn unrecorded_verdict(found: &[Leftover]) -> Check {
+    const NAME: &str = "not recorded";
+    if found.is_empty() {
+        return Check::ok(
+            NAME,
+            "nothing on the host carries this root's names unrecorded",
+        );
+    }
+    Check::warn(
+        NAME,
+        found
+            .iter()
+            .map(|l| format!("{} {}", l.kind, l.id))
+            .collect::<Vec<_>>()
+            .join("; "),
+        "these carry this root's names but are not in its ledger, so `glassbox system prune` leaves them: if nobody (another glassbox root, a person) uses them, remove them by hand",
+    )
+}
+
+pub fn unrecorded_check(root: &Root) -> Check {
+    match resources::unrecorded(root) {
+        Ok(found) => unrecorded_verdict(&found),
+        Err(e) => Check::warn(
+            "not recorded",
+            format!("cannot read the resource ledger: {e:#}"),
+            "run as root, or point --root at your state",
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -182,15 +238,36 @@ mod tests {
         let found = Ok(vec![Leftover {
             kind: "mount".into(),
             id: "/r/x".into(),
-            reason: "not recorded by any glassbox command".into(),
+            reason: "half-made: its creator (pid 7) died before finishing".into(),
         }]);
         let c = leftovers_verdict(&found);
         assert_eq!(c.status, Status::Warn);
         assert_eq!(
             c.detail,
-            "mount /r/x (not recorded by any glassbox command)"
+            "mount /r/x (half-made: its creator (pid 7) died before finishing)"
         );
         assert!(c.hint.unwrap().contains("glassbox system prune"));
         assert_eq!(leftovers_verdict(&Ok(vec![])).status, Status::Ok);
+    }
+
+    #[test]
+    fn unrecorded_objects_are_named_and_said_to_be_left_alone() {
+        let c = unrecorded_verdict(&[Leftover {
+            kind: "link".into(),
+            id: "gbabc1230".into(),
+            reason: resources::NOT_RECORDED.into(),
+        }]);
+        assert_eq!(c.status, Status::Warn);
+        assert_eq!(c.detail, "link gbabc1230");
+        assert!(c.hint.unwrap().contains("prune` leaves them"));
+        assert_eq!(unrecorded_verdict(&[]).status, Status::Ok);
+    }
+
+    #[test]
+    fn loose_modes_warn_with_the_paths() {
+        let c = modes_verdict(&[("/r".into(), "mode 0755".into())]);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.contains("/r (mode 0755)"), "{}", c.detail);
+        assert_eq!(modes_verdict(&[]).status, Status::Ok);
     }
 }

@@ -59,6 +59,65 @@ pub fn mkdir(mech: Mechanism, path: &Path) -> Result<()> {
     .run(|| std::fs::create_dir_all(path).with_context(|| format!("mkdir {}", path.display())))
 }
 
+/// `rm -f PATH`: remove a file (or symlink); "already gone" is success.
+pub fn remove_file(mech: Mechanism, path: &Path, why: &str) -> Result<()> {
+    Step::new(
+        mech,
+        Action::Filesystem,
+        format!("remove {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!(
+        "rm -f {}",
+        shell_quote(&path.display().to_string())
+    ))
+    .why(why)
+    .man("unlink(2)")
+    .detail()
+    .run(|| match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("unlink {}", path.display()))
+        }
+        _ => Ok(()),
+    })
+}
+
+/// `rm -rf DIR`: remove a directory and everything in it, without
+/// following symlinks. Refused while anything is mounted on or below it
+/// (removing through a mount would delete what the mount shows);
+/// "already gone" is success.
+pub fn remove_dir_all(mech: Mechanism, path: &Path, why: &str) -> Result<()> {
+    if !crate::trace::dry_run()
+        && let Some(m) = mountinfo::read(None)?
+            .into_iter()
+            .find(|m| m.mount_point.starts_with(path))
+    {
+        anyhow::bail!(
+            "not removing {}: {} is mounted there; unmount it first",
+            path.display(),
+            m.mount_point.display()
+        );
+    }
+    Step::new(
+        mech,
+        Action::Filesystem,
+        format!("remove {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!(
+        "rm -rf {}",
+        shell_quote(&path.display().to_string())
+    ))
+    .why(why)
+    .detail()
+    .run(|| match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove directory {}", path.display()))
+        }
+        _ => Ok(()),
+    })
+}
+
 /// Quote a word for a POSIX shell, only when it needs it.
 pub fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()

@@ -140,6 +140,13 @@ pub fn umount(mech: Mechanism, target: &Path, flags: MntFlags, why: &str) -> Res
     })
 }
 
+/// The state roots and their parents: a filesystem of their own there
+/// (`mount -t tmpfs t R`, a disk at `/var/lib/glassbox`) holds glassbox's
+/// state and is never glassbox's to unmount.
+pub fn protected(root: &Root, path: &Path) -> bool {
+    root.data.starts_with(path) || root.run.starts_with(path)
+}
+
 /// Mounts glassbox made: the id is the mount point.
 pub struct MountKind;
 pub static MOUNT_KIND: MountKind = MountKind;
@@ -153,7 +160,12 @@ impl ResourceKind for MountKind {
         mountinfo::is_mount_point(Path::new(id)).unwrap_or(false)
     }
 
-    fn remove(&self, _root: &Root, id: &str) -> Result<()> {
+    fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        if protected(root, Path::new(id)) {
+            anyhow::bail!(
+                "not unmounting {id}: it is the state root or one of its parents, which glassbox never unmounts"
+            );
+        }
         // Unmount every mount stacked on the point, top first. A dry run
         // plans one unmount: nothing changes, so looping would never end.
         loop {
@@ -176,7 +188,8 @@ impl ResourceKind for MountKind {
         let mut out: Vec<String> = mounts
             .iter()
             .filter(|m| {
-                m.mount_point.starts_with(&root.data) || m.mount_point.starts_with(&root.run)
+                (m.mount_point.starts_with(&root.data) || m.mount_point.starts_with(&root.run))
+                    && !protected(root, &m.mount_point)
             })
             .map(|m| m.mount_point.display().to_string())
             .collect();

@@ -295,10 +295,7 @@ impl Store {
     }
 
     pub fn save_images(&self, images: &Images) -> Result<()> {
-        Step::new(Mechanism::Image, Action::State, "write images.json")
-            .arg("path", self.dir.join("images.json").display())
-            .detail()
-            .run(|| write_json(&self.dir.join("images.json"), images))
+        write_json(&self.dir.join("images.json"), images)
     }
 
     /// Read a blob and check its bytes still match its address.

@@ -5,12 +5,15 @@
 //! and is never silently overwritten.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::trace::{Action, Mechanism, Step};
 
 /// A state file that exists but is empty or not the JSON glassbox wrote
 /// (its `Display` says which file and what to do). `glassbox doctor`
@@ -32,8 +35,40 @@ pub fn is_damaged_state(err: &anyhow::Error) -> bool {
         .any(|e| e.downcast_ref::<DamagedState>().is_some())
 }
 
-/// Write `bytes` to `path` atomically.
+/// Write `bytes` to `path` atomically, as a traced step (shown at `-vv`;
+/// only planned under `--dry-run`). The file is created with mode 0600:
+/// state files, credentials among them, are root's alone, and the rename
+/// keeps the temporary file's mode.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    Step::new(
+        Mechanism::System,
+        Action::State,
+        format!("write state file {}", path.display()),
+    )
+    .arg("path", path.display())
+    .arg("bytes", bytes.len())
+    .why("State is written to a temporary file, fsynced and renamed over the old one: a crash leaves the old file or the new, never half of one.")
+    .man("rename(2)")
+    .detail()
+    .run(|| write_atomically(path, bytes))
+}
+
+/// The temporary file beside `path` that [`write_bytes`] renames into
+/// place: `.NAME.tmp-PID-N`.
+pub fn temp_name(name: &str, pid: u32, seq: u64) -> String {
+    format!(".{name}.tmp-{pid}-{seq}")
+}
+
+/// The pid in a temporary file's name, if `name` is one.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, seq) = tail.split_once('-')?;
+    seq.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("state file {} has no parent directory", path.display()))?;
@@ -42,14 +77,17 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .with_context(|| format!("state file {} has no name", path.display()))?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
+    let tmp = dir.join(temp_name(
+        &name.to_string_lossy(),
         std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
+        SEQ.fetch_add(1, Ordering::Relaxed),
     ));
     let write = || -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
             .with_context(|| format!("create temporary state file {}", tmp.display()))?;
         f.write_all(bytes)
             .with_context(|| format!("write {}", tmp.display()))?;
@@ -101,6 +139,25 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 mod tests {
     use super::*;
     use crate::state::StateLock;
+
+    #[test]
+    fn temp_names_carry_their_writer() {
+        assert_eq!(temp_name("x.json", 42, 7), ".x.json.tmp-42-7");
+        assert_eq!(temp_owner(".x.json.tmp-42-7"), Some(42));
+        assert_eq!(temp_owner(".a.tmp-b.tmp-9-0"), Some(9));
+        assert_eq!(temp_owner("x.json"), None);
+        assert_eq!(temp_owner(".x.tmp-1-z"), None);
+    }
+
+    #[test]
+    fn state_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.json");
+        write_json(&p, &"x").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 
     #[test]
     fn round_trip() {

@@ -42,24 +42,58 @@ impl StateLock {
     }
 }
 
+/// Open (or create) a lock file, root's alone: anyone who can open a lock
+/// file can `flock` it and hang every glassbox command. A lock file made
+/// by an older glassbox with a looser mode is tightened.
 fn open(path: &Path) -> Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("create lock directory {}", parent.display()))?;
     }
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(LOCK_MODE)
         .open(path)
-        .with_context(|| format!("open lock file {}", path.display()))
+        .with_context(|| format!("open lock file {}", path.display()))?;
+    let mode = file
+        .metadata()
+        .with_context(|| format!("fstat lock file {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o777 != LOCK_MODE {
+        file.set_permissions(std::fs::Permissions::from_mode(LOCK_MODE))
+            .with_context(|| format!("fchmod 600 lock file {}", path.display()))?;
+    }
+    Ok(file)
 }
+
+/// The mode of every lock file.
+pub const LOCK_MODE: u32 = 0o600;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn lock_files_are_root_only_even_when_made_loose() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _g = StateLock::exclusive(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, LOCK_MODE);
+        let fresh = dir.path().join("fresh");
+        let _h = StateLock::shared(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, LOCK_MODE);
+    }
 
     #[test]
     fn exclusive_lock_serializes_critical_sections() {

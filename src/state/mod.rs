@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod lock;
 pub mod paths;
+pub mod recover;
 pub mod resources;
 
 pub use atomic::{read_json, write_json};

@@ -58,8 +58,13 @@ impl Root {
         }
     }
 
-    /// Create both directories (mode 0700 parents are the caller's choice).
+    /// Create the state directories and lock them to root (see
+    /// [`Root::private_dirs`]); a root made by an older glassbox with
+    /// looser modes is tightened here. Under `--dry-run` nothing is made.
     pub fn ensure(&self) -> Result<()> {
+        if crate::trace::dry_run() {
+            return Ok(());
+        }
         for dir in [&self.data, &self.run] {
             std::fs::create_dir_all(dir).with_context(|| {
                 format!(
@@ -67,6 +72,9 @@ impl Root {
                     dir.display()
                 )
             })?;
+        }
+        for dir in self.private_dirs() {
+            private_dir(&dir)?;
         }
         // Check that we can really write there (a read-only mount passes create_dir_all).
         let probe = self.data.join(".write-test");
@@ -76,10 +84,80 @@ impl Root {
         Ok(())
     }
 
+    /// The directories no other user may enter: the roots, and the two that
+    /// hold image and container content (`layers/`, `containers/`). Layers
+    /// keep their files' owners, modes, setuid bits, capabilities and
+    /// device nodes, so a path into them from an ordinary user would be a
+    /// way to root (Docker's CVE-2021-41091). The content directories
+    /// themselves (`diff/`, `upper/`, `merged/`) keep their modes: they
+    /// become a container's `/`, where every user must be able to look.
+    pub fn private_dirs(&self) -> Vec<PathBuf> {
+        vec![
+            self.data.clone(),
+            self.run.clone(),
+            self.data.join("layers"),
+            self.data.join("containers"),
+        ]
+    }
+
+    /// The private directories whose mode or owner lets another user in,
+    /// with what is wrong (for `glassbox doctor`).
+    pub fn loose_dirs(&self) -> Vec<(PathBuf, String)> {
+        use std::os::unix::fs::MetadataExt;
+        self.private_dirs()
+            .into_iter()
+            .filter_map(|dir| {
+                let md = std::fs::symlink_metadata(&dir).ok()?;
+                let mode = md.mode() & 0o7777;
+                if mode & PRIVATE_MASK != 0 {
+                    Some((dir, format!("mode {mode:04o}")))
+                } else if md.uid() != 0 && nix::unistd::geteuid().is_root() {
+                    Some((dir, format!("owned by uid {}", md.uid())))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// The names of host-global kernel objects for this root.
     pub fn names(&self) -> Names {
         Names::for_root(self)
     }
+}
+
+/// The mode of the private state directories.
+pub const PRIVATE_MODE: u32 = 0o700;
+
+/// Mode bits that let another user into a directory: group or other may
+/// read, write or enter.
+const PRIVATE_MASK: u32 = 0o077;
+
+/// Create `dir` (mode 0700) or tighten it to 0700 and to root's ownership.
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(PRIVATE_MODE).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("mkdir {}", dir.display())),
+    }
+    let md = std::fs::symlink_metadata(dir).with_context(|| format!("lstat {}", dir.display()))?;
+    if !md.is_dir() {
+        bail!(
+            "{} is not a directory: glassbox keeps its state there; move it aside",
+            dir.display()
+        );
+    }
+    let me = nix::unistd::geteuid();
+    if me.is_root() && md.uid() != 0 {
+        std::os::unix::fs::lchown(dir, Some(0), Some(0))
+            .with_context(|| format!("chown root:root {}", dir.display()))?;
+    }
+    if md.mode() & PRIVATE_MASK != 0 || md.mode() & 0o700 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_MODE))
+            .with_context(|| format!("chmod 700 {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Names of kernel objects that are global to the host.
@@ -155,6 +233,27 @@ mod tests {
         let root = Root::new(Some(Path::new("/tmp/lab"))).unwrap();
         assert_eq!(root.data, Path::new("/tmp/lab"));
         assert_eq!(root.run, Path::new("/tmp/lab/run"));
+    }
+
+    #[test]
+    fn ensure_locks_the_roots_and_the_content_parents() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("r");
+        std::fs::create_dir(&top).unwrap();
+        std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = Root::new(Some(&top)).unwrap();
+        assert!(
+            root.loose_dirs()
+                .iter()
+                .any(|(d, why)| d == &top && why == "mode 0755")
+        );
+        root.ensure().unwrap();
+        for d in root.private_dirs() {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        assert!(root.loose_dirs().is_empty());
     }
 
     #[test]

@@ -224,27 +224,53 @@ pub struct Leftover {
     pub reason: String,
 }
 
-/// Resources with no owner: orphaned records, and objects on the host that
-/// carry this root's names but are not in the ledger.
+/// Recorded resources with no owner any more, and records of resources
+/// that are gone from the host (removed by hand, or a crash between the
+/// removal and the record's deletion). Only what this root's ledger holds:
+/// see [`unrecorded`] for the rest.
 pub fn leftovers(root: &Root, include_manual: bool) -> Result<Vec<Leftover>> {
-    let recorded = list(root)?;
     let mut out = Vec::new();
-    for r in &recorded {
-        if let Some(reason) = orphan_reason(r, include_manual) {
-            out.push(Leftover {
-                kind: r.kind.clone(),
-                id: r.id.clone(),
-                reason,
-            });
+    for r in list(root)? {
+        if r.phase == Phase::Pending && pid_alive(r.creator) {
+            continue; // still being made
         }
+        let reason = match (orphan_reason(&r, include_manual), kind(&r.kind)) {
+            (Some(reason), _) => reason,
+            (None, Some(k)) if r.phase == Phase::Live && !k.exists(root, &r.id) => {
+                "recorded, but gone from the host (removed by hand?)".into()
+            }
+            _ => continue,
+        };
+        out.push(Leftover {
+            kind: r.kind,
+            id: r.id,
+            reason,
+        });
     }
+    Ok(out)
+}
+
+/// What `glassbox doctor` says of objects on the host that carry this
+/// root's names but that this root never recorded. Prune never removes
+/// them: another root, or a person, may own them.
+pub const NOT_RECORDED: &str = "not recorded by this root";
+
+/// Objects on the host that look like this root's (its names, under its
+/// directories) but are not in its ledger.
+pub fn unrecorded(root: &Root) -> Result<Vec<Leftover>> {
+    let recorded = if root.data.join("resources.json").exists() {
+        list(root)?
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
     for k in kinds() {
         for id in k.scan(root) {
             if !recorded.iter().any(|r| r.kind == k.name() && r.id == id) {
                 out.push(Leftover {
                     kind: k.name().into(),
                     id,
-                    reason: "not recorded by any glassbox command".into(),
+                    reason: NOT_RECORDED.into(),
                 });
             }
         }
@@ -252,7 +278,8 @@ pub fn leftovers(root: &Root, include_manual: bool) -> Result<Vec<Leftover>> {
     Ok(out)
 }
 
-/// Remove every leftover; keeps going after an error and reports them all.
+/// Remove every leftover of the ledger (never an unrecorded object); keeps
+/// going after an error and reports them all.
 pub fn prune(root: &Root, include_manual: bool) -> Result<(Vec<Leftover>, Vec<String>)> {
     let found = leftovers(root, include_manual)?;
     let mut removed = Vec::new();

@@ -3,6 +3,7 @@
 //! fail (never skip) when not run as root.
 #![allow(dead_code)]
 
+pub mod crash;
 pub mod fixtures;
 pub mod registry;
 pub mod rootfs;
