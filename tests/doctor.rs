@@ -438,6 +438,34 @@ fn prune_never_touches_the_root_its_parents_or_what_it_did_not_record() {
     assert!(!is_mount_point(&theirs));
 }
 
+#[test]
+fn a_temporary_state_file_of_a_dead_writer_is_named_and_pruned() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["system", "prune"]);
+    let nets = root.path().join("networks");
+    std::fs::create_dir_all(&nets).unwrap();
+    // What a kill in the middle of a state write leaves: the temporary file
+    // that was never renamed into place (pid 4194304 is above pid_max).
+    let tmp = nets.join(".n1.json.tmp-4194304-0");
+    std::fs::write(&tmp, "{\"name\":").unwrap();
+    let (_, checks) = doctor_json(&root, &[]);
+    assert_eq!(status(&checks, "leftovers"), "warn");
+    assert!(
+        detail(&checks, "leftovers").contains(&format!("temp-file {}", tmp.display())),
+        "{}",
+        detail(&checks, "leftovers")
+    );
+    let pruned = root.ok(&["system", "prune"]);
+    assert!(
+        pruned.contains(&format!("removed temp-file {}", tmp.display())),
+        "{pruned}"
+    );
+    assert!(!tmp.exists());
+    let (_, checks) = doctor_json(&root, &[]);
+    assert_eq!(status(&checks, "leftovers"), "ok");
+}
+
 fn is_mount_point(path: &Path) -> bool {
     common::crash::is_mounted(path)
 }

@@ -136,7 +136,11 @@ fn refused(out: &Output, what: &str) {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[test]
@@ -149,12 +153,19 @@ fn a_local_user_cannot_reach_setuid_files_capabilities_devices_or_tmp_in_the_sto
     let diff = diff_dir(&root);
     // What the layer holds is stored as the image says.
     assert_eq!(mode(&diff.join("bin/suid-sh")), 0o4755);
-    assert!(xattr_present(&diff.join("bin/cap-cat"), "security.capability"));
+    assert!(xattr_present(
+        &diff.join("bin/cap-cat"),
+        "security.capability"
+    ));
     assert_eq!(mode(&diff.join("tmp")), 0o1777);
     // The content directories keep their modes (they become a container's
     // `/`); the parents are what is locked.
     assert_eq!(mode(&diff), 0o755);
-    for d in [root.path().to_path_buf(), root.path().join("layers"), root.path().join("run")] {
+    for d in [
+        root.path().to_path_buf(),
+        root.path().join("layers"),
+        root.path().join("run"),
+    ] {
         assert_eq!(mode(&d), 0o700, "{}", d.display());
     }
 
@@ -184,7 +195,10 @@ fn a_local_user_cannot_reach_setuid_files_capabilities_devices_or_tmp_in_the_sto
         "nobody ran the store's capability binary: {out:?}"
     );
     let dev = diff.join("dev/null").display().to_string();
-    refused(&as_nobody(&[busybox, "cat", &dev]), "open the layer's device node");
+    refused(
+        &as_nobody(&[busybox, "cat", &dev]),
+        "open the layer's device node",
+    );
     let planted = diff.join("tmp/planted").display().to_string();
     refused(
         &as_nobody(&[busybox, "sh", "-c", &format!("echo x > {planted}")]),
@@ -223,7 +237,11 @@ fn a_root_with_the_old_modes_is_reported_then_tightened_by_the_next_command() {
     require_root();
     let root = TestRoot::new();
     root.ok(&["image", "from-host", "/bin/busybox", "--tag", "bb:1"]);
-    for d in [root.path().to_path_buf(), root.path().join("layers"), root.path().join("run")] {
+    for d in [
+        root.path().to_path_buf(),
+        root.path().join("layers"),
+        root.path().join("run"),
+    ] {
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let lock = root.path().join("locks/images");
@@ -238,7 +256,11 @@ fn a_root_with_the_old_modes_is_reported_then_tightened_by_the_next_command() {
     );
     // Any command that takes the root's lock tightens them.
     root.ok(&["image", "tag", "bb:1", "bb:2"]);
-    for d in [root.path().to_path_buf(), root.path().join("layers"), root.path().join("run")] {
+    for d in [
+        root.path().to_path_buf(),
+        root.path().join("layers"),
+        root.path().join("run"),
+    ] {
         assert_eq!(mode(&d), 0o700, "{}", d.display());
     }
     assert_eq!(mode(&lock), 0o600);
