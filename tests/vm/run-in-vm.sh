@@ -12,8 +12,11 @@
 # over /host/var/lib, where glassbox keeps its default state), mounts
 # cgroup2 with every controller at /sys/fs/cgroup, binds /proc, /dev and
 # /sys into /host, chroots there and runs CMD from the current directory
-# (which must exist on the host). The exit status is CMD's; a VM that does
-# not boot or does not report fails (status 2).
+# (which must exist on the host). A current directory under one of the
+# tmpfs-covered paths (a checkout cloned into /tmp, say) is shared with the
+# VM on its own (read-only, over 9p) and mounted at the same path, so the
+# VM stage works from any checkout. The exit status is CMD's; a VM that
+# does not boot or does not report fails (status 2).
 #
 # --snapshots-rw shares ./tests/snapshots writable, so that
 # INSTA_UPDATE=always can write new snapshot files from inside the VM.
@@ -48,7 +51,11 @@ command -v qemu-system-x86_64 >/dev/null || { echo "run-in-vm: no qemu (apt-get 
 
 work=$(mktemp -d /tmp/gbvm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cwd=$(pwd)
+cwd=$(pwd -P)
+# The VM lays tmpfs over these: a checkout below one of them needs a share
+# of its own.
+share_cwd=0
+case "$cwd/" in /tmp/* | /run/* | /var/tmp/*) share_cwd=1 ;; esac
 
 # --- initramfs ---------------------------------------------------------
 ird=$work/initrd
@@ -101,6 +108,9 @@ mount -t overlay -o lowerdir=/host/var/lib,upperdir=/ovl/u,workdir=/ovl/w overla
 mount --bind /proc /host/proc
 mount --bind /dev /host/dev
 mount --rbind /sys /host/sys
+if [ $share_cwd = 1 ]; then
+    mkdir -p "/host$cwd" && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose checkout "/host$cwd" || fail "cannot mount the checkout share at $cwd"
+fi
 if [ $snap_rw = 1 ]; then
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 snaps /host$cwd/tests/snapshots || fail "cannot mount the snapshots share"
 fi
@@ -116,6 +126,9 @@ chmod +x "$ird/init"
 
 # --- boot --------------------------------------------------------------
 extra=()
+if [ "$share_cwd" = 1 ]; then
+    extra+=(-virtfs "local,path=$cwd,mount_tag=checkout,security_model=none,readonly=on,multidevs=remap")
+fi
 if [ "$snap_rw" = 1 ]; then
     mkdir -p "$cwd/tests/snapshots"
     extra+=(-virtfs "local,path=$cwd/tests/snapshots,mount_tag=snaps,security_model=none,multidevs=remap")
