@@ -128,8 +128,13 @@ pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending
         });
     }
     update(root, |all| {
+        // A record stands in the way while its creator is still at work, or
+        // while what it records exists; a record of something gone from the
+        // host (removed by hand, a crash before the record was dropped) is
+        // replaced.
         if let Some(r) = all.iter().find(|r| r.kind == kind && r.id == id)
-            && (r.phase == Phase::Live || pid_alive(r.creator))
+            && (pid_alive(r.creator) && r.phase == Phase::Pending
+                || r.phase == Phase::Live && self::kind(kind).is_none_or(|k| k.exists(root, id)))
         {
             bail!(
                 "{kind} {id} is already recorded by glassbox (owner: {:?}); remove it first or run `glassbox system prune`",
@@ -333,14 +338,29 @@ mod tests {
     #[test]
     fn committed_record_stays_live_and_blocks_a_second_owner() {
         let (_d, root) = root();
-        record(&root, "mount", "/x", Owner::Process { pid: 1 })
+        // /proc is a mount point on every Linux system: the record's object
+        // exists, so a second owner is refused.
+        record(&root, "mount", "/proc", Owner::Process { pid: 1 })
             .unwrap()
             .commit()
             .unwrap();
         assert_eq!(list(&root).unwrap()[0].phase, Phase::Live);
-        assert!(record(&root, "mount", "/x", Owner::Process { pid: 1 }).is_err());
-        forget(&root, "mount", "/x").unwrap();
+        assert!(record(&root, "mount", "/proc", Owner::Process { pid: 1 }).is_err());
+        forget(&root, "mount", "/proc").unwrap();
         assert!(list(&root).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_live_record_of_something_gone_is_replaced() {
+        let (d, root) = root();
+        let gone = d.path().join("not-a-mount").display().to_string();
+        record(&root, "mount", &gone, Owner::Process { pid: 1 })
+            .unwrap()
+            .commit()
+            .unwrap();
+        let again = record(&root, "mount", &gone, Owner::Process { pid: 1 }).unwrap();
+        again.commit().unwrap();
+        assert_eq!(list(&root).unwrap().len(), 1);
     }
 
     #[test]
