@@ -23,7 +23,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::unistd::Pid;
 
 use super::child;
-use super::clone::{Forked, clone3, pidfd_kill};
+use super::clone::{Forked, clone3, send_signal};
 use super::kind::NsType;
 use super::process::{Child, take_terminal};
 use super::spec::{Spec, Stdio};
@@ -257,7 +257,12 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
         Ok(()) => Ok(child),
         Err(e) => {
             // Nothing may survive a failed start.
-            let _ = pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = send_signal(
+                &child.pidfd,
+                child.pid,
+                libc::SIGKILL,
+                super::process::KILL_WHY,
+            );
             let _ = child.reap();
             Err(e)
         }
