@@ -189,6 +189,16 @@ impl PinState {
 /// Unmount and remove one pin file, and drop its record. Returns whether
 /// a namespace was unmounted.
 fn remove_file(root: &Root, st: &PinState, p: &Path) -> Result<bool> {
+    remove_file_noting(root, st, p, &mut Vec::new())
+}
+
+/// [`remove_file`], adding the id of a record it dropped to `forgotten`.
+fn remove_file_noting(
+    root: &Root,
+    st: &PinState,
+    p: &Path,
+    forgotten: &mut Vec<String>,
+) -> Result<bool> {
     let mut unmounted = false;
     if crate::host::mountinfo::is_mount_point(p)? {
         if !st.recorded_mount(p) && !matches!(file_state_any(p), Some(true)) {
@@ -209,6 +219,7 @@ fn remove_file(root: &Root, st: &PinState, p: &Path) -> Result<bool> {
     }
     if st.recorded_mount(p) {
         resources::forget(root, MOUNT, &p.display().to_string())?;
+        forgotten.push(p.display().to_string());
     }
     crate::host::remove_file(M, p, "The file was only a mount point for the namespace.")?;
     Ok(unmounted)
@@ -225,11 +236,12 @@ fn file_state_any(p: &Path) -> Option<bool> {
 /// many namespaces were unmounted.
 pub fn remove(root: &Root, st: &PinState) -> Result<usize> {
     let mut n = 0;
+    let mut forgotten = Vec::new();
     if st.dir_exists {
         for t in NsType::ALL {
             let p = st.dir.join(t.proc_name());
             if std::fs::symlink_metadata(&p).is_ok() {
-                n += usize::from(remove_file(root, st, &p)?);
+                n += usize::from(remove_file_noting(root, st, &p, &mut forgotten)?);
             }
         }
         crate::host::remove_dir_all(
@@ -239,7 +251,7 @@ pub fn remove(root: &Root, st: &PinState) -> Result<usize> {
         )?;
     }
     for r in &st.mounts {
-        if !Path::new(&r.id).exists() {
+        if !forgotten.contains(&r.id) && !Path::new(&r.id).exists() {
             resources::forget(root, MOUNT, &r.id)?;
         }
     }

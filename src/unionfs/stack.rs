@@ -510,6 +510,13 @@ pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
     let known = records::known(root, &target)?;
     let mounts = mountinfo::read(None)?;
     let Some(m) = mounts.iter().rev().find(|m| m.mount_point == target) else {
+        if let Some(r) = known.ledger.as_ref().filter(|_| known.in_progress()) {
+            bail!(
+                "{} is being mounted right now by glassbox pid {}: wait for that command, then unmount",
+                target.display(),
+                r.creator
+            );
+        }
         if known.any() {
             records::clear(root, &target)?;
             return Ok(Unmounted::AlreadyGone);
