@@ -156,3 +156,73 @@ fn posix_message_queues_are_private_to_the_ipc_namespace() {
         .status();
     assert!(!seen, "the queue made inside is visible on the host");
 }
+
+/// The state root and `layers/` are root's alone (0700), but an overlay of
+/// an image layer under them is still every user's `/` inside: path walks
+/// inside the container start at its root, never at the locked parents.
+#[test]
+fn a_non_root_user_inside_reads_an_overlay_of_a_layer_under_the_locked_root() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["image", "from-host", "/bin/busybox", "--tag", "nobody:1"]);
+    let inspect: serde_json::Value =
+        serde_json::from_str(&root.ok(&["image", "inspect", "nobody:1"])).unwrap();
+    let layer = std::path::PathBuf::from(
+        inspect[0]["GraphDriver"]["Data"]["UpperDir"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        layer.starts_with(root.path().join("layers")),
+        "{}",
+        layer.display()
+    );
+    for d in [root.path().to_path_buf(), root.path().join("layers")] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is not locked", d.display());
+    }
+    let base = root.path().join("ovl");
+    for d in ["upper", "work", "merged"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    let merged = base.join("merged");
+    root.ok(&[
+        "unionfs",
+        "mount",
+        "--lower",
+        layer.to_str().unwrap(),
+        "--upper",
+        base.join("upper").to_str().unwrap(),
+        "--work",
+        base.join("work").to_str().unwrap(),
+        merged.to_str().unwrap(),
+    ]);
+    // Outside, nobody cannot reach the layer through the locked root.
+    let outside = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "ls"])
+        .arg(&layer)
+        .output()
+        .unwrap();
+    assert!(
+        !outside.status.success(),
+        "nobody listed {}",
+        layer.display()
+    );
+    // Inside, nobody lists / and reads a file of the layer (busybox's
+    // setpriv cannot change uids; its su can, for root, without a password).
+    let out = run_in(
+        &root,
+        &merged,
+        FLAGS,
+        "su -s /bin/sh nobody -c 'id -u; ls /; cat /etc/group; ls /bin/busybox'",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "65534", "{out}");
+    for want in ["bin", "etc", "proc", "tmp", "usr"] {
+        assert!(lines.contains(&want), "ls / as nobody misses {want}: {out}");
+    }
+    assert!(out.contains("nogroup:x:65534:"), "{out}");
+    assert!(out.contains("/bin/busybox"), "{out}");
+    root.ok(&["unionfs", "umount", merged.to_str().unwrap()]);
+}

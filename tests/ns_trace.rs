@@ -125,3 +125,60 @@ fn dry_run_lists_the_plan_without_root_and_changes_nothing() {
     assert!(!entries.contains(&"proc".to_string()), "{entries:?}");
     let _ = root;
 }
+
+/// A signal glassbox passes on to CMD is a step like any other change: a
+/// detail step, in `--trace-json` and at `-vv`, not cluttering `-v`.
+#[test]
+fn a_forwarded_signal_is_a_traced_detail_step() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    require_root();
+    let root = TestRoot::new();
+    let trace = root.path().join("trace.json");
+    let mut child = root
+        .glassbox()
+        .args(["-v", "--trace-json", trace.to_str().unwrap()])
+        .args(["ns", "run", "--uts", "--", "sh", "-c"])
+        .arg("trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(done.status.code(), Some(3));
+    let steps: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sent = steps
+        .iter()
+        .find(|s| {
+            s["summary"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("send SIGTERM to process"))
+        })
+        .unwrap_or_else(|| panic!("no signal step in the trace: {steps:#?}"));
+    assert_eq!(sent["action"], "process");
+    assert_eq!(sent["detail"], true);
+    assert_eq!(sent["result"], "ok");
+    let pid = sent["args"]["pid"].as_str().unwrap();
+    assert_eq!(sent["shell"], format!("kill -TERM {pid}"));
+    assert!(
+        !stderr(&done).contains("send SIGTERM"),
+        "a detail step shown at -v: {}",
+        stderr(&done)
+    );
+}

@@ -289,3 +289,28 @@ fn kernel_refuses_overlay_as_upper_new_api() {
 fn kernel_refuses_overlay_as_upper_classic() {
     kernel_refuses_overlay_as_upper("classic");
 }
+
+/// Defect 8: the kernel mounts a stack on one of its own layers, inside
+/// one, or above them all; glassbox refuses first, with or without its
+/// other checks, and touches nothing.
+#[test]
+fn target_that_is_a_layer_or_holds_one_is_refused() {
+    let (root, base, l) = root_with_stack();
+    let cases = [
+        (l.l2.clone(), "is also the lower layer"),
+        (l.l1.join("etc"), "is inside the lower layer"),
+        (base.clone(), "is inside mount point"),
+        (l.upper.clone(), "is also the upper directory"),
+        (l.work.clone(), "is also the work directory"),
+    ];
+    for (target, expect) in cases {
+        let mut args = l.mount_args();
+        *args.last_mut().unwrap() = target.display().to_string();
+        let fix = "mount the stack on an empty directory of its own outside every layer";
+        refused(&root, &base, &args, &[expect, fix]);
+        args.insert(2, "--no-preflight".into());
+        refused(&root, &base, &args, &[expect, fix]);
+        assert!(!mounted(&target), "{} was mounted", target.display());
+        nothing_left(&root, &l);
+    }
+}

@@ -171,15 +171,12 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
 }
 
 /// Prints the inode table and pins the namespaces once the child is ready.
-struct RunHooks<'a> {
-    ctx: &'a Ctx,
+struct RunHooks {
     outside: Vec<(NsType, Option<u64>)>,
-    new: Vec<NsType>,
-    pin: Option<String>,
-    pinned: bool,
+    pin: Option<pin::Pinning>,
 }
 
-impl Hooks for RunHooks<'_> {
+impl Hooks for RunHooks {
     fn ready(&mut self, pid: Pid) -> Result<()> {
         let rows: Vec<inode::Compare> = self
             .outside
@@ -191,11 +188,9 @@ impl Hooks for RunHooks<'_> {
             })
             .collect();
         trace::say(Mechanism::Ns, inode::render_table(&rows));
-        if let Some(name) = &self.pin {
-            self.pinned = true;
-            let made = pin::pin(&self.ctx.root, name, pid, &self.new)?;
-            for p in made {
-                trace::say(Mechanism::Ns, format!("pinned {}", p.display()));
+        if let Some(p) = &mut self.pin {
+            for made in p.pin(pid)? {
+                trace::say(Mechanism::Ns, format!("pinned {}", made.display()));
             }
         }
         Ok(())
@@ -271,14 +266,10 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
     if !trace::dry_run() {
         ns::require_sys_admin("glassbox ns run")?;
     }
-    if let Some(name) = &a.pin {
-        let d = pin::dir(&ctx.root, name)?;
-        if d.exists() {
-            bail!(
-                "namespaces are already pinned as {name:?}: remove them first with `glassbox ns unpin {name}`"
-            );
-        }
-    }
+    let pinning = match &a.pin {
+        Some(name) => Some(pin::Pinning::prepare(&ctx.root, name, &types)?),
+        None => None,
+    };
     let mut spec = Spec::new(a.cmd.clone());
     for t in &types {
         spec.namespaces.set(*t, NsMode::New);
@@ -313,20 +304,16 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
         spec.env = Some(env);
     }
     let mut hooks = RunHooks {
-        ctx,
         outside: inode::all(None),
-        new: types.clone(),
-        pin: a.pin.clone(),
-        pinned: false,
+        pin: pinning,
     };
     let started = ns::spawn(spec, &mut hooks);
-    if started.is_err()
-        && hooks.pinned
-        && let Some(name) = &a.pin
-    {
-        // A failed run leaves nothing: not even its pins.
-        let _ = pin::unpin(&ctx.root, name);
-    }
+    // CMD started: the pin is complete. A failed start drops the pin,
+    // which removes it: a failed run leaves nothing.
+    let started = match (started, hooks.pin.take()) {
+        (Ok(child), Some(p)) => p.commit().map(|()| child),
+        (started, _) => started,
+    };
     start_and_wait(started)
 }
 
@@ -389,14 +376,9 @@ fn enter(ctx: &Ctx, a: &EnterArgs) -> Result<ExitCode> {
             }
             ns::targets_of(pid, &types)?
         }
-        (None, Some(name)) => {
-            let mut all = pin::pinned(&ctx.root, name)?;
-            let only = a.kinds.types();
-            if !only.is_empty() {
-                all.retain(|(t, _)| only.contains(t));
-            }
-            all
-        }
+        // --all: every kind the pin holds.
+        (None, Some(name)) if a.kinds.all => pin::pinned(&ctx.root, name, &[])?,
+        (None, Some(name)) => pin::pinned(&ctx.root, name, &a.kinds.types())?,
         _ => bail!("say whose namespaces to join: --target PID or --pinned NAME"),
     };
     if !trace::dry_run() {

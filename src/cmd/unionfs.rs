@@ -41,7 +41,8 @@ pub struct MountArgs {
     /// With --method classic, use short relative paths even when absolute ones fit
     #[arg(long)]
     pub short_paths: bool,
-    /// Skip glassbox's checks and let the kernel answer (glassbox shows what it logged)
+    /// Skip glassbox's checks and let the kernel answer (glassbox shows what it logged);
+    /// the mount point must still be apart from every layer
     #[arg(long)]
     pub no_preflight: bool,
     /// Where to mount the stack
@@ -78,11 +79,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
     match cmd {
         Command::Mount(a) => mount(ctx, a),
         Command::Umount(a) => {
-            stack::umount(&ctx.root, &a.target)?;
-            trace::say(
-                Mechanism::Unionfs,
-                format!("unmounted {}", a.target.display()),
-            );
+            let done = stack::umount(&ctx.root, &a.target)?;
+            trace::say(Mechanism::Unionfs, done.describe(&a.target));
             Ok(())
         }
         Command::Diff(a) => diff_cmd(ctx, a),

@@ -11,6 +11,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use anyhow::Result;
 use nix::unistd::Pid;
 
+use crate::trace::{Action, Mechanism, Step};
+
 /// `struct clone_args` from `linux/sched.h` (version 2, 88 bytes).
 #[repr(C)]
 #[derive(Default)]
@@ -68,6 +70,32 @@ pub unsafe fn clone3(flags: u64) -> Result<Forked> {
     }
 }
 
+/// Send `sig` to the process behind `pidfd`, as a traced step (a detail
+/// step, shown at `-vv`): a signal changes another process, so it is a
+/// step like any other change glassbox makes.
+pub fn send_signal(pidfd: &OwnedFd, pid: Pid, sig: i32, why: &str) -> Result<()> {
+    let name = signal_name(sig);
+    Step::new(
+        Mechanism::Ns,
+        Action::Process,
+        format!("send {name} to process {pid}"),
+    )
+    .arg("pid", pid)
+    .arg("signal", &name)
+    .shell(format!("kill -{} {pid}", name.trim_start_matches("SIG")))
+    .why(why)
+    .man("pidfd_send_signal(2)")
+    .detail()
+    .run(|| pidfd_kill(pidfd, sig))
+}
+
+/// `SIGTERM` for 15 (the number itself when it is no signal).
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| sig.to_string())
+}
+
 /// `pidfd_send_signal(2)`: signal exactly the process behind `pidfd`.
 pub fn pidfd_kill(pidfd: &OwnedFd, sig: i32) -> Result<()> {
     use std::os::fd::AsRawFd;
@@ -89,4 +117,16 @@ pub fn pidfd_kill(pidfd: &OwnedFd, sig: i32) -> Result<()> {
         return Err(e.into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_named() {
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        assert_eq!(signal_name(1000), "1000");
+    }
 }

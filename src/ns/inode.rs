@@ -3,6 +3,7 @@
 //! processes are in the same namespace exactly when those inodes are equal.
 //! Read `namespaces(7)`, section "The /proc/[pid]/ns/ directory".
 
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,41 @@ pub fn all(pid: Option<u32>) -> Vec<(NsType, Option<u64>)> {
         .into_iter()
         .map(|t| (t, inode(pid, t).ok()))
         .collect()
+}
+
+/// `statfs(2)`'s `f_type` of the namespace filesystem, `nsfs`.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// What an open file really is, asked of the kernel: `Ok(Some(kind))` for
+/// a namespace file (its filesystem is `nsfs`, as `fstatfs(2)` says, and
+/// the ioctl `NS_GET_NSTYPE` names its kind), `Ok(None)` for any other
+/// file, such as the empty file left under a pin once it is unmounted.
+/// Read `ioctl_ns(2)`.
+pub fn ns_type_of_fd(fd: BorrowedFd) -> Result<Option<NsType>> {
+    // SAFETY: a zeroed statfs is a valid out-buffer for the kernel to fill.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is an open descriptor and sfs a valid, writable statfs.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sfs) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("fstatfs(2)");
+    }
+    if sfs.f_type as i64 != NSFS_MAGIC {
+        return Ok(None);
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
+    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_NSTYPE) };
+    if kind == -1 {
+        return Err(std::io::Error::last_os_error()).context("ioctl(2) NS_GET_NSTYPE");
+    }
+    Ok(NsType::ALL
+        .into_iter()
+        .find(|t| t.clone_flag() == kind as u64))
+}
+
+/// [`ns_type_of_fd`] of the file at `path`.
+pub fn ns_type_of(path: &Path) -> Result<Option<NsType>> {
+    use std::os::fd::AsFd;
+    let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    ns_type_of_fd(f.as_fd()).with_context(|| format!("ask what {} is", path.display()))
 }
 
 /// One row of the outside/inside table.
@@ -97,6 +133,15 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("net        4026531840   4026531840   -"), "{t}");
+    }
+
+    #[test]
+    fn namespace_files_are_told_from_other_files() {
+        for t in [NsType::Uts, NsType::Net, NsType::Mnt] {
+            assert_eq!(ns_type_of(&ns_path(None, t)).unwrap(), Some(t));
+        }
+        let f = tempfile::NamedTempFile::new().unwrap();
+        assert_eq!(ns_type_of(f.path()).unwrap(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod inode;
 pub mod kind;
 pub mod list;
 pub mod pin;
+pub mod pin_state;
 pub mod process;
 pub mod rootfs;
 pub mod spawn;

@@ -11,10 +11,13 @@ use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::clone::pidfd_kill;
+use super::clone::send_signal;
 use crate::trace::{Action, Mechanism, Step};
 
 const M: Mechanism = Mechanism::Ns;
+
+/// Why a child glassbox gives up on is killed.
+pub(super) const KILL_WHY: &str = "glassbox is giving up on this child (its start failed, or glassbox is leaving early): nothing it started may outlive it.";
 
 /// A running container process.
 pub struct Child {
@@ -124,7 +127,13 @@ impl Child {
                     // SIGINT/SIGQUIT to the child too.
                     let from_tty = matches!(sig, libc::SIGINT | libc::SIGQUIT);
                     if !(self.same_pgrp && from_tty) {
-                        let _ = pidfd_kill(&self.pidfd, sig);
+                        // The child may have exited meanwhile: nothing to forward to.
+                        let _ = send_signal(
+                            &self.pidfd,
+                            self.pid,
+                            sig,
+                            "glassbox stands between the caller and CMD: a signal sent to glassbox (kill, Ctrl-C on another terminal) is passed on to CMD, which decides what it means.",
+                        );
                     }
                 }
             }
@@ -167,7 +176,7 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.reaped {
-            let _ = pidfd_kill(&self.pidfd, libc::SIGKILL);
+            let _ = send_signal(&self.pidfd, self.pid, libc::SIGKILL, KILL_WHY);
             let _ = self.reap();
         }
     }

@@ -23,7 +23,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::unistd::Pid;
 
 use super::child;
-use super::clone::{Forked, clone3, pidfd_kill};
+use super::clone::{Forked, clone3, send_signal};
 use super::kind::NsType;
 use super::process::{Child, take_terminal};
 use super::spec::{Spec, Stdio};
@@ -120,6 +120,7 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
                 )
             })?
             .into();
+        check_joinable(t, &path, &fd)?;
         if t == NsType::User && super::inode::inode_of(&path)? == super::inode::inode(None, t)? {
             continue; // already there: setns would fail with EINVAL
         }
@@ -257,10 +258,43 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Child> {
         Ok(()) => Ok(child),
         Err(e) => {
             // Nothing may survive a failed start.
-            let _ = pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = send_signal(
+                &child.pidfd,
+                child.pid,
+                libc::SIGKILL,
+                super::process::KILL_WHY,
+            );
             let _ = child.reap();
             Err(e)
         }
+    }
+}
+
+/// Refuse to join anything but a namespace file of kind `t`: a pin
+/// unmounted behind glassbox's back is a plain file, and the command must
+/// never run in glassbox's own namespace instead of the one asked for.
+fn check_joinable(t: NsType, path: &std::path::Path, fd: &OwnedFd) -> Result<()> {
+    let kind = Step::new(
+        M,
+        Action::FileRead,
+        format!("check that {} is a {t} namespace", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("stat -f -c %T {}", path.display()))
+    .why("A namespace file lives on nsfs (statfs(2)) and the ioctl NS_GET_NSTYPE names its kind: setns(2) is given only the kind asked for.")
+    .man("ioctl_ns(2)")
+    .detail()
+    .observe(|| super::inode::ns_type_of_fd(fd.as_fd()))?;
+    match kind {
+        Some(k) if k == t => Ok(()),
+        Some(k) => bail!(
+            "{} is a {k} namespace, not a {t} one: refusing to join it as the {t} namespace",
+            path.display()
+        ),
+        None => bail!(
+            "{} is not a namespace file (its filesystem is not nsfs): refusing to run the command without its {t} namespace",
+            path.display()
+        ),
     }
 }
 

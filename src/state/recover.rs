@@ -38,7 +38,11 @@ pub trait Recover: Sync {
 /// Every area that can leave state behind, in the order prune repairs
 /// them (before the ledger, whose owners they may remove).
 pub fn areas() -> Vec<&'static dyn Recover> {
-    vec![&TEMP_FILES]
+    vec![
+        &TEMP_FILES,
+        &crate::ns::pin_state::PINS,
+        &crate::unionfs::records::OVERLAYS,
+    ]
 }
 
 /// Everything this root has left: the areas' findings, then the ledger's
@@ -59,29 +63,46 @@ pub struct Pruned {
     pub errors: Vec<String>,
 }
 
-/// Repair every area's leftovers, then remove the ledger's orphans. Keeps
-/// going after an error and reports them all.
+/// Repair every area's leftovers, then remove the ledger's orphans, then
+/// repair what those removals left in the areas' state (the record of a
+/// stack whose mount `--all` just removed). Keeps going after an error and
+/// reports them all.
 pub fn prune(root: &Root, include_manual: bool) -> Result<Pruned> {
     let mut out = Pruned::default();
+    repair_areas(root, &mut out);
+    let (removed, errors) = resources::prune(root, include_manual)?;
+    out.removed.extend(removed);
+    out.errors.extend(errors);
+    repair_areas(root, &mut out);
+    Ok(out)
+}
+
+/// One pass over the areas. A leftover already repaired (or, under
+/// `--dry-run`, already planned) is not repaired twice.
+fn repair_areas(root: &Root, out: &mut Pruned) {
+    fn error(out: &mut Pruned, e: String) {
+        if !out.errors.contains(&e) {
+            out.errors.push(e);
+        }
+    }
     for area in areas() {
         let found = match area.find(root) {
             Ok(f) => f,
             Err(e) => {
-                out.errors.push(format!("{}: {e:#}", area.area()));
+                error(out, format!("{}: {e:#}", area.area()));
                 continue;
             }
         };
         for l in found {
+            if out.removed.iter().any(|r| r.kind == l.kind && r.id == l.id) {
+                continue;
+            }
             match area.repair(root, &l) {
                 Ok(()) => out.removed.push(l),
-                Err(e) => out.errors.push(format!("{} {}: {e:#}", l.kind, l.id)),
+                Err(e) => error(out, format!("{} {}: {e:#}", l.kind, l.id)),
             }
         }
     }
-    let (removed, errors) = resources::prune(root, include_manual)?;
-    out.removed.extend(removed);
-    out.errors.extend(errors);
-    Ok(out)
 }
 
 // ----- temporary state files ---------------------------------------------

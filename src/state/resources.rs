@@ -72,6 +72,7 @@ pub fn kinds() -> Vec<&'static dyn ResourceKind> {
         &crate::net::LINK_KIND,
         &crate::net::NFT_KIND,
         &crate::net::IPT_KIND,
+        &crate::ns::pin_state::PIN_KIND,
     ]
 }
 

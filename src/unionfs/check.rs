@@ -215,6 +215,9 @@ pub fn check(req: &Request) -> Result<Checked> {
         &req.target,
         "create the directory to mount on with mkdir -p",
     )?;
+    if let Some(why) = target_clash(&target, &lowers, upper.as_deref(), work.as_deref()) {
+        bail!(why);
+    }
     if let Some(m) = mountinfo::read(None)?
         .iter()
         .rev()
@@ -298,12 +301,6 @@ pub fn check(req: &Request) -> Result<Checked> {
                 w.display()
             );
         }
-        if target.starts_with(u) || target.starts_with(w) {
-            bail!(
-                "mount point {} is inside the upper or work directory: mount the stack somewhere else",
-                target.display()
-            );
-        }
     }
     Ok(Checked {
         lowers,
@@ -311,6 +308,47 @@ pub fn check(req: &Request) -> Result<Checked> {
         work,
         target,
     })
+}
+
+/// Why the mount point cannot be where it is, if it cannot: it must be
+/// apart from every layer. The kernel takes a mount point that is a layer,
+/// lies inside one or holds one, but the stack then hides its own layer
+/// (mounted on or above it), or shows up inside it (mounted below it:
+/// whatever reads the layer by path, `unionfs diff` among them, then reads
+/// the merged stack as part of the layer), and writes through the stack
+/// can land in a directory overlay is still using as a layer.
+pub fn target_clash(
+    target: &Path,
+    lowers: &[PathBuf],
+    upper: Option<&Path>,
+    work: Option<&Path>,
+) -> Option<String> {
+    let t = target.display();
+    let fix = "mount the stack on an empty directory of its own outside every layer, e.g. `merged` beside them";
+    let layers = lowers
+        .iter()
+        .map(|l| ("lower layer", l.as_path()))
+        .chain(upper.map(|u| ("upper directory", u)))
+        .chain(work.map(|w| ("work directory", w)));
+    for (role, l) in layers {
+        let l_ = l.display();
+        if l == target {
+            return Some(format!(
+                "mount point {t} is also the {role}: the stack would be mounted over its own layer and hide it; {fix}"
+            ));
+        }
+        if l.starts_with(target) {
+            return Some(format!(
+                "{role} {l_} is inside mount point {t}: the stack would hide its own layer; {fix}"
+            ));
+        }
+        if target.starts_with(l) {
+            return Some(format!(
+                "mount point {t} is inside the {role} {l_}: the merged stack would show up inside its own layer, and anything reading that layer by path (unionfs diff, a copy) would read the stack too; {fix}"
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -346,6 +384,32 @@ mod tests {
         };
         let err = format!("{:#}", check(&req).unwrap_err());
         assert!(err.contains("is inside upper directory"), "{err}");
+    }
+
+    #[test]
+    fn the_mount_point_must_be_apart_from_every_layer() {
+        let p = |s: &str| PathBuf::from(s);
+        let lowers = [p("/s/l1"), p("/s/l2")];
+        let (u, w) = (p("/s/u"), p("/s/w"));
+        let clash = |t: &str| target_clash(&p(t), &lowers, Some(&u), Some(&w));
+        assert_eq!(clash("/s/merged"), None);
+        let on = clash("/s/l2").unwrap();
+        assert!(on.contains("is also the lower layer"), "{on}");
+        let above = clash("/s").unwrap();
+        assert!(
+            above.contains("lower layer /s/l1 is inside mount point /s"),
+            "{above}"
+        );
+        let below = clash("/s/l1/m").unwrap();
+        assert!(below.contains("is inside the lower layer /s/l1"), "{below}");
+        let in_upper = clash("/s/u/m").unwrap();
+        assert!(
+            in_upper.contains("inside the upper directory /s/u"),
+            "{in_upper}"
+        );
+        assert!(clash("/s/w").unwrap().contains("also the work directory"));
+        // A name that only starts like a layer's is no clash.
+        assert_eq!(clash("/s/l10"), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!
 //! - [`options`]: the option text and short paths for tall stacks (pure)
 //! - [`check`]: the rules checked before mounting
-//! - [`stack`]: mount, unmount, records; [`newapi`]: `fsconfig(2)` path
+//! - [`stack`]: mount, unmount; [`newapi`]: `fsconfig(2)` path
+//! - [`records`]: which overlays this root made; recovery of their records
 //! - [`whiteout`]: OCI whiteouts to overlay form and back
 //! - [`diff`]: what an upper layer changed
 //! - [`demo`]: the guided lab run
@@ -20,5 +21,6 @@ pub mod demo;
 pub mod diff;
 pub mod newapi;
 pub mod options;
+pub mod records;
 pub mod stack;
 pub mod whiteout;

@@ -32,6 +32,7 @@ use crate::trace::{self, Action, Mechanism, Step};
 use super::check::{self, Checked, Request};
 use super::newapi::{self, FsContext};
 use super::options::{self, PathPlan};
+use super::records;
 
 /// Why the mount step exists; printed by `--explain`.
 pub const WHY_MOUNT: &str = "overlay shows the lower layers merged, the leftmost lowerdir on top (its files hide the same names below), and sends every write to upperdir; workdir must be an empty directory on the upper's filesystem because overlay prepares each copy-up or whiteout there and rename(2)s it into upper, which cannot cross filesystems";
@@ -74,7 +75,8 @@ pub struct Stack {
     pub paths: String,
 }
 
-fn record_path(root: &Root, target: &Path) -> PathBuf {
+/// `<run dir>/unionfs/<id>.json`: the record of the stack on `target`.
+pub fn record_path(root: &Root, target: &Path) -> PathBuf {
     root.run
         .join("unionfs")
         .join(format!("{}.json", root_tag(target)))
@@ -124,9 +126,25 @@ pub fn resolve_method(method: Method) -> Method {
 
 /// Mount an overlay stack. On any failure nothing is left: no mount, no
 /// link directory, no ledger record, the working directory restored.
+///
+/// A transaction: the ledger's record (pending) comes first, then the
+/// mount, the stack's record, and last the ledger's record marked live. A
+/// crash leaves a half-made mount that the next mount on the same target
+/// (or `system prune`) rolls back; records of a stack unmounted behind
+/// glassbox's back are cleared the same way.
 pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
+    if let Ok(target) = std::fs::canonicalize(&req.target) {
+        records::recover_target(root, &target)?;
+    }
     let c = if opts.no_preflight {
-        absolute(req)?
+        let c = absolute(req)?;
+        // The kernel takes these, so --no-preflight does not skip them.
+        if let Some(why) =
+            check::target_clash(&c.target, &c.lowers, c.upper.as_deref(), c.work.as_deref())
+        {
+            bail!(why);
+        }
+        c
     } else {
         Step::new(
             Mechanism::Unionfs,
@@ -168,6 +186,11 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
         // --dry-run as a non-root user the ledger may not be writable).
         drop(pending);
     } else {
+        if let Err(e) = write_json(&record_path(root, &c.target), &stack) {
+            trace::warn(format!(
+                "{e:#}: `unionfs diff` will need --lower for this stack"
+            ));
+        }
         if let Err(e) = pending.commit() {
             // Unrecorded, nothing could find it again: undo the mount.
             let _ = crate::host::mount::umount(
@@ -176,12 +199,8 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
                 MntFlags::MNT_DETACH,
                 "undo a mount the ledger could not record",
             );
+            let _ = records::clear(root, &c.target);
             return Err(e);
-        }
-        if let Err(e) = write_json(&record_path(root, &c.target), &stack) {
-            trace::warn(format!(
-                "{e:#}: `unionfs diff` will need --lower for this stack"
-            ));
         }
     }
     Ok(stack)
@@ -448,12 +467,63 @@ fn mount_new_api(c: &Checked) -> Result<()> {
     })
 }
 
-/// Unmount the overlay at `target` and drop its records.
-pub fn umount(root: &Root, target: &Path) -> Result<()> {
-    let target = std::fs::canonicalize(target)
-        .with_context(|| format!("{} does not exist: nothing to unmount", target.display()))?;
+/// What `unionfs umount` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmounted {
+    /// The overlay was unmounted and its records dropped.
+    Unmounted,
+    /// It was no longer mounted (unmounted behind glassbox's back): only
+    /// this root's records of it were dropped.
+    AlreadyGone,
+}
+
+impl Unmounted {
+    /// The sentence `unionfs umount` says.
+    pub fn describe(self, target: &Path) -> String {
+        match self {
+            Unmounted::Unmounted => format!("unmounted {}", target.display()),
+            Unmounted::AlreadyGone => format!(
+                "{} was already unmounted (behind glassbox's back?): cleared this root's records of it",
+                target.display()
+            ),
+        }
+    }
+}
+
+/// `target` made absolute: resolved if it exists, else joined to the
+/// working directory (the records of a removed directory still name it).
+fn absolute_target(target: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(target) {
+        Ok(t) => Ok(t),
+        Err(_) if target.is_absolute() => Ok(target.to_path_buf()),
+        Err(_) => Ok(std::env::current_dir()
+            .context("read the current directory")?
+            .join(target)),
+    }
+}
+
+/// Unmount the overlay at `target` and drop its records. Only an overlay
+/// this root mounted (its ledger or its stack records name it); of any
+/// other, the error says whose it seems to be and how to unmount it.
+pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
+    let target = absolute_target(target)?;
+    let known = records::known(root, &target)?;
     let mounts = mountinfo::read(None)?;
     let Some(m) = mounts.iter().rev().find(|m| m.mount_point == target) else {
+        if let Some(r) = known.ledger.as_ref().filter(|_| known.in_progress()) {
+            bail!(
+                "{} is being mounted right now by glassbox pid {}: wait for that command, then unmount",
+                target.display(),
+                r.creator
+            );
+        }
+        if known.any() {
+            records::clear(root, &target)?;
+            return Ok(Unmounted::AlreadyGone);
+        }
+        if !target.exists() {
+            bail!("{} does not exist: nothing to unmount", target.display());
+        }
         bail!(
             "{} is not a mount point: nothing to unmount",
             target.display()
@@ -464,6 +534,14 @@ pub fn umount(root: &Root, target: &Path) -> Result<()> {
             "{} is a {} mount, not an overlay: unionfs umount only removes overlay stacks (use umount(8) for others)",
             target.display(),
             m.fs_type
+        );
+    }
+    if !known.any() {
+        bail!(
+            "{} is an overlay that this root ({}) did not mount, so `unionfs umount` leaves it alone: {}",
+            target.display(),
+            root.data.display(),
+            records::whose(root, &target)
         );
     }
     Step::new(
@@ -484,19 +562,10 @@ pub fn umount(root: &Root, target: &Path) -> Result<()> {
         ),
         Err(e) => Err(e).with_context(|| format!("umount2(2) {}", target.display())),
     })?;
-    let id = target.display().to_string();
-    if !mountinfo::is_mount_point(&target)? {
-        resources::forget(root, MOUNT_KIND.name(), &id)?;
-        if !trace::dry_run() {
-            match std::fs::remove_file(record_path(root, &target)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).context("remove the stack's record");
-                }
-                _ => {}
-            }
-        }
+    if !trace::dry_run() && !mountinfo::is_mount_point(&target)? {
+        records::clear(root, &target)?;
     }
-    Ok(())
+    Ok(Unmounted::Unmounted)
 }
 
 /// The overlay mount that uses `upper` as its upper directory, with its
