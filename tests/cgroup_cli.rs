@@ -563,3 +563,37 @@ fn add_refuses_init_and_kernel_threads_and_moves_nothing() {
     assert_eq!(stat(&root, "notinit")["procs"].as_array().unwrap().len(), 0);
     root.ok(&["cgroup", "rm", "notinit"]);
 }
+
+/// `--cpuset-cpus 0-99999999999` used to abort glassbox, which tried to
+/// list a hundred billion CPUs first (800 GB).
+#[test]
+fn a_huge_cpuset_range_is_refused_naming_the_cpus_there_are() {
+    require_root();
+    let root = TestRoot::new();
+    let n = std::thread::available_parallelism().unwrap().get();
+    let available = if n == 1 {
+        "0".to_string()
+    } else {
+        format!("0-{}", n - 1)
+    };
+    for range in ["0-99999999999", "0-18446744073709551615", "99999999999"] {
+        refused(
+            &root,
+            &["cgroup", "create", "big", "--cpuset-cpus", range],
+            &format!(
+                "Requested CPUs are not available - requested {range}, available: {available}"
+            ),
+        );
+    }
+    refused(
+        &root,
+        &[
+            "cgroup",
+            "create",
+            "big",
+            "--cpuset-cpus",
+            "0-999999999999999999999",
+        ],
+        "Invalid value 0-999999999999999999999 for cpuset cpus",
+    );
+}
