@@ -597,3 +597,50 @@ fn a_huge_cpuset_range_is_refused_naming_the_cpus_there_are() {
         "Invalid value 0-999999999999999999999 for cpuset cpus",
     );
 }
+
+/// A group is a directory beside the kernel's interface files: a name that
+/// is (or could be) one of them, or is no single path component, is
+/// refused before anything is made. `cgroup create tasks` used to
+/// "succeed" on v1 without making a group (the file `tasks` "existed").
+#[test]
+fn names_that_are_or_could_be_interface_files_are_refused() {
+    require_root();
+    let root = TestRoot::new();
+    let long = "a".repeat(256);
+    for (name, expect) in [
+        ("tasks", "interface file (tasks"),
+        ("notify_on_release", "interface file"),
+        ("release_agent", "interface file"),
+        ("cgroup.procs", "interface file (cgroup.procs"),
+        ("cgroup.subtree_control", "interface file"),
+        ("memory.max", "interface file (memory.max"),
+        ("memory.limit_in_bytes", "interface file"),
+        ("cpu.shares", "interface file"),
+        ("cpuset.cpus", "interface file"),
+        ("io.max", "interface file"),
+        ("pids.max", "interface file"),
+        ("lab/tasks", "interface file (tasks"),
+        (".", "contains \".\""),
+        ("..", "contains \"..\""),
+        ("lab/.", "contains \".\""),
+        ("/", "is absolute"),
+        ("_x", "must start with a letter or a digit"),
+        ("a%d", "a character other than"),
+        (long.as_str(), "at most 255 bytes"),
+    ] {
+        refused(&root, &["cgroup", "create", name], expect);
+    }
+    refused(&root, &["cgroup", "create", ""], "cgroup name is empty");
+    refused(
+        &root,
+        &["cgroup", "create", "--", "-x"],
+        "must start with a letter or a digit",
+    );
+    // Docker-like names are fine, dots included.
+    for ok in ["web.1", "my-app_2", "Tasks"] {
+        root.ok(&["cgroup", "create", ok, "--pids-limit", "5"]);
+        assert_eq!(file(&root, ok, "pids", "pids.max"), "5");
+        root.ok(&["cgroup", "rm", ok]);
+    }
+    assert_no_parent(&root, "the Docker-like names");
+}

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::cpu::CpuStat;
 use super::detect::{self, Layout, Mode, Placement};
 use super::memory::MemoryStat;
+use super::name::validate_name;
 use super::pids::PidsStat;
 use super::spec::Limits;
 use super::v1::V1;
@@ -45,45 +46,6 @@ pub struct Stats {
     pub cpu: Option<CpuStat>,
     pub cpuset: Option<String>,
     pub pids: Option<PidsStat>,
-}
-
-/// Check a group name: relative, no `..`, no empty parts, no cgroup
-/// interface names. Nested names (`lab/a`) are fine.
-pub fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        bail!("cgroup name is empty: give a name such as lab or lab/a");
-    }
-    if name.starts_with('/') {
-        bail!(
-            "cgroup name {name:?} is absolute: give a name relative to glassbox's own cgroup, such as lab/a"
-        );
-    }
-    for part in name.split('/') {
-        if part.is_empty() {
-            bail!("cgroup name {name:?} has an empty part: no leading, trailing or double slashes");
-        }
-        if part == ".." || part == "." {
-            bail!(
-                "cgroup name {name:?} contains {part:?}: a name may not leave or point into glassbox's own cgroup"
-            );
-        }
-        if !part
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-        {
-            bail!(
-                "cgroup name {name:?} has a character other than letters, digits, '-', '_', '.', '@' and '/'"
-            );
-        }
-        if part.starts_with("cgroup.")
-            || part.contains('.') && USED.iter().any(|(c, _)| part.starts_with(&format!("{c}.")))
-        {
-            bail!(
-                "cgroup name {name:?} looks like a cgroup interface file ({part}): choose another name"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The hierarchies a group spans on this layout.
@@ -493,27 +455,6 @@ pub fn list(root: &Root, layout: &Layout) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::host::mountinfo;
-
-    #[test]
-    fn names() {
-        for ok in ["lab", "lab/a", "web-1", "a.b", "x_y"] {
-            validate_name(ok).unwrap();
-        }
-        for (bad, why) in [
-            ("/sys/fs/cgroup/x", "absolute"),
-            ("../x", "\"..\""),
-            ("lab/../x", "\"..\""),
-            ("lab//a", "empty part"),
-            ("lab/", "empty part"),
-            ("", "empty"),
-            ("a b", "character"),
-            ("memory.max", "interface file"),
-            ("cgroup.procs", "interface file"),
-        ] {
-            let e = validate_name(bad).unwrap_err().to_string();
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
 
     const HYBRID: &str = "\
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

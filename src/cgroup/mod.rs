@@ -21,6 +21,7 @@ pub mod detect;
 pub mod group;
 pub mod kind;
 pub mod memory;
+pub mod name;
 pub mod pids;
 pub mod process;
 pub mod spec;
@@ -33,8 +34,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Serialize, Serializer};
 
-pub use group::{Group, Stats, validate_name};
+pub use group::{Group, Stats};
 pub use kind::CGROUP_KIND;
+pub use name::validate_name;
 
 /// Which cgroup version a hierarchy speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
