@@ -21,7 +21,7 @@ use super::pids::PidsStat;
 use super::spec::Limits;
 use super::v1::V1;
 use super::v2::V2;
-use super::{Hierarchy, read};
+use super::{Hierarchy, Made, read};
 use crate::host;
 use crate::state::Root;
 use crate::trace::{Action, Mechanism, Step};
@@ -167,17 +167,42 @@ impl Group {
         Ok(())
     }
 
-    /// Make the group's directories in every hierarchy.
-    pub fn create(&self) -> Result<()> {
-        if self.trees.is_empty() {
+    /// Make the group's directories in every hierarchy. The first
+    /// hierarchy's `mkdir` decides: EEXIST there is [`Made::Existed`] and
+    /// nothing is touched; otherwise the group is this command's, and the
+    /// other hierarchies follow (a directory already there is taken into
+    /// the group). If one of them fails, the directories of the group are
+    /// removed again before the error is returned; parents are left to
+    /// the caller, which knows which of them it made.
+    pub fn create(&self) -> Result<Made> {
+        let Some((first, rest)) = self.trees.split_first() else {
             bail!(
                 "no cgroup hierarchy on this host carries memory, cpu, cpuset or pids: nothing to create the group in"
             );
+        };
+        if first.create(&self.rel)? == Made::Existed {
+            let dir = first.dir(&self.rel);
+            if !dir.is_dir() {
+                bail!(
+                    "cannot create cgroup {:?}: {} is a file the kernel made (an interface file of the parent cgroup), not a group; choose another name",
+                    self.name,
+                    dir.display()
+                );
+            }
+            return Ok(Made::Existed);
         }
-        for t in &self.trees {
-            t.create(&self.rel)?;
+        for t in rest {
+            if let Err(e) = t.create(&self.rel) {
+                return Err(match self.remove_dirs() {
+                    Ok(()) => e,
+                    Err(r) => e.context(format!(
+                        "and removing the half-made cgroup {:?} failed too: {r:#}",
+                        self.name
+                    )),
+                });
+            }
         }
-        Ok(())
+        Ok(Made::New)
     }
 
     /// Plan the writes for `limits` in every hierarchy: (path, write) pairs.
@@ -322,6 +347,29 @@ impl Group {
         out
     }
 
+    /// Another group of the same root and layout (a child found below
+    /// this one); its name is not checked, since it is already there.
+    pub fn other(&self, name: &str) -> Group {
+        Group {
+            name: name.to_string(),
+            rel: format!("{}/{name}", self.parent),
+            parent: self.parent.clone(),
+            trees: hierarchies(&self.layout),
+            layout: self.layout.clone(),
+        }
+    }
+
+    /// Kill every process in the group and in its children, then remove
+    /// their directories, and glassbox's parent if no group is left in
+    /// it. "Already gone" is success.
+    pub fn destroy(&self) -> Result<()> {
+        for child in self.descendants() {
+            self.other(&child).kill_all()?;
+        }
+        self.kill_all()?;
+        self.remove_dirs()
+    }
+
     /// SIGKILL every process in the group and wait until it is empty.
     pub fn kill_all(&self) -> Result<()> {
         let pids = self.procs()?;
@@ -383,9 +431,24 @@ impl Group {
                     errors.push(format!("{e:#}"));
                 }
             }
-            // glassbox's own parent goes with its last group.
+        }
+        // glassbox's own parent goes with its last group.
+        if let Err(e) = self.remove_parent_if_empty() {
+            errors.push(format!("{e:#}"));
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// Remove glassbox's parent cgroup of this root from every hierarchy
+    /// where no group is left in it.
+    pub fn remove_parent_if_empty(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        for t in &self.trees {
             let p = t.dir(&self.parent);
-            if p.exists()
+            if p.is_dir()
                 && !has_child_dir(&p)
                 && let Err(e) = rmdir(&p)
             {
@@ -399,7 +462,7 @@ impl Group {
     }
 }
 
-fn rmdir(d: &std::path::Path) -> Result<()> {
+pub(crate) fn rmdir(d: &std::path::Path) -> Result<()> {
     Step::new(Mechanism::Cgroup, Action::Filesystem, format!("remove cgroup {}", d.display()))
         .arg("path", d.display())
         .shell(format!("rmdir {}", d.display()))
@@ -411,7 +474,7 @@ fn rmdir(d: &std::path::Path) -> Result<()> {
         })
 }
 
-fn has_child_dir(p: &std::path::Path) -> bool {
+pub(crate) fn has_child_dir(p: &std::path::Path) -> bool {
     std::fs::read_dir(p)
         .map(|rd| {
             rd.flatten()
