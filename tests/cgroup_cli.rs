@@ -901,8 +901,10 @@ fn a_crash_at_every_step_of_a_nested_create_is_recovered() {
     eprintln!("cgroup create lab/deep on {}: {n} crash points", version());
 }
 
-/// Make `gone` with a child group and a process in each, as `cgroup rm
-/// --force gone` finds it. Returns the processes, to reap.
+/// Make `gone` with two child groups and a process in each, as `cgroup rm
+/// --force gone` finds it (processes only in leaves: cgroup v2 keeps none
+/// in a group whose children have controllers). Returns the processes, to
+/// reap.
 fn make_gone(root: &TestRoot) -> Vec<std::process::Child> {
     root.ok(&[
         "cgroup",
@@ -913,11 +915,11 @@ fn make_gone(root: &TestRoot) -> Vec<std::process::Child> {
         "--pids-limit",
         "20",
     ]);
-    root.ok(&["cgroup", "create", "gone/kid", "--pids-limit", "5"]);
     let mut sleepers = Vec::new();
-    for g in ["gone", "gone/kid"] {
+    for kid in ["gone/kid", "gone/kid2"] {
+        root.ok(&["cgroup", "create", kid, "--pids-limit", "5"]);
         let child = Command::new("sleep").arg("300").spawn().unwrap();
-        root.ok(&["cgroup", "add", g, &child.id().to_string()]);
+        root.ok(&["cgroup", "add", kid, &child.id().to_string()]);
         sleepers.push(child);
     }
     sleepers
