@@ -8,8 +8,15 @@ mod common;
 
 use std::process::Command;
 
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
 use cgroup_util::{
-    assert_no_parent, dir, file, parent_dir, spawn_in, stat, version, wait_for_procs,
+    CONTROLLERS, assert_no_parent, dir, empty_parents, file, group_left, parent_dir, parent_left,
+    records, spawn_in, stat, version, wait_for_procs,
+};
+use common::crash::{
+    assert_clean_after_prune, check, doctor, each_crash_point, killed, run_crashing,
 };
 use common::{TestRoot, require_root};
 
@@ -562,4 +569,456 @@ fn add_refuses_init_and_kernel_threads_and_moves_nothing() {
     assert!(!err.contains("Invalid argument"), "{err}");
     assert_eq!(stat(&root, "notinit")["procs"].as_array().unwrap().len(), 0);
     root.ok(&["cgroup", "rm", "notinit"]);
+}
+
+/// 10 `cgroup create` of one name at once: the kernel's EEXIST picks one
+/// winner; the 9 others say "already exists" and touch nothing of its (its
+/// limit, its record, its directories). Three rounds, since the old race
+/// let 2 to 8 of 10 "succeed" and left the last writer's limit.
+#[test]
+fn parallel_creates_of_one_name_have_exactly_one_winner() {
+    require_root();
+    let root = TestRoot::new();
+    for round in 0..3 {
+        let name = format!("same{round}");
+        let started: Vec<(u64, std::process::Child)> = (0..10u64)
+            .map(|i| {
+                let mb = 10 + i;
+                let child = root
+                    .glassbox()
+                    .args(["cgroup", "create", &name, "--memory", &format!("{mb}m")])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                (mb, child)
+            })
+            .collect();
+        let done: Vec<(u64, u32, Output)> = started
+            .into_iter()
+            .map(|(mb, c)| (mb, c.id(), c.wait_with_output().unwrap()))
+            .collect();
+        let winners: Vec<&(u64, u32, Output)> =
+            done.iter().filter(|(_, _, o)| o.status.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {} of 10 creates of {name} succeeded:\n{}",
+            winners.len(),
+            done.iter()
+                .map(|(mb, _, o)| format!("--memory {mb}m: {} {}", o.status, common::stderr(o)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for (mb, _, out) in done.iter().filter(|(_, _, o)| !o.status.success()) {
+            let err = common::stderr(out);
+            assert!(
+                err.contains(&format!("cgroup \"{name}\" already exists")),
+                "--memory {mb}m lost, but said:\n{err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        let (mb, pid, _) = winners[0];
+        assert_eq!(
+            mem_limit(&root, &name),
+            (mb << 20).to_string(),
+            "round {round}: the limit is not the winner's ({mb}m)"
+        );
+        for c in CONTROLLERS {
+            assert!(
+                dir(&root, &name, c).is_dir(),
+                "a loser removed the winner's {c} directory"
+            );
+        }
+        let recs: Vec<_> = records(&root)
+            .into_iter()
+            .filter(|r| r["id"] == name.as_str())
+            .collect();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0]["phase"], "live", "{recs:?}");
+        assert_eq!(
+            recs[0]["creator"], *pid,
+            "the record is not the winner's: {recs:?}"
+        );
+    }
+    for round in 0..3 {
+        root.ok(&["cgroup", "rm", &format!("same{round}")]);
+    }
+    assert_no_parent(&root, "rm of the winners");
+}
+
+/// A group is a directory beside the kernel's interface files: a name that
+/// is (or could be) one of them, or is no single path component, is
+/// refused before anything is made. `cgroup create tasks` used to
+/// "succeed" on v1 without making a group (the file `tasks` "existed").
+#[test]
+fn names_that_are_or_could_be_interface_files_are_refused() {
+    require_root();
+    let root = TestRoot::new();
+    let long = "a".repeat(256);
+    for (name, expect) in [
+        ("tasks", "interface file (tasks"),
+        ("notify_on_release", "interface file"),
+        ("release_agent", "interface file"),
+        ("cgroup.procs", "interface file (cgroup.procs"),
+        ("cgroup.subtree_control", "interface file"),
+        ("memory.max", "interface file (memory.max"),
+        ("memory.limit_in_bytes", "interface file"),
+        ("cpu.shares", "interface file"),
+        ("cpuset.cpus", "interface file"),
+        ("io.max", "interface file"),
+        ("pids.max", "interface file"),
+        ("lab/tasks", "interface file (tasks"),
+        (".", "contains \".\""),
+        ("..", "contains \"..\""),
+        ("lab/.", "contains \".\""),
+        ("/", "is absolute"),
+        ("_x", "must start with a letter or a digit"),
+        ("a%d", "a character other than"),
+        (long.as_str(), "at most 255 bytes"),
+    ] {
+        refused(&root, &["cgroup", "create", name], expect);
+    }
+    refused(&root, &["cgroup", "create", ""], "cgroup name is empty");
+    refused(
+        &root,
+        &["cgroup", "create", "--", "-x"],
+        "must start with a letter or a digit",
+    );
+    // Docker-like names are fine, dots included.
+    for ok in ["web.1", "my-app_2", "Tasks"] {
+        root.ok(&["cgroup", "create", ok, "--pids-limit", "5"]);
+        assert_eq!(file(&root, ok, "pids", "pids.max"), "5");
+        root.ok(&["cgroup", "rm", ok]);
+    }
+    assert_no_parent(&root, "the Docker-like names");
+}
+
+/// `--cpuset-cpus 0-99999999999` used to abort glassbox, which tried to
+/// list a hundred billion CPUs first (800 GB).
+#[test]
+fn a_huge_cpuset_range_is_refused_naming_the_cpus_there_are() {
+    require_root();
+    let root = TestRoot::new();
+    let n = std::thread::available_parallelism().unwrap().get();
+    let available = if n == 1 {
+        "0".to_string()
+    } else {
+        format!("0-{}", n - 1)
+    };
+    for range in ["0-99999999999", "0-18446744073709551615", "99999999999"] {
+        refused(
+            &root,
+            &["cgroup", "create", "big", "--cpuset-cpus", range],
+            &format!(
+                "Requested CPUs are not available - requested {range}, available: {available}"
+            ),
+        );
+    }
+    refused(
+        &root,
+        &[
+            "cgroup",
+            "create",
+            "big",
+            "--cpuset-cpus",
+            "0-999999999999999999999",
+        ],
+        "Invalid value 0-999999999999999999999 for cpuset cpus",
+    );
+}
+
+const CRASH_CREATE: [&str; 9] = [
+    "cgroup",
+    "create",
+    "crashy",
+    "--memory",
+    "64m",
+    "--cpus",
+    "0.5",
+    "--pids-limit",
+    "20",
+];
+
+/// The group `crashy` as `CRASH_CREATE` makes it.
+fn assert_crashy_made(root: &TestRoot, what: &str) {
+    assert_eq!(
+        mem_limit(root, "crashy"),
+        (64u64 << 20).to_string(),
+        "{what}"
+    );
+    assert_eq!(file(root, "crashy", "pids", "pids.max"), "20", "{what}");
+    assert_eq!(stat(root, "crashy")["cpu"]["quota"], 50000, "{what}");
+    for c in CONTROLLERS {
+        assert!(dir(root, "crashy", c).is_dir(), "{what}: no {c} directory");
+    }
+}
+
+/// Doctor's leftovers after a crash: each record left pending or without
+/// its group, and each empty parent cgroup of the root, is named; when
+/// there is none of those, doctor says all is well. Nothing on the host is
+/// ever "not recorded".
+fn assert_doctor_names_what_is_left(root: &TestRoot, what: &str) {
+    let checks = doctor(root);
+    let (unrec, unrec_detail) = check(&checks, "not recorded");
+    assert_eq!(unrec, "ok", "{what}: {unrec_detail}");
+    let mut left = Vec::new();
+    for r in records(root) {
+        let id = r["id"].as_str().unwrap();
+        if r["phase"] == "pending" || !group_left(root, id) {
+            left.push(format!("cgroup {id} ("));
+        }
+    }
+    for p in empty_parents(root) {
+        left.push(format!("cgroup-parent {} (", p.display()));
+    }
+    let (status, detail) = check(&checks, "leftovers");
+    if left.is_empty() {
+        assert_eq!(
+            status, "ok",
+            "{what}: nothing is left over, but doctor says: {detail}"
+        );
+    } else {
+        assert_eq!(
+            status, "warn",
+            "{what}: {left:?} left, but doctor says: {detail}"
+        );
+        for l in left {
+            assert!(
+                detail.contains(&l),
+                "{what}: doctor does not name {l:?}: {detail}"
+            );
+        }
+    }
+}
+
+/// `cgroup create` killed after each of its steps (the ledger record,
+/// every mkdir, cpuset copy and limit, the commit): doctor names what was
+/// left, the same create then succeeds (or, once the group was finished,
+/// says "already exists"), `cgroup rm` removes it, and prune leaves
+/// nothing; and `system prune` alone cleans every crash too.
+#[test]
+fn a_crash_at_every_step_of_create_is_named_and_recovered() {
+    require_root();
+    let root = TestRoot::new();
+    let make = || {
+        let mut cmd = root.glassbox();
+        cmd.args(CRASH_CREATE);
+        cmd
+    };
+    let n = each_crash_point(make, |k, out| {
+        let what = format!(
+            "cgroup create killed after step {k} ({})",
+            common::stderr(out).trim()
+        );
+        assert_doctor_names_what_is_left(&root, &what);
+        let finished = records(&root)
+            .iter()
+            .any(|r| r["id"] == "crashy" && r["phase"] == "live");
+        if finished {
+            let err = root.fails(&CRASH_CREATE);
+            assert!(err.contains("already exists"), "{what}: {err}");
+        } else {
+            let again = root.run(&CRASH_CREATE);
+            common::assert_succeeded(&CRASH_CREATE, &again);
+        }
+        assert_crashy_made(&root, &what);
+        root.ok(&["cgroup", "rm", "crashy"]);
+        assert!(!group_left(&root, "crashy"), "{what}: rm left the group");
+        assert_clean_after_prune(&root, &what);
+        assert_no_parent(&root, &what);
+
+        // The same crash, then only `system prune` (no --all: a half-made
+        // group is an orphan) and a create that must not be refused.
+        let out = run_crashing(make(), k);
+        assert!(killed(&out), "{what}: not killed the second time");
+        let pruned = root.run(&["system", "prune"]);
+        common::assert_succeeded(&["system", "prune"], &pruned);
+        let finished = records(&root)
+            .iter()
+            .any(|r| r["id"] == "crashy" && r["phase"] == "live");
+        assert_eq!(
+            group_left(&root, "crashy"),
+            finished,
+            "{what}: after system prune, the group is left half-made (or a finished one was removed)"
+        );
+        if finished {
+            root.ok(&["cgroup", "rm", "crashy"]);
+        } else {
+            assert!(
+                !parent_left(&root),
+                "{what}: system prune left glassbox's parent cgroup"
+            );
+            root.ok(&CRASH_CREATE);
+            assert_crashy_made(&root, &what);
+            root.ok(&["cgroup", "rm", "crashy"]);
+        }
+        assert_clean_after_prune(&root, &format!("{what}, then system prune"));
+    });
+    eprintln!("cgroup create on {}: {n} crash points", version());
+    assert!(n >= 6, "only {n} steps: the crash points are not counted");
+}
+
+/// `cgroup create lab/deep` makes and records `lab` too: killed after each
+/// step, the same create then succeeds (rolling back only what is half
+/// made) or says "already exists" once both are finished, and both go.
+#[test]
+fn a_crash_at_every_step_of_a_nested_create_is_recovered() {
+    require_root();
+    let root = TestRoot::new();
+    let args = ["cgroup", "create", "lab/deep", "--pids-limit", "20"];
+    let n = each_crash_point(
+        || {
+            let mut cmd = root.glassbox();
+            cmd.args(args);
+            cmd
+        },
+        |k, _| {
+            let what = format!("cgroup create lab/deep killed after step {k}");
+            assert_doctor_names_what_is_left(&root, &what);
+            let finished = records(&root)
+                .iter()
+                .filter(|r| r["phase"] == "live")
+                .count()
+                == 2;
+            if finished {
+                let err = root.fails(&args);
+                assert!(err.contains("already exists"), "{what}: {err}");
+            } else {
+                let again = root.run(&args);
+                common::assert_succeeded(&args, &again);
+            }
+            assert_eq!(file(&root, "lab/deep", "pids", "pids.max"), "20", "{what}");
+            assert_eq!(records(&root).len(), 2, "{what}: {:?}", records(&root));
+            root.ok(&["cgroup", "rm", "lab/deep"]);
+            root.ok(&["cgroup", "rm", "lab"]);
+            assert_clean_after_prune(&root, &what);
+            assert_no_parent(&root, &what);
+        },
+    );
+    root.ok(&["cgroup", "rm", "--force", "lab"]);
+    assert_clean_after_prune(&root, "the finished nested create");
+    eprintln!("cgroup create lab/deep on {}: {n} crash points", version());
+}
+
+/// Make `gone` with two child groups and a process in each, as `cgroup rm
+/// --force gone` finds it (processes only in leaves: cgroup v2 keeps none
+/// in a group whose children have controllers). Returns the processes, to
+/// reap.
+fn make_gone(root: &TestRoot) -> Vec<std::process::Child> {
+    root.ok(&[
+        "cgroup",
+        "create",
+        "gone",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "20",
+    ]);
+    let mut sleepers = Vec::new();
+    for kid in ["gone/kid", "gone/kid2"] {
+        root.ok(&["cgroup", "create", kid, "--pids-limit", "5"]);
+        let child = Command::new("sleep").arg("300").spawn().unwrap();
+        root.ok(&["cgroup", "add", kid, &child.id().to_string()]);
+        sleepers.push(child);
+    }
+    sleepers
+}
+
+/// `cgroup rm --force` killed after each of its steps: what is left is
+/// named by doctor, `cgroup rm` again finishes the removal (or says there
+/// is no such group when nothing is left), a create of the name is not
+/// refused, and prune leaves nothing.
+#[test]
+fn a_crash_at_every_step_of_rm_is_named_and_recovered() {
+    require_root();
+    let root = TestRoot::new();
+    let rm = ["cgroup", "rm", "--force", "gone"];
+    let mut sleepers = make_gone(&root);
+    let n = each_crash_point(
+        || {
+            let mut cmd = root.glassbox();
+            cmd.args(rm);
+            cmd
+        },
+        |k, out| {
+            let what = format!(
+                "cgroup rm killed after step {k} ({})",
+                common::stderr(out).trim()
+            );
+            assert_doctor_names_what_is_left(&root, &what);
+            let again = root.run(&rm);
+            if !again.status.success() {
+                let err = common::stderr(&again);
+                assert!(err.contains("no cgroup named \"gone\""), "{what}: {err}");
+                assert!(records(&root).is_empty(), "{what}: {err}");
+            }
+            assert!(
+                !group_left(&root, "gone"),
+                "{what}: rm again left the group"
+            );
+            assert!(
+                !parent_left(&root),
+                "{what}: rm again left glassbox's parent"
+            );
+            for mut s in sleepers.drain(..) {
+                assert!(!s.wait().unwrap().success(), "{what}: a process survived");
+            }
+            root.ok(&["cgroup", "create", "gone"]);
+            root.ok(&["cgroup", "rm", "gone"]);
+            assert_clean_after_prune(&root, &what);
+            sleepers = make_gone(&root);
+        },
+    );
+    for mut s in sleepers {
+        assert!(!s.wait().unwrap().success());
+    }
+    assert!(!group_left(&root, "gone"));
+    assert_clean_after_prune(&root, "the finished rm");
+    eprintln!("cgroup rm --force on {}: {n} crash points", version());
+    assert!(n >= 4, "only {n} steps");
+}
+
+/// `cgroup run` killed after each of its steps (the fork, each move into
+/// the group): the command, held until it is in the group, never runs and
+/// goes with glassbox; nothing is left over.
+#[test]
+fn a_crash_at_every_step_of_run_runs_nothing_and_leaves_nothing() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "runner", "--pids-limit", "20"]);
+    let marker = root.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let n = each_crash_point(
+        || {
+            let mut cmd = root.glassbox();
+            cmd.args(["cgroup", "run", "runner", "--", "sh", "-c", &script]);
+            cmd
+        },
+        |k, _| {
+            let what = format!("cgroup run killed after step {k}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !stat(&root, "runner")["procs"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: the held command outlived glassbox"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(
+                !marker.exists(),
+                "{what}: the command ran although glassbox died first"
+            );
+            assert_doctor_names_what_is_left(&root, &what);
+        },
+    );
+    assert!(marker.exists(), "the uncrashed run did not run the command");
+    root.ok(&["cgroup", "rm", "runner"]);
+    assert_clean_after_prune(&root, "cgroup run");
+    eprintln!("cgroup run on {}: {n} crash points", version());
+    assert!(n >= 2, "only {n} steps");
 }

@@ -16,11 +16,12 @@ use serde::Serialize;
 use super::cpu::CpuStat;
 use super::detect::{self, Layout, Mode, Placement};
 use super::memory::MemoryStat;
+use super::name::validate_name;
 use super::pids::PidsStat;
 use super::spec::Limits;
 use super::v1::V1;
 use super::v2::V2;
-use super::{Hierarchy, read};
+use super::{Hierarchy, Made, read};
 use crate::host;
 use crate::state::Root;
 use crate::trace::{Action, Mechanism, Step};
@@ -45,45 +46,6 @@ pub struct Stats {
     pub cpu: Option<CpuStat>,
     pub cpuset: Option<String>,
     pub pids: Option<PidsStat>,
-}
-
-/// Check a group name: relative, no `..`, no empty parts, no cgroup
-/// interface names. Nested names (`lab/a`) are fine.
-pub fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        bail!("cgroup name is empty: give a name such as lab or lab/a");
-    }
-    if name.starts_with('/') {
-        bail!(
-            "cgroup name {name:?} is absolute: give a name relative to glassbox's own cgroup, such as lab/a"
-        );
-    }
-    for part in name.split('/') {
-        if part.is_empty() {
-            bail!("cgroup name {name:?} has an empty part: no leading, trailing or double slashes");
-        }
-        if part == ".." || part == "." {
-            bail!(
-                "cgroup name {name:?} contains {part:?}: a name may not leave or point into glassbox's own cgroup"
-            );
-        }
-        if !part
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-        {
-            bail!(
-                "cgroup name {name:?} has a character other than letters, digits, '-', '_', '.', '@' and '/'"
-            );
-        }
-        if part.starts_with("cgroup.")
-            || part.contains('.') && USED.iter().any(|(c, _)| part.starts_with(&format!("{c}.")))
-        {
-            bail!(
-                "cgroup name {name:?} looks like a cgroup interface file ({part}): choose another name"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The hierarchies a group spans on this layout.
@@ -205,17 +167,42 @@ impl Group {
         Ok(())
     }
 
-    /// Make the group's directories in every hierarchy.
-    pub fn create(&self) -> Result<()> {
-        if self.trees.is_empty() {
+    /// Make the group's directories in every hierarchy. The first
+    /// hierarchy's `mkdir` decides: EEXIST there is [`Made::Existed`] and
+    /// nothing is touched; otherwise the group is this command's, and the
+    /// other hierarchies follow (a directory already there is taken into
+    /// the group). If one of them fails, the directories of the group are
+    /// removed again before the error is returned; parents are left to
+    /// the caller, which knows which of them it made.
+    pub fn create(&self) -> Result<Made> {
+        let Some((first, rest)) = self.trees.split_first() else {
             bail!(
                 "no cgroup hierarchy on this host carries memory, cpu, cpuset or pids: nothing to create the group in"
             );
+        };
+        if first.create(&self.rel)? == Made::Existed {
+            let dir = first.dir(&self.rel);
+            if !dir.is_dir() {
+                bail!(
+                    "cannot create cgroup {:?}: {} is a file the kernel made (an interface file of the parent cgroup), not a group; choose another name",
+                    self.name,
+                    dir.display()
+                );
+            }
+            return Ok(Made::Existed);
         }
-        for t in &self.trees {
-            t.create(&self.rel)?;
+        for t in rest {
+            if let Err(e) = t.create(&self.rel) {
+                return Err(match self.remove_dirs() {
+                    Ok(()) => e,
+                    Err(r) => e.context(format!(
+                        "and removing the half-made cgroup {:?} failed too: {r:#}",
+                        self.name
+                    )),
+                });
+            }
         }
-        Ok(())
+        Ok(Made::New)
     }
 
     /// Plan the writes for `limits` in every hierarchy: (path, write) pairs.
@@ -360,6 +347,29 @@ impl Group {
         out
     }
 
+    /// Another group of the same root and layout (a child found below
+    /// this one); its name is not checked, since it is already there.
+    pub fn other(&self, name: &str) -> Group {
+        Group {
+            name: name.to_string(),
+            rel: format!("{}/{name}", self.parent),
+            parent: self.parent.clone(),
+            trees: hierarchies(&self.layout),
+            layout: self.layout.clone(),
+        }
+    }
+
+    /// Kill every process in the group and in its children, then remove
+    /// their directories, and glassbox's parent if no group is left in
+    /// it. "Already gone" is success.
+    pub fn destroy(&self) -> Result<()> {
+        for child in self.descendants() {
+            self.other(&child).kill_all()?;
+        }
+        self.kill_all()?;
+        self.remove_dirs()
+    }
+
     /// SIGKILL every process in the group and wait until it is empty.
     pub fn kill_all(&self) -> Result<()> {
         let pids = self.procs()?;
@@ -421,9 +431,24 @@ impl Group {
                     errors.push(format!("{e:#}"));
                 }
             }
-            // glassbox's own parent goes with its last group.
+        }
+        // glassbox's own parent goes with its last group.
+        if let Err(e) = self.remove_parent_if_empty() {
+            errors.push(format!("{e:#}"));
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// Remove glassbox's parent cgroup of this root from every hierarchy
+    /// where no group is left in it.
+    pub fn remove_parent_if_empty(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        for t in &self.trees {
             let p = t.dir(&self.parent);
-            if p.exists()
+            if p.is_dir()
                 && !has_child_dir(&p)
                 && let Err(e) = rmdir(&p)
             {
@@ -437,7 +462,7 @@ impl Group {
     }
 }
 
-fn rmdir(d: &std::path::Path) -> Result<()> {
+pub(crate) fn rmdir(d: &std::path::Path) -> Result<()> {
     Step::new(Mechanism::Cgroup, Action::Filesystem, format!("remove cgroup {}", d.display()))
         .arg("path", d.display())
         .shell(format!("rmdir {}", d.display()))
@@ -449,7 +474,7 @@ fn rmdir(d: &std::path::Path) -> Result<()> {
         })
 }
 
-fn has_child_dir(p: &std::path::Path) -> bool {
+pub(crate) fn has_child_dir(p: &std::path::Path) -> bool {
     std::fs::read_dir(p)
         .map(|rd| {
             rd.flatten()
@@ -493,27 +518,6 @@ pub fn list(root: &Root, layout: &Layout) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::host::mountinfo;
-
-    #[test]
-    fn names() {
-        for ok in ["lab", "lab/a", "web-1", "a.b", "x_y"] {
-            validate_name(ok).unwrap();
-        }
-        for (bad, why) in [
-            ("/sys/fs/cgroup/x", "absolute"),
-            ("../x", "\"..\""),
-            ("lab/../x", "\"..\""),
-            ("lab//a", "empty part"),
-            ("lab/", "empty part"),
-            ("", "empty"),
-            ("a b", "character"),
-            ("memory.max", "interface file"),
-            ("cgroup.procs", "interface file"),
-        ] {
-            let e = validate_name(bad).unwrap_err().to_string();
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
 
     const HYBRID: &str = "\
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

@@ -1,7 +1,7 @@
 //! The `cgroup` resource kind: lets `system prune` and `doctor` find and
 //! remove groups under this root's parent cgroup in every hierarchy.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::detect;
 use super::group::{self, Group};
@@ -18,16 +18,11 @@ impl ResourceKind for CgroupKind {
     }
 
     fn exists(&self, root: &Root, id: &str) -> bool {
-        Group::open(root, id).map(|g| g.exists()).unwrap_or(false)
+        open(root, id).map(|g| g.exists()).unwrap_or(false)
     }
 
     fn remove(&self, root: &Root, id: &str) -> Result<()> {
-        let g = Group::open(root, id)?;
-        for child in g.descendants() {
-            Group::open(root, &child)?.kill_all()?;
-        }
-        g.kill_all()?;
-        g.remove_dirs()
+        open(root, id)?.destroy()
     }
 
     fn scan(&self, root: &Root) -> Vec<String> {
@@ -36,4 +31,18 @@ impl ResourceKind for CgroupKind {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// The group a record names. A record was checked when it was made, maybe
+/// by an older glassbox with looser rules, so only a name that would leave
+/// glassbox's parent is refused here: a group of such a name can still be
+/// found and pruned.
+fn open(root: &Root, id: &str) -> Result<Group> {
+    if id.is_empty()
+        || id.starts_with('/')
+        || id.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        bail!("the ledger names cgroup {id:?}, which is not a name below glassbox's parent cgroup");
+    }
+    Ok(Group::with_layout(root, id, detect::detect()?))
 }

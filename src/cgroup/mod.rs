@@ -20,9 +20,12 @@ pub mod cpuset;
 pub mod detect;
 pub mod group;
 pub mod kind;
+pub mod lifecycle;
 pub mod memory;
+pub mod name;
 pub mod pids;
 pub mod process;
+pub mod recover;
 pub mod spec;
 pub mod v1;
 pub mod v2;
@@ -33,8 +36,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Serialize, Serializer};
 
-pub use group::{Group, Stats, validate_name};
+pub use group::{Group, Stats};
 pub use kind::CGROUP_KIND;
+pub use name::validate_name;
 
 /// Which cgroup version a hierarchy speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,6 +133,16 @@ impl Write {
     }
 }
 
+/// What the `mkdir` of a group's own directory found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    /// This command made it.
+    New,
+    /// Something was there already (EEXIST): another command's group,
+    /// or a file of the kernel's.
+    Existed,
+}
+
 /// One mounted cgroup tree as glassbox drives it: v1 (one tree per
 /// controller or group of controllers) or v2 (one tree for all).
 pub trait Hierarchy {
@@ -146,8 +160,11 @@ pub trait Hierarchy {
     }
     /// Make the group's directory, and its parents, ready for its
     /// controllers (v1: copy the cpuset; v2: enable the controllers in
-    /// each parent's `cgroup.subtree_control`).
-    fn create(&self, rel: &str) -> Result<()>;
+    /// each parent's `cgroup.subtree_control`). Parents that exist are
+    /// used as they are; the group's own directory is made by one `mkdir`
+    /// whose EEXIST is the answer [`Made::Existed`] (nothing else is
+    /// touched then).
+    fn create(&self, rel: &str) -> Result<Made>;
     /// The writes that apply `limits` through this tree's controllers,
     /// plus warnings about what cannot be enforced.
     fn plan(&self, rel: &str, limits: &spec::Limits) -> Result<(Vec<Write>, Vec<String>)>;
@@ -234,4 +251,36 @@ pub(crate) fn mkdir(dir: &Path) -> Result<()> {
     .why("A cgroup is a directory: mkdir makes one, and the kernel fills it with its controllers' files.")
     .man("cgroups(7)")
     .run(|| std::fs::create_dir(dir).with_context(|| format!("mkdir {}", dir.display())))
+}
+
+/// Did a step fail because the path already existed (EEXIST)?
+pub(crate) fn is_eexist(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
+    })
+}
+
+/// Make one parent directory of a group (`lab` of `lab/a`, or glassbox's
+/// own parent), unless it is there. `Ok(true)` when this call made it.
+/// EEXIST here is no error: parents are shared by every group below them.
+pub(crate) fn mkdir_parent(dir: &Path) -> Result<bool> {
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    match mkdir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if is_eexist(&e) && dir.is_dir() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Make a group's own directory: `Made::Existed` on EEXIST, which decides
+/// between two commands that create the same group at once.
+pub(crate) fn mkdir_group(dir: &Path) -> Result<Made> {
+    match mkdir(dir) {
+        Ok(()) => Ok(Made::New),
+        Err(e) if is_eexist(&e) => Ok(Made::Existed),
+        Err(e) => Err(e),
+    }
 }

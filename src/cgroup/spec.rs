@@ -237,11 +237,15 @@ pub fn resolve(flags: &Flags, ncpus: usize) -> Result<(Limits, Warnings)> {
         }
     }
     if let Some(set) = &flags.cpuset_cpus {
-        let cpus = parse_cpu_list(set)?;
-        if let Some(bad) = cpus.iter().find(|&&c| c >= ncpus) {
+        // Ranges are checked as ranges: `0-99999999999` is two numbers,
+        // not a list of a hundred billion CPUs to build first.
+        let ranges = parse_cpu_list(set)?;
+        if let Some(&(first, _)) = ranges.iter().find(|&&(_, last)| last >= ncpus) {
             bail!(
-                "Requested CPUs are not available - requested {set}, available: 0-{} (cpu {bad} does not exist)",
-                ncpus.saturating_sub(1)
+                "Requested CPUs are not available - requested {}, available: {} (cpu {} does not exist)",
+                set.trim(),
+                cpu_range(ncpus),
+                first.max(ncpus)
             );
         }
         l.cpuset_cpus = Some(set.trim().to_string());
@@ -276,8 +280,9 @@ pub fn parse_cpus(text: &str) -> Result<u64> {
     Ok(nano as u64)
 }
 
-/// A cpu list (`0`, `0-2`, `0,3`, `1-2,5`) as cpu numbers.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>> {
+/// A cpu list (`0`, `0-2`, `0,3`, `1-2,5`) as inclusive ranges of cpu
+/// numbers, as written (never expanded: the caller bounds them).
+pub fn parse_cpu_list(text: &str) -> Result<Vec<(usize, usize)>> {
     let bad =
         || anyhow::anyhow!("Invalid value {text} for cpuset cpus (use a list like 0 or 0-1,3)");
     let mut out = Vec::new();
@@ -286,14 +291,27 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>> {
             Some((a, b)) => (a, b),
             None => (part, part),
         };
-        let a: usize = a.parse().map_err(|_| bad())?;
-        let b: usize = b.parse().map_err(|_| bad())?;
+        let num = |t: &str| {
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            t.parse::<usize>().map_err(|_| bad())
+        };
+        let (a, b) = (num(a)?, num(b)?);
         if a > b {
             return Err(bad());
         }
-        out.extend(a..=b);
+        out.push((a, b));
     }
     Ok(out)
+}
+
+/// The CPUs `0..n` as a cpu list: `0`, `0-1`.
+pub fn cpu_range(n: usize) -> String {
+    match n {
+        0 | 1 => "0".into(),
+        n => format!("0-{}", n - 1),
+    }
 }
 
 #[cfg(test)]
@@ -458,9 +476,20 @@ mod tests {
 
     #[test]
     fn cpusets_are_checked_against_the_host() {
-        assert_eq!(parse_cpu_list("0-2,5").unwrap(), vec![0, 1, 2, 5]);
-        assert!(parse_cpu_list("2-1").is_err());
-        assert!(parse_cpu_list("a").is_err());
+        assert_eq!(parse_cpu_list("0-2,5").unwrap(), vec![(0, 2), (5, 5)]);
+        for bad in [
+            "2-1",
+            "a",
+            "",
+            "1,",
+            "-1",
+            "1-",
+            "+1",
+            "0-99999999999999999999999",
+        ] {
+            let e = parse_cpu_list(bad).unwrap_err().to_string();
+            assert!(e.contains("Invalid value"), "{bad}: {e}");
+        }
         let r = |s: &str| {
             resolve(
                 &Flags {
@@ -471,11 +500,34 @@ mod tests {
             )
         };
         assert_eq!(r("0").unwrap().0.cpuset_cpus.as_deref(), Some("0"));
+        assert_eq!(r("0-1,1").unwrap().0.cpuset_cpus.as_deref(), Some("0-1,1"));
+        assert_eq!(
+            r("7").unwrap_err().to_string(),
+            "Requested CPUs are not available - requested 7, available: 0-1 (cpu 7 does not exist)"
+        );
+    }
+
+    #[test]
+    fn a_huge_cpu_range_is_refused_without_building_it() {
+        // The old parser pushed every cpu number of the range into a
+        // vector first: 800 GB for this one.
+        let f = Flags {
+            cpuset_cpus: Some("0-99999999999".into()),
+            ..flags()
+        };
+        assert_eq!(
+            resolve(&f, 2).unwrap_err().to_string(),
+            "Requested CPUs are not available - requested 0-99999999999, available: 0-1 (cpu 2 does not exist)"
+        );
+        let f = Flags {
+            cpuset_cpus: Some(format!("0-{}", usize::MAX)),
+            ..flags()
+        };
         assert!(
-            r("7")
+            resolve(&f, 1)
                 .unwrap_err()
                 .to_string()
-                .contains("Requested CPUs are not available")
+                .contains("available: 0 (")
         );
     }
 

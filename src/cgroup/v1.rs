@@ -11,7 +11,7 @@ use anyhow::Result;
 use super::memory::{MemoryStat, keyed, v1_limit};
 use super::pids::PidsStat;
 use super::spec::Limits;
-use super::{Hierarchy, Max, Stats, Version, Write, read, read_if_exists, read_u64};
+use super::{Hierarchy, Made, Max, Stats, Version, Write, read, read_if_exists, read_u64};
 use crate::host;
 use crate::trace::Mechanism;
 
@@ -38,15 +38,19 @@ impl Hierarchy for V1 {
         &self.controllers
     }
 
-    fn create(&self, rel: &str) -> Result<()> {
+    fn create(&self, rel: &str) -> Result<Made> {
         let mut dir = self.mount.clone();
-        for part in rel.split('/') {
+        let parts: Vec<&str> = rel.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
             let parent = dir.clone();
             dir.push(part);
-            if dir.exists() {
-                continue;
+            if i + 1 < parts.len() {
+                if !super::mkdir_parent(&dir)? {
+                    continue;
+                }
+            } else if super::mkdir_group(&dir)? == Made::Existed {
+                return Ok(Made::Existed);
             }
-            super::mkdir(&dir)?;
             if self.holds("cpuset") {
                 // A v1 cpuset starts empty and refuses tasks until both are set.
                 for f in ["cpuset.cpus", "cpuset.mems"] {
@@ -67,7 +71,7 @@ impl Hierarchy for V1 {
                 }
             }
         }
-        Ok(())
+        Ok(Made::New)
     }
 
     fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {

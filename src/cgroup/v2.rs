@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use super::memory::{MemoryStat, keyed};
 use super::pids::PidsStat;
 use super::spec::Limits;
-use super::{Hierarchy, Max, Stats, Version, Write, cpu, read, read_if_exists, read_u64};
+use super::{Hierarchy, Made, Max, Stats, Version, Write, cpu, read, read_if_exists, read_u64};
 use crate::host;
 use crate::trace::Mechanism;
 
@@ -36,9 +36,10 @@ impl Hierarchy for V2 {
         &self.controllers
     }
 
-    fn create(&self, rel: &str) -> Result<()> {
+    fn create(&self, rel: &str) -> Result<Made> {
         let mut dir = self.mount.clone();
-        for part in rel.split('/') {
+        let parts: Vec<&str> = rel.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
             // The parent must hand its controllers down before the child
             // is made, or the child has no memory.max, cpu.weight, ...
             let control = dir.join("cgroup.subtree_control");
@@ -63,11 +64,13 @@ impl Hierarchy for V2 {
                 )?;
             }
             dir.push(part);
-            if !dir.exists() {
-                super::mkdir(&dir)?;
+            if i + 1 < parts.len() {
+                super::mkdir_parent(&dir)?;
+            } else {
+                return super::mkdir_group(&dir);
             }
         }
-        Ok(())
+        Ok(Made::New)
     }
 
     fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use super::Ctx;
 use crate::cgroup::detect::{self, Placement};
 use crate::cgroup::spec::{self, Flags, human_size};
-use crate::cgroup::{Group, Max, Stats, group, process};
-use crate::state::resources::{self, Owner};
+use crate::cgroup::{Group, Max, Stats, group, lifecycle, process};
+use crate::state::resources;
 use crate::trace::{self, Mechanism};
 
 #[derive(Debug, clap::Subcommand)]
@@ -166,66 +166,7 @@ fn open_existing(ctx: &Ctx, name: &str) -> Result<Group> {
 
 fn create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
     let (g, limits) = prepare(ctx, &a.name, &a.limits)?;
-    if g.exists() {
-        bail!(
-            "cgroup {:?} already exists: change its limits with `glassbox cgroup set {}`",
-            a.name,
-            a.name
-        );
-    }
-    if !trace::dry_run() {
-        ctx.root.ensure()?;
-    }
-    // Record every group this makes (parents of a nested name too).
-    let mut pending = Vec::new();
-    let mut prefix = String::new();
-    for part in a.name.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        let p = Group::with_layout(&ctx.root, &prefix, g.layout.clone());
-        if !p.exists() {
-            // A record without its directory is stale (the machine rebooted).
-            if !trace::dry_run() {
-                resources::forget(&ctx.root, "cgroup", &prefix)?;
-            }
-            pending.push((
-                p,
-                resources::record(
-                    &ctx.root,
-                    "cgroup",
-                    &prefix,
-                    Owner::Manual {
-                        command: format!("cgroup create {}", a.name),
-                    },
-                )?,
-            ));
-        }
-    }
-    trace::say(
-        Mechanism::Cgroup,
-        format!(
-            "{}: {} uses cgroup {}",
-            g.layout.mode.describe(),
-            a.name,
-            g.versions()
-        ),
-    );
-    let made = g.create().and_then(|()| g.apply(&limits));
-    if let Err(e) = made {
-        // Leave nothing behind: remove what this command made, deepest first.
-        for (p, _) in pending.iter().rev() {
-            let _ = p.remove_dirs();
-        }
-        return Err(e);
-    }
-    // (Pending::commit writes the ledger even under --dry-run: skip it there.)
-    if !trace::dry_run() {
-        for (_, rec) in pending {
-            rec.commit()?;
-        }
-    }
+    lifecycle::create(&ctx.root, &g, &limits)?;
     for d in g.dirs() {
         trace::say(Mechanism::Cgroup, format!("  {}", d.display()));
     }
@@ -240,18 +181,12 @@ fn set(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
             "nothing to set: give at least one of --memory, --memory-swap, --cpu-shares, --cpus, --cpuset-cpus, --pids-limit"
         );
     }
-    if !g.exists() {
-        bail!(
-            "no cgroup named {:?} in this root: create it with `glassbox cgroup create {}`",
-            a.name,
-            a.name
-        );
-    }
+    lifecycle::existing(&ctx.root, &g)?;
     g.apply(&limits)
 }
 
 fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
-    let g = open_existing(ctx, &a.name)?;
+    let g = lifecycle::open_existing(&ctx.root, &a.name)?;
     let exit = process::run(&g, &a.command)?;
     if exit.oom_killed {
         trace::say(
@@ -282,7 +217,7 @@ fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
 }
 
 fn add(ctx: &Ctx, a: &AddArgs) -> Result<()> {
-    let g = open_existing(ctx, &a.name)?;
+    let g = lifecycle::open_existing(&ctx.root, &a.name)?;
     if !resources::pid_alive(a.pid) {
         bail!(
             "no process with pid {}: give the pid of a running process",
@@ -511,38 +446,5 @@ fn ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
 }
 
 fn rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
-    let g = open_existing(ctx, &a.name)?;
-    let children = g.descendants();
-    if !a.force {
-        if !children.is_empty() {
-            bail!(
-                "cgroup {:?} has child cgroups ({}): remove them first, or use --force",
-                a.name,
-                children.join(", ")
-            );
-        }
-        let procs = g.procs()?;
-        if !procs.is_empty() {
-            bail!(
-                "cgroup {:?} still has {} process(es) ({}): stop them first, or use --force to kill them",
-                a.name,
-                procs.len(),
-                procs
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-        }
-    }
-    for c in &children {
-        let cg = Group::with_layout(&ctx.root, c, g.layout.clone());
-        cg.kill_all()?;
-    }
-    g.kill_all()?;
-    g.remove_dirs()?;
-    for c in children.iter().chain(std::iter::once(&a.name)) {
-        resources::forget(&ctx.root, "cgroup", c)?;
-    }
-    Ok(())
+    lifecycle::remove(&ctx.root, &a.name, a.force)
 }

@@ -42,6 +42,7 @@ pub fn areas() -> Vec<&'static dyn Recover> {
         &TEMP_FILES,
         &crate::ns::pin_state::PINS,
         &crate::unionfs::records::OVERLAYS,
+        &crate::cgroup::recover::EMPTY_PARENTS,
     ]
 }
 

@@ -186,6 +186,28 @@ impl Drop for Pending {
     }
 }
 
+/// Take over the records of resources this process is about to remove:
+/// each becomes `pending`, with this process as its creator. A crash half
+/// way through the removal then leaves records whose creator is dead,
+/// which `doctor` names and `system prune` finishes, never a live record
+/// of a half-removed object. Ids without a record are skipped.
+pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
+    if crate::trace::dry_run() || ids.is_empty() {
+        return Ok(());
+    }
+    let me = std::process::id();
+    update(root, |all| {
+        for r in all
+            .iter_mut()
+            .filter(|r| r.kind == kind && ids.contains(&r.id))
+        {
+            r.phase = Phase::Pending;
+            r.creator = me;
+        }
+        Ok(())
+    })
+}
+
 /// Drop the record of a resource that has been removed.
 pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
     if crate::trace::dry_run() {
@@ -362,6 +384,34 @@ mod tests {
         let again = record(&root, "mount", &gone, Owner::Process { pid: 1 }).unwrap();
         again.commit().unwrap();
         assert_eq!(list(&root).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_removal_under_way_is_pending_and_an_orphan_once_its_remover_dies() {
+        let (_d, root) = root();
+        let manual = Owner::Manual {
+            command: "cgroup create x".into(),
+        };
+        for id in ["/x", "/y"] {
+            record(&root, "mount", id, manual.clone())
+                .unwrap()
+                .commit()
+                .unwrap();
+        }
+        begin_removal(&root, "mount", &["/x".into(), "/nope".into()]).unwrap();
+        let all = list(&root).unwrap();
+        assert_eq!(all.len(), 2);
+        let x = all.iter().find(|r| r.id == "/x").unwrap();
+        assert_eq!((x.phase, x.creator), (Phase::Pending, std::process::id()));
+        assert_eq!(
+            all.iter().find(|r| r.id == "/y").unwrap().phase,
+            Phase::Live
+        );
+        let dead = Resource {
+            creator: u32::MAX - 1,
+            ..x.clone()
+        };
+        assert!(orphan_reason(&dead, false).is_some());
     }
 
     #[test]

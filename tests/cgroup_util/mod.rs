@@ -110,3 +110,43 @@ pub fn in_private_mounts(script: &str) -> std::process::Output {
         .output()
         .expect("run unshare")
 }
+
+/// The ledger's cgroup records of this root (`resources.json`).
+pub fn records(root: &TestRoot) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(root.path().join("resources.json")) else {
+        return Vec::new();
+    };
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("resources.json: {e}: {text}"));
+    all.into_iter().filter(|r| r["kind"] == "cgroup").collect()
+}
+
+/// The controllers a group spans, for checks that look at every tree.
+pub const CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuset", "pids"];
+
+/// Does any directory of group `name` exist, in any tree?
+pub fn group_left(root: &TestRoot, name: &str) -> bool {
+    CONTROLLERS.iter().any(|c| dir(root, name, c).exists())
+}
+
+/// Does glassbox's parent cgroup of this root exist, in any tree?
+pub fn parent_left(root: &TestRoot) -> bool {
+    CONTROLLERS.iter().any(|c| parent_dir(root, c).exists())
+}
+
+/// glassbox's parent cgroups of this root, in every tree a group spans,
+/// that exist with no group in them.
+pub fn empty_parents(root: &TestRoot) -> Vec<PathBuf> {
+    let layout = detect::detect().unwrap();
+    let parent = Root::new(Some(root.path())).unwrap().names().cgroup_parent;
+    glassbox::cgroup::group::hierarchies(&layout)
+        .iter()
+        .map(|t| t.dir(&parent))
+        .filter(|p| {
+            std::fs::read_dir(p).is_ok_and(|rd| {
+                !rd.flatten()
+                    .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            })
+        })
+        .collect()
+}
