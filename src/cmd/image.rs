@@ -19,9 +19,9 @@ pub enum Command {
     /// Download an image from a registry (`docker pull`)
     ///
     /// Writing stops before the state root's filesystem falls below a
-    /// reserve of free space (5% of its size, at least 256 MiB, at most
-    /// 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets another, e.g. 1G, 10%, 0),
-    /// and what was half stored is removed.
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Pull(PullArgs),
     /// List images (`docker images`)
     #[command(visible_alias = "list")]
@@ -49,18 +49,18 @@ pub enum Command {
     /// refused, and nothing is stored.
     ///
     /// Writing stops before the state root's filesystem falls below a
-    /// reserve of free space (5% of its size, at least 256 MiB, at most
-    /// 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets another, e.g. 1G, 10%, 0),
-    /// and what was half stored is removed.
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Load(LoadArgs),
     /// Save images to a tar archive (docker save format, also an OCI layout)
     Save(SaveArgs),
     /// Make a one-layer image from a rootfs tarball or directory
     ///
     /// Writing stops before the state root's filesystem falls below a
-    /// reserve of free space (5% of its size, at least 256 MiB, at most
-    /// 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets another, e.g. 1G, 10%, 0),
-    /// and what was half stored is removed.
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Import(ImportArgs),
     /// Make an image from binaries on this machine and their libraries
     FromHost(FromHostArgs),

@@ -58,8 +58,12 @@ impl Recover for ImageStore {
             return Ok(out);
         }
         // A pull or load holding the gc lock has layers not recorded yet.
-        let Some(_gc) = store.try_gc_exclusive()? else {
-            return Ok(out);
+        // A user who may not open the lock (not root) cannot look either.
+        let _gc = match store.try_gc_exclusive() {
+            Ok(Some(gc)) => gc,
+            Ok(None) => return Ok(out),
+            Err(e) if crate::doctor::is_permission_error(&e) => return Ok(out),
+            Err(e) => return Err(e),
         };
         let images = store.images()?;
         for item in store.unused(&images)? {

@@ -9,8 +9,9 @@
 //! The command then removes what it had half written and says so.
 //!
 //! The reserve is 5% of the filesystem's size, at least 256 MiB and at
-//! most 4 GiB; [`RESERVE_ENV`] sets another (`64M`, `1G`, `10%`, `0` to
-//! rely on `ENOSPC` alone). Sizes use binary units (`64M` is 64 MiB, as
+//! most 4 GiB, and never more than a quarter of a small filesystem (a
+//! 64 MiB tmpfs keeps 16 MiB); [`RESERVE_ENV`] sets another (`64M`, `1G`,
+//! `10%`, `0` to rely on `ENOSPC` alone). Sizes use binary units (`64M` is 64 MiB, as
 //! `mount -o size=64m`). [`disk_usage`] counts what a path occupies, as
 //! `du(1)` does: each inode once, in allocated blocks. Read `statvfs(3)`
 //! and `du(1)`.
@@ -103,7 +104,7 @@ impl Reserve {
                 SizeSpec::Bytes(b) => b,
                 SizeSpec::Percent(p) => (size as f64 * p / 100.0) as u64,
             },
-            Err(_) => (size / 20).clamp(MIN_RESERVE, MAX_RESERVE),
+            Err(_) => default_reserve(size),
         };
         Ok(Reserve {
             dir: dir.to_path_buf(),
@@ -128,6 +129,11 @@ impl Reserve {
         }
         Ok(())
     }
+}
+
+/// The reserve of a filesystem of `size` bytes when none is set.
+pub fn default_reserve(size: u64) -> u64 {
+    (size / 20).clamp(MIN_RESERVE, MAX_RESERVE).min(size / 4)
 }
 
 /// A writer stopped because the free space fell below the reserve.
@@ -331,6 +337,15 @@ mod tests {
         for bad in ["", "x", "12Q", "-1", "200%", "99999999999999999999G"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_default_reserve_fits_the_filesystem() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(default_reserve(64 << 20), 16 << 20);
+        assert_eq!(default_reserve(2 * GIB), 256 << 20);
+        assert_eq!(default_reserve(40 * GIB), 2 * GIB);
+        assert_eq!(default_reserve(2000 * GIB), 4 * GIB);
     }
 
     #[test]
