@@ -6,7 +6,9 @@
 
 pub mod add;
 pub mod archive;
+pub mod blob;
 pub mod digest;
+pub mod gc;
 pub mod human;
 pub mod import;
 pub mod manage;

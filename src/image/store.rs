@@ -26,21 +26,24 @@
 //! deletion never leaves a half layer at its address. Writers stop before
 //! the filesystem fills ([`super::space`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{HashWriter, hex_part, sha256_of, short};
-use super::reference::{Reference, validate_digest};
-use super::space::{Meter, MeteredWriter, Reserve, disk_usage};
+use super::digest::{hex_part, sha256_of, short};
+use super::reference::Reference;
+use super::space::disk_usage;
 use super::unpack::{Unpacked, unpack_layer};
 use crate::state::{Root, StateLock, read_json, write_json};
 use crate::trace::{Action, Mechanism, Step};
+
+pub use super::blob::{BlobWriter, VerifiedBlob};
+pub use super::gc::{Added, Collected, Item, referenced};
 
 /// One layer of an image, as recorded in `images.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,7 +178,7 @@ pub struct Store {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn unique(prefix: &str) -> String {
+pub(super) fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
         std::process::id(),
@@ -350,45 +353,6 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Store small bytes (a manifest, a config) under their digest, unless
-    /// the store has them already; a new blob is noted in `added`.
-    pub fn put_blob(&self, bytes: &[u8], expected: Option<&str>, added: &Added) -> Result<String> {
-        let digest = sha256_of(bytes);
-        if let Some(e) = expected
-            && e != digest
-        {
-            bail!("blob content hashes to {digest} but {e} was expected: refusing it");
-        }
-        let _lock = self.lock_blob(&digest)?;
-        if self.has_blob(&digest) {
-            return Ok(digest);
-        }
-        let mut w = self.blob_writer()?;
-        w.write_all(bytes)?;
-        w.commit(Some(&digest), None)?;
-        added.blob(&digest);
-        Ok(digest)
-    }
-
-    /// A temporary file that becomes a blob when its digest checks out;
-    /// writing stops below the free-space reserve.
-    pub fn blob_writer(&self) -> Result<BlobWriter> {
-        let tmp = self
-            .dir
-            .join("blobs/sha256")
-            .join(format!(".{}", unique("tmp")));
-        let meter = Meter::new(Reserve::for_dir(&self.dir)?);
-        let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-        Ok(BlobWriter {
-            store: self.clone(),
-            tmp: Some(tmp),
-            w: HashWriter::new(MeteredWriter {
-                inner: io::BufWriter::with_capacity(256 * 1024, f),
-                meter,
-            }),
-        })
-    }
-
     /// Unpack a layer stream as chain `chain_id`, checking its diff id.
     /// The layer appears complete or not at all; the caller holds the
     /// layer's lock.
@@ -456,7 +420,7 @@ impl Store {
     /// Delete a layer directory: renamed to a temporary name first (one
     /// atomic step), then removed, so a crash in between never leaves a
     /// half layer at its address. Returns the bytes freed.
-    fn remove_layer_dir(&self, dir: &Path) -> Result<u64> {
+    pub(super) fn remove_layer_dir(&self, dir: &Path) -> Result<u64> {
         let doomed = self.dir.join("layers").join(format!(".{}", unique("tmp")));
         let bytes = disk_usage(dir);
         Step::new(
@@ -480,199 +444,6 @@ impl Store {
         )?;
         Ok(bytes)
     }
-
-    /// Remove one unused layer (by its directory's name) or blob (by its
-    /// file's name) under its lock; the bytes freed. The caller holds the
-    /// gc lock exclusively and has checked that no image uses it.
-    pub fn remove_unused(&self, item: &Item) -> Result<u64> {
-        match item {
-            Item::Layer(hex) => {
-                let _lock = self.lock_layer(hex)?;
-                let dir = self.dir.join("layers").join(hex);
-                if fs::symlink_metadata(&dir).is_err() {
-                    return Ok(0);
-                }
-                self.remove_layer_dir(&dir)
-            }
-            Item::Blob(hex) => {
-                let _lock = self.lock_blob(hex)?;
-                let path = self.dir.join("blobs/sha256").join(hex);
-                let bytes = disk_usage(&path);
-                crate::host::remove_file(
-                    Mechanism::Image,
-                    &path,
-                    "no image refers to this blob any more",
-                )?;
-                Ok(bytes)
-            }
-        }
-    }
-
-    /// Layers and blobs in the store that no image in `images` uses.
-    pub fn unused(&self, images: &Images) -> Result<Vec<Item>> {
-        let (keep_blobs, keep_layers) = referenced(images);
-        let mut out = Vec::new();
-        for (sub, keep) in [("layers", &keep_layers), ("blobs/sha256", &keep_blobs)] {
-            let dir = self.dir.join(sub);
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("list {}", dir.display())),
-            };
-            for ent in rd {
-                let ent = ent.with_context(|| format!("list {}", dir.display()))?;
-                let name = ent.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.')
-                    || validate_digest(&format!("sha256:{name}")).is_err()
-                    || keep.contains(&name)
-                {
-                    continue;
-                }
-                out.push(if sub == "layers" {
-                    Item::Layer(name)
-                } else {
-                    Item::Blob(name)
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Remove images' unreferenced blobs and layers. Call with the gc lock
-    /// held exclusively and images.json locked.
-    pub fn collect_garbage(&self, images: &Images) -> Result<Collected> {
-        let mut out = Collected::default();
-        for item in self.unused(images)? {
-            out.bytes += self.remove_unused(&item)?;
-            if let Item::Layer(hex) = &item {
-                out.lines.push(format!("Deleted: sha256:{hex}"));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The gc lock, exclusively, if no pull or load holds it now.
-    pub fn try_gc_exclusive(&self) -> Result<Option<StateLock>> {
-        StateLock::try_exclusive(&self.dir.join("locks/gc"))
-    }
-
-    /// Take back what a failed command had added to the store (the layers
-    /// and blobs in `added` that no image uses: a concurrent pull may have
-    /// taken them up), and say so in its error; a lack of space is
-    /// explained with what to do. Call after releasing the gc lock.
-    pub fn undo(&self, added: &Added, err: anyhow::Error) -> anyhow::Error {
-        let err = self.explain_no_room(err);
-        let items = added.take();
-        if items.is_empty() || crate::trace::dry_run() {
-            return err;
-        }
-        let (layers, blobs) = count(&items);
-        let gc = match self.try_gc_exclusive() {
-            Ok(Some(gc)) => gc,
-            Ok(None) => {
-                return err.context(format!(
-                    "left the {layers} layer(s) and {blobs} blob(s) it had stored for `glassbox image prune` (another pull or load is running)"
-                ));
-            }
-            Err(e) => return err.context(format!("could not undo what it had stored: {e:#}")),
-        };
-        let undone = (|| -> Result<u64> {
-            let _images = self.lock_images()?;
-            let (keep_blobs, keep_layers) = referenced(&self.images()?);
-            let mut bytes = 0;
-            for item in &items {
-                let used = match item {
-                    Item::Layer(h) => keep_layers.contains(h),
-                    Item::Blob(h) => keep_blobs.contains(h),
-                };
-                if !used {
-                    bytes += self.remove_unused(item)?;
-                }
-            }
-            Ok(bytes)
-        })();
-        drop(gc);
-        match undone {
-            Ok(bytes) => err.context(format!(
-                "undone: removed the {layers} layer(s) and {blobs} blob(s) it had stored ({})",
-                super::space::bytes(bytes)
-            )),
-            Err(e) => err.context(format!(
-                "could not undo what it had stored ({e:#}): `glassbox system prune` removes it"
-            )),
-        }
-    }
-
-    /// Add what to do to an error that is a lack of space.
-    pub fn explain_no_room(&self, err: anyhow::Error) -> anyhow::Error {
-        match super::space::no_room(&err) {
-            Some(why) => {
-                let text = super::space::advice(&why, &self.dir);
-                err.context(text)
-            }
-            None => err,
-        }
-    }
-}
-
-/// What [`Store::collect_garbage`] removed.
-#[derive(Debug, Default)]
-pub struct Collected {
-    /// `Deleted: sha256:...` for each layer, as Docker prints.
-    pub lines: Vec<String>,
-    /// Bytes freed on disk.
-    pub bytes: u64,
-}
-
-/// A layer (its chain id's hex) or a blob (its digest's hex) of the store.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Item {
-    Layer(String),
-    Blob(String),
-}
-
-fn count(items: &[Item]) -> (usize, usize) {
-    let layers = items.iter().filter(|i| matches!(i, Item::Layer(_))).count();
-    (layers, items.len() - layers)
-}
-
-/// What one command added to the store, to take back if it fails.
-#[derive(Debug, Default)]
-pub struct Added(std::sync::Mutex<Vec<Item>>);
-
-impl Added {
-    pub fn layer(&self, chain_id: &str) {
-        self.push(Item::Layer(hex_part(chain_id).to_string()));
-    }
-    pub fn blob(&self, digest: &str) {
-        self.push(Item::Blob(hex_part(digest).to_string()));
-    }
-    fn push(&self, item: Item) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(item);
-        }
-    }
-    fn take(&self) -> Vec<Item> {
-        self.0
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
-    }
-}
-
-/// The hex of every blob and layer an image in `images` uses.
-pub fn referenced(images: &Images) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut blobs = BTreeSet::new();
-    let mut layers = BTreeSet::new();
-    for img in images.images.values() {
-        blobs.insert(hex_part(&img.id).to_string());
-        blobs.insert(hex_part(&img.manifest_digest).to_string());
-        for l in &img.layers {
-            blobs.insert(hex_part(&l.digest).to_string());
-            layers.insert(hex_part(&l.chain_id).to_string());
-        }
-    }
-    (blobs, layers)
 }
 
 /// The directories under the store where temporaries live.
@@ -705,139 +476,6 @@ pub struct Temporary {
     pub what: &'static str,
 }
 
-/// A blob being written: hashed as it goes, renamed into place on commit,
-/// deleted if dropped uncommitted.
-pub struct BlobWriter {
-    store: Store,
-    tmp: Option<PathBuf>,
-    w: HashWriter<MeteredWriter<io::BufWriter<File>>>,
-}
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.w.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-}
-
-impl BlobWriter {
-    pub fn written(&self) -> u64 {
-        self.w.count
-    }
-
-    /// The temporary file (to read back, e.g. to unpack before commit).
-    pub fn tmp_path(&self) -> Option<&Path> {
-        self.tmp.as_deref()
-    }
-
-    /// Verify (digest and size if given) and rename to the blob's address.
-    pub fn commit(self, expected: Option<&str>, size: Option<u64>) -> Result<String> {
-        self.verify(expected, size)?.commit()
-    }
-
-    /// Verify (digest and size if given) without storing yet: the bytes
-    /// can be read back (to unpack a layer) before [`VerifiedBlob::commit`].
-    pub fn verify(mut self, expected: Option<&str>, size: Option<u64>) -> Result<VerifiedBlob> {
-        self.w.flush().context("flush blob")?;
-        let tmp = self.tmp.take().context("blob already committed")?;
-        let placeholder = HashWriter::new(self.placeholder()?);
-        let w = std::mem::replace(&mut self.w, placeholder);
-        let (buf, digest, count) = w.finish();
-        let pending = VerifiedBlob {
-            store: self.store.clone(),
-            tmp: Some(tmp),
-            digest: digest.clone(),
-            size: count,
-        };
-        let file = buf
-            .inner
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .context("flush blob")?;
-        if let Some(n) = size
-            && n != count
-        {
-            bail!("blob is {count} bytes but its descriptor says {n}: refusing it");
-        }
-        if let Some(e) = expected
-            && e != digest
-        {
-            bail!("blob content hashes to {digest} but {e} was expected: refusing it");
-        }
-        file.sync_all().context("fsync blob")?;
-        Ok(pending)
-    }
-
-    /// A writer to nowhere, left in place of the real one.
-    fn placeholder(&self) -> Result<MeteredWriter<io::BufWriter<File>>> {
-        Ok(MeteredWriter {
-            inner: io::BufWriter::new(File::open("/dev/null").context("open /dev/null")?),
-            meter: Meter::new(Reserve {
-                dir: self.store.dir.clone(),
-                bytes: 0,
-            }),
-        })
-    }
-}
-
-/// A blob whose bytes matched their digest, not yet at its address;
-/// deleted if dropped uncommitted.
-pub struct VerifiedBlob {
-    store: Store,
-    tmp: Option<PathBuf>,
-    pub digest: String,
-    pub size: u64,
-}
-
-impl VerifiedBlob {
-    pub fn path(&self) -> &Path {
-        self.tmp.as_deref().unwrap_or(Path::new("/nonexistent"))
-    }
-
-    /// Rename the blob to its address (the caller holds the blob's lock).
-    pub fn commit(mut self) -> Result<String> {
-        let tmp = self.tmp.take().context("blob already committed")?;
-        let dest = self.store.blob_path(&self.digest);
-        let r = Step::new(
-            Mechanism::Image,
-            Action::Filesystem,
-            format!("store blob {}", short(&self.digest)),
-        )
-        .arg("digest", &self.digest)
-        .arg("size", self.size)
-        .shell(format!("mv {} {}", tmp.display(), dest.display()))
-        .why("a blob appears at its address only once its sha256 matched")
-        .man("rename(2)")
-        .detail()
-        .run(|| {
-            fs::rename(&tmp, &dest)
-                .with_context(|| format!("rename {} to {}", tmp.display(), dest.display()))
-        });
-        if r.is_err() || crate::trace::dry_run() {
-            let _ = fs::remove_file(&tmp);
-        }
-        r.map(|_| self.digest.clone())
-    }
-}
-
-impl Drop for VerifiedBlob {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = fs::remove_file(tmp);
-        }
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = fs::remove_file(tmp);
-        }
-    }
-}
-
 /// `rm -rf PATH` for a directory or a file of the store.
 fn remove_path(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
@@ -860,6 +498,7 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn store() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
