@@ -11,11 +11,17 @@ use crate::image::manage;
 use crate::image::manifest::{ImageConfig, Platform};
 use crate::image::pull::{PullOptions, pull};
 use crate::image::reference::Reference;
+use crate::image::space::{Meter, MeteredWriter, Reserve};
 use crate::image::store::{ImageRecord, Images, Store, now};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Download an image from a registry (`docker pull`)
+    ///
+    /// Writing stops before the state root's filesystem falls below a
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Pull(PullArgs),
     /// List images (`docker images`)
     #[command(visible_alias = "list")]
@@ -30,14 +36,31 @@ pub enum Command {
     /// Give an image another name: SOURCE TARGET
     Tag(TagArgs),
     /// Remove unused images
+    ///
+    /// Also removes layers and blobs no image uses and what a crashed
+    /// pull or load left; prints the space freed on disk.
     Prune(PruneArgs),
     /// Show every stored layer and which images share it
     Layers(LayersArgs),
     /// Load images from a `docker save` archive or an OCI layout archive
+    ///
+    /// Only the archive's regular files are read: a member that is a
+    /// symlink out of the archive, a hard link, a FIFO or a device is
+    /// refused, and nothing is stored.
+    ///
+    /// Writing stops before the state root's filesystem falls below a
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Load(LoadArgs),
     /// Save images to a tar archive (docker save format, also an OCI layout)
     Save(SaveArgs),
     /// Make a one-layer image from a rootfs tarball or directory
+    ///
+    /// Writing stops before the state root's filesystem falls below a
+    /// reserve of free space (5% of its size, at least 256 MiB but at most
+    /// a quarter of it, at most 4 GiB; GLASSBOX_STORE_RESERVE=SIZE sets
+    /// another, e.g. 1G, 10%, 0), and what was half stored is removed.
     Import(ImportArgs),
     /// Make an image from binaries on this machine and their libraries
     FromHost(FromHostArgs),
@@ -57,7 +80,9 @@ pub struct LoadArgs {
 pub struct SaveArgs {
     #[arg(required = true)]
     pub images: Vec<String>,
-    /// Write to this file (default: standard output, if not a terminal)
+    /// Write to this file (default: standard output, if not a terminal).
+    /// A regular file is replaced atomically; a device, FIFO or terminal
+    /// is written in place; a symlink is followed, never replaced
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
 }
@@ -195,9 +220,14 @@ fn stdin_to_file(ctx: &Ctx) -> Result<(crate::image::archive::TempDir, std::path
     let store = Store::open(&ctx.root)?;
     let tmp = crate::image::archive::TempDir::new(&store, "stdin")?;
     let p = tmp.0.join("input");
-    let mut f = std::fs::File::create(&p).with_context(|| format!("create {}", p.display()))?;
-    let n = std::io::copy(&mut std::io::stdin().lock(), &mut f)
-        .with_context(|| format!("copy standard input to {}", p.display()))?;
+    let f = std::fs::File::create(&p).with_context(|| format!("create {}", p.display()))?;
+    let mut w = MeteredWriter {
+        inner: f,
+        meter: Meter::new(Reserve::for_dir(&store.dir)?),
+    };
+    let n = std::io::copy(&mut std::io::stdin().lock(), &mut w)
+        .with_context(|| format!("copy standard input to {}", p.display()))
+        .map_err(|e| store.explain_no_room(e))?;
     if n == 0 {
         bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
     }
@@ -222,20 +252,15 @@ fn cmd_load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
 }
 
 fn cmd_save(ctx: &Ctx, a: &SaveArgs) -> Result<()> {
+    use crate::image::save::{Dest, save};
     use std::io::IsTerminal;
     match &a.output {
-        Some(p) => crate::image::archive::save(&ctx.root, &a.images, p),
+        Some(p) => save(&ctx.root, &a.images, Dest::Path(p)),
         None => {
             if std::io::stdout().is_terminal() {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
-            let store = Store::open(&ctx.root)?;
-            let tmp = crate::image::archive::TempDir::new(&store, "save-out")?;
-            let p = tmp.0.join("out.tar");
-            crate::image::archive::save(&ctx.root, &a.images, &p)?;
-            let mut f = std::fs::File::open(&p)?;
-            std::io::copy(&mut f, &mut std::io::stdout().lock())?;
-            Ok(())
+            save(&ctx.root, &a.images, Dest::Stdout)
         }
     }
 }

@@ -16,7 +16,7 @@ use super::manifest::{
     OCI_MANIFEST,
 };
 use super::reference::Reference;
-use super::store::{ImageRecord, LayerRecord, Store, now};
+use super::store::{Added, ImageRecord, LayerRecord, Store, now};
 use super::unpack::Compression;
 
 /// A layer file on disk, compressed or not.
@@ -37,9 +37,22 @@ pub struct NewImage {
     pub repo_digests: Vec<String>,
 }
 
-/// Add an image to the store; returns its id (the config digest).
+/// Add an image to the store; returns its id (the config digest). An
+/// image the store has whole already only gets the new tags. If adding it
+/// fails, what it had stored is taken back ([`Store::undo`]).
 pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
-    let _gc = store.gc_shared()?;
+    let gc = store.gc_shared()?;
+    let added = Added::default();
+    match add(store, new, &added) {
+        Ok(id) => Ok(id),
+        Err(e) => {
+            drop(gc);
+            Err(store.undo(&added, e))
+        }
+    }
+}
+
+fn add(store: &Store, new: NewImage, added: &Added) -> Result<String> {
     let config = ImageConfig::parse(&new.config)?;
     if config.rootfs.diff_ids.len() != new.layers.len() {
         bail!(
@@ -48,6 +61,50 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
             config.rootfs.diff_ids.len()
         );
     }
+    let id = sha256_of(&new.config);
+    let whole = store
+        .images()?
+        .images
+        .get(&id)
+        .is_some_and(|r| r.layers.iter().all(|l| store.has_layer(&l.chain_id)));
+    let record = if whole {
+        None
+    } else {
+        Some(store_content(store, &new, &config, &id, added)?)
+    };
+    let _l = store.lock_images()?;
+    let mut images = store.images()?;
+    if let Some(mut rec) = record {
+        if let Some(old) = images.images.remove(&id) {
+            rec.repo_digests = old.repo_digests;
+        }
+        images.images.insert(id.clone(), rec);
+    }
+    if let Some(rec) = images.images.get_mut(&id) {
+        for d in new.repo_digests {
+            if !rec.repo_digests.contains(&d) {
+                rec.repo_digests.push(d);
+            }
+        }
+    }
+    for t in &new.tags {
+        if let Some(full) = t.tagged() {
+            images.tags.insert(full, id.clone());
+        }
+    }
+    store.save_images(&images)?;
+    Ok(id)
+}
+
+/// Unpack the layers the store lacks, store their blobs, the config and
+/// the manifest; the image's record.
+fn store_content(
+    store: &Store,
+    new: &NewImage,
+    config: &ImageConfig,
+    id: &str,
+    added: &Added,
+) -> Result<ImageRecord> {
     let chains = chain_ids(&config.rootfs.diff_ids);
     let mut records = Vec::new();
     let mut descriptors = Vec::new();
@@ -68,6 +125,7 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
                 let f = File::open(&lf.path)
                     .with_context(|| format!("open layer {}", lf.path.display()))?;
                 store.unpack_layer(&chains[i], &config.rootfs.diff_ids[i], BufReader::new(f))?;
+                added.layer(&chains[i]);
             }
         }
         {
@@ -78,6 +136,7 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
                     .with_context(|| format!("open layer {}", lf.path.display()))?;
                 std::io::copy(&mut f, &mut w).context("copy the layer into the store")?;
                 w.commit(Some(&digest), Some(len))?;
+                added.blob(&digest);
             }
         }
         size += store.layer_meta(&chains[i])?.map(|m| m.size).unwrap_or(0);
@@ -96,16 +155,16 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
             annotations: None,
         });
     }
-    let id = store.put_blob(&new.config, None)?;
-    let (manifest_bytes, manifest_mt) = match new.manifest {
-        Some(m) => m,
+    store.put_blob(&new.config, Some(id), added)?;
+    let (manifest_bytes, manifest_mt) = match &new.manifest {
+        Some(m) => m.clone(),
         None => {
             let m = Manifest {
                 schema_version: 2,
                 media_type: Some(OCI_MANIFEST.to_string()),
                 config: Descriptor {
                     media_type: OCI_CONFIG.to_string(),
-                    digest: id.clone(),
+                    digest: id.to_string(),
                     size: new.config.len() as u64,
                     platform: None,
                     annotations: None,
@@ -116,25 +175,14 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
             (serde_json::to_vec(&m)?, OCI_MANIFEST.to_string())
         }
     };
-    let manifest_digest = store.put_blob(&manifest_bytes, None)?;
-    let _l = store.lock_images()?;
-    let mut images = store.images()?;
-    let rec = images
-        .images
-        .entry(id.clone())
-        .or_insert_with(|| ImageRecord::new(&id, &manifest_digest, manifest_mt, records, size));
-    for d in new.repo_digests {
-        if !rec.repo_digests.contains(&d) {
-            rec.repo_digests.push(d);
-        }
-    }
-    for t in &new.tags {
-        if let Some(full) = t.tagged() {
-            images.tags.insert(full, id.clone());
-        }
-    }
-    store.save_images(&images)?;
-    Ok(id)
+    let manifest_digest = store.put_blob(&manifest_bytes, None, added)?;
+    Ok(ImageRecord::new(
+        id,
+        &manifest_digest,
+        manifest_mt,
+        records,
+        size,
+    ))
 }
 
 /// sha256, length and compression of a file.

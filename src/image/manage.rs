@@ -2,7 +2,7 @@
 //! garbage collection that deletes the layers and blobs no image uses any
 //! more (a shared layer stays until its last image goes).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 
@@ -105,19 +105,21 @@ pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Vec<String>> 
         lines.push(format!("Deleted: {id}"));
     }
     store.save_images(&images)?;
-    lines.extend(store.collect_garbage(&images)?);
+    lines.extend(store.collect_garbage(&images)?.lines);
     Ok(lines)
 }
 
-/// `image prune [-a]`: dangling (untagged) images, or all unused with -a.
-/// Returns the deleted lines and the bytes reclaimed.
+/// `image prune [-a]`: dangling (untagged) images, or all unused with -a,
+/// then every layer and blob no image uses and what crashed commands left
+/// half written. Returns the deleted lines and the bytes freed on disk
+/// (what `du` would see go).
 pub fn prune(root: &Root, all: bool) -> Result<(Vec<String>, u64)> {
-    let store = Store::open(root)?;
+    let store = Store::open_unswept(root)?;
     let _gc = store.gc_exclusive()?;
+    let mut freed = store.sweep_stale();
     let _l = store.lock_images()?;
     let mut images = store.images()?;
     let used = containers_using(root);
-    let before = layer_bytes(&store, &images);
     let victims: Vec<String> = images
         .images
         .keys()
@@ -137,22 +139,8 @@ pub fn prune(root: &Root, all: bool) -> Result<(Vec<String>, u64)> {
         lines.push(format!("deleted: {id}"));
     }
     store.save_images(&images)?;
-    store.collect_garbage(&images)?;
-    let after = layer_bytes(&store, &images);
-    Ok((lines, before.saturating_sub(after)))
-}
-
-fn layer_bytes(store: &Store, images: &Images) -> u64 {
-    let chains: BTreeSet<&str> = images
-        .images
-        .values()
-        .flat_map(|i| i.layers.iter().map(|l| l.chain_id.as_str()))
-        .collect();
-    chains
-        .iter()
-        .filter_map(|c| store.layer_meta(c).ok().flatten())
-        .map(|m| m.size)
-        .sum()
+    freed += store.collect_garbage(&images)?.bytes;
+    Ok((lines, freed))
 }
 
 /// One stored layer and the images that use it.

@@ -6,15 +6,22 @@
 
 pub mod add;
 pub mod archive;
+pub mod blob;
 pub mod digest;
+pub mod gc;
 pub mod human;
 pub mod import;
 pub mod manage;
 pub mod manifest;
+pub mod member;
+pub mod output;
 pub mod progress;
 pub mod pull;
+pub mod recover;
 pub mod reference;
 pub mod registry;
+pub mod save;
+pub mod space;
 pub mod store;
 pub mod unpack;
 

@@ -15,12 +15,12 @@ use anyhow::{Context, Result, bail};
 
 use super::digest::{chain_ids, sha256_of, short};
 use super::manifest::{
-    ACCEPT, Descriptor, Document, ImageConfig, Manifest, Platform, check_layer_media_type,
+    ACCEPT, Descriptor, Document, ImageConfig, Platform, check_layer_media_type,
 };
 use super::progress::{LayerBar, Progress};
 use super::reference::Reference;
 use super::registry::Registry;
-use super::store::{ImageRecord, LayerRecord, Store};
+use super::store::{Added, ImageRecord, LayerRecord, Store};
 use crate::state::Root;
 use crate::trace::{Action, Mechanism, Step};
 
@@ -49,10 +49,28 @@ pub struct Pulled {
     pub up_to_date: bool,
 }
 
-/// Pull `r` into the store of `root`.
+/// Pull `r` into the store of `root`. If the pull fails, what it had
+/// stored is taken back ([`Store::undo`]).
 pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let store = Store::open(root)?;
-    let _gc = store.gc_shared()?;
+    let gc = store.gc_shared()?;
+    let added = Added::default();
+    match pull_into(root, &store, &added, r, opts) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            drop(gc);
+            Err(store.undo(&added, e))
+        }
+    }
+}
+
+fn pull_into(
+    root: &Root,
+    store: &Store,
+    added: &Added,
+    r: &Reference,
+    opts: &PullOptions,
+) -> Result<Pulled> {
     let reg = Registry::new(root, r)?;
     let progress = Progress::new(opts.quiet, opts.progress_to_stderr);
     let pulling = r.tag.as_deref().or(r.digest.as_deref()).unwrap_or("latest");
@@ -67,9 +85,11 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let (top_bytes, top_doc) = fetch_manifest(&reg, r.manifest_ref(), r.digest.as_deref())?;
     let top_digest = sha256_of(&top_bytes);
     let want = opts.platform.clone().unwrap_or_else(Platform::host);
-    let mut docs: Vec<(Vec<u8>, String)> = vec![(top_bytes, top_doc.media_type().to_string())];
-    let manifest: Manifest = match top_doc {
-        Document::Manifest(m) => m,
+    // The index of a multi-platform image is not stored: the image is
+    // the manifest chosen from it (its digest is kept in repo_digests).
+    let top_mt = top_doc.media_type().to_string();
+    let (manifest, manifest_bytes, manifest_mt) = match top_doc {
+        Document::Manifest(m) => (m, top_bytes, top_mt),
         Document::Index(idx) => {
             let d = idx.choose(&want)?;
             trace_say(&format!(
@@ -78,14 +98,12 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
             ));
             let (bytes, doc) = fetch_manifest(&reg, &d.digest, Some(&d.digest))?;
             let mt = doc.media_type().to_string();
-            docs.push((bytes, mt));
             match doc {
-                Document::Manifest(m) => m,
+                Document::Manifest(m) => (m, bytes, mt),
                 Document::Index(_) => bail!("the index entry {} is itself an index", d.digest),
             }
         }
     };
-    let (manifest_bytes, manifest_mt) = docs.pop().context("a manifest")?;
     let manifest_digest = sha256_of(&manifest_bytes);
     for l in &manifest.layers {
         check_layer_media_type(&l.media_type)?;
@@ -120,7 +138,8 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
 
     // The layers, in parallel.
     let result = download_layers(
-        &store,
+        store,
+        added,
         &reg,
         &progress,
         &manifest.layers,
@@ -137,11 +156,16 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         });
     }
 
-    // Record the image: blobs first, then images.json.
-    store.put_blob(&config_bytes, Some(&id))?;
-    store.put_blob(&manifest_bytes, Some(&manifest_digest))?;
-    for (bytes, _) in &docs {
-        store.put_blob(bytes, None)?;
+    // Record the image: blobs first (unless the store has the image
+    // whole already), then images.json.
+    let whole = store
+        .images()?
+        .images
+        .get(&id)
+        .is_some_and(|rec| rec.layers.iter().all(|l| store.has_layer(&l.chain_id)));
+    if !whole {
+        store.put_blob(&config_bytes, Some(&id), added)?;
+        store.put_blob(&manifest_bytes, Some(&manifest_digest), added)?;
     }
     let mut size = 0;
     let mut layers = Vec::new();
@@ -160,15 +184,17 @@ pub fn pull(root: &Root, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
         let _lock = store.lock_images()?;
         let mut images = store.images()?;
         let before = r.tagged().and_then(|t| images.tags.get(&t).cloned());
-        let rec = images.images.entry(id.clone()).or_insert_with(|| {
-            ImageRecord::new(
-                &id,
-                &manifest_digest,
-                manifest_mt.clone(),
-                layers.clone(),
-                size,
-            )
-        });
+        if !whole {
+            let mut rec = ImageRecord::new(&id, &manifest_digest, manifest_mt, layers, size);
+            if let Some(old) = images.images.remove(&id) {
+                rec.repo_digests = old.repo_digests;
+            }
+            images.images.insert(id.clone(), rec);
+        }
+        let rec = images
+            .images
+            .get_mut(&id)
+            .context("the image's record vanished while it was being pulled")?;
         if !rec.repo_digests.contains(&repo_digest) {
             rec.repo_digests.push(repo_digest);
         }
@@ -281,6 +307,7 @@ fn fetch_small_blob(reg: &Registry, d: &Descriptor) -> Result<Vec<u8>> {
 /// Download and unpack every missing layer; (downloaded, existing, bytes).
 fn download_layers(
     store: &Store,
+    added: &Added,
     reg: &Registry,
     progress: &Progress,
     layers: &[Descriptor],
@@ -305,7 +332,8 @@ fn download_layers(
                     if i >= layers.len() || failed.load(Ordering::SeqCst) {
                         break;
                     }
-                    match fetch_layer(store, reg, &bars[i], &layers[i], &diff_ids[i], &chains[i]) {
+                    let layer = (&layers[i], diff_ids[i].as_str(), chains[i].as_str());
+                    match fetch_layer(store, added, reg, &bars[i], layer) {
                         Ok(Some(n)) => {
                             downloaded.fetch_add(1, Ordering::SeqCst);
                             bytes.fetch_add(n, Ordering::SeqCst);
@@ -334,11 +362,10 @@ fn download_layers(
 /// One layer: `Ok(None)` if it was already there, else bytes downloaded.
 fn fetch_layer(
     store: &Store,
+    added: &Added,
     reg: &Registry,
     bar: &LayerBar,
-    layer: &Descriptor,
-    diff_id: &str,
-    chain: &str,
+    (layer, diff_id, chain): (&Descriptor, &str, &str),
 ) -> Result<Option<u64>> {
     let _layer_lock = store.lock_layer(chain)?;
     if store.has_layer(chain) {
@@ -352,6 +379,7 @@ fn fetch_layer(
         extract(store, bar, chain, diff_id, layer.size, || {
             File::open(&blob).with_context(|| format!("open blob {}", layer.digest))
         })?;
+        added.layer(chain);
         bar.done("Pull complete");
         return Ok(Some(0));
     }
@@ -398,8 +426,10 @@ fn fetch_layer(
     extract(store, bar, chain, diff_id, layer.size, || {
         File::open(verified.path()).context("reopen the downloaded layer")
     })?;
+    added.layer(chain);
     let n = verified.size;
     verified.commit()?;
+    added.blob(&layer.digest);
     bar.done("Pull complete");
     Ok(Some(n))
 }

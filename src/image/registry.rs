@@ -79,18 +79,41 @@ pub fn auth_key(domain: &str) -> String {
     }
 }
 
+/// Docker's own credentials file: `$DOCKER_CONFIG/config.json`, else
+/// `$HOME/.docker/config.json` (as the Docker CLI looks).
+pub fn docker_config_path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+        Some(PathBuf::from(dir).join("config.json"))
+    } else {
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
+    }
+}
+
 /// Find credentials for `domain`: glassbox's file first, then Docker's.
+/// Docker's file is not glassbox state: one that cannot be read is
+/// skipped with a warning (as the Docker CLI does), never rewritten.
 pub fn credentials(root: &Root, domain: &str) -> Result<Option<(String, String)>> {
     let key = auth_key(domain);
-    let mut files = vec![auth_file_path(root)];
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-        files.push(PathBuf::from(dir).join("config.json"));
-    } else if let Some(home) = std::env::var_os("HOME") {
-        files.push(PathBuf::from(home).join(".docker/config.json"));
+    let mut files = vec![(auth_file_path(root), true)];
+    if let Some(p) = docker_config_path() {
+        files.push((p, false));
     }
-    for f in files {
-        let Some(af) = crate::state::read_json::<AuthFile>(&f)? else {
-            continue;
+    for (f, ours) in files {
+        let af = match crate::state::read_json::<AuthFile>(&f) {
+            Ok(Some(af)) => af,
+            Ok(None) => continue,
+            Err(e) if ours => return Err(e),
+            Err(e) => {
+                let why = match e.downcast_ref::<crate::state::atomic::DamagedState>() {
+                    Some(_) => "it is not valid JSON".to_string(),
+                    None => format!("{e:#}"),
+                };
+                crate::trace::warn(format!(
+                    "Docker's credentials file {} skipped: {why}",
+                    f.display()
+                ));
+                continue;
+            }
         };
         let found = af.auths.iter().find(|(k, _)| {
             let k = k
@@ -379,7 +402,11 @@ impl Registry {
     }
 }
 
-/// Store credentials for `domain` (Docker's `auths` format, mode 0600).
+/// Store credentials for `domain` (Docker's `auths` format). Every write
+/// of the file, here and in [`remove_credentials`], goes through
+/// [`crate::state::write_json`], whose temporary file is created 0600
+/// before a byte is written: the rename keeps that mode, so the file is
+/// never readable by another user, even for a moment.
 pub fn save_credentials(root: &Root, domain: &str, user: &str, pass: &str) -> Result<PathBuf> {
     let path = auth_file_path(root);
     let mut af: AuthFile = crate::state::read_json(&path)?.unwrap_or_default();
@@ -390,9 +417,6 @@ pub fn save_credentials(root: &Root, domain: &str, user: &str, pass: &str) -> Re
         },
     );
     crate::state::write_json(&path, &af)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("chmod 600 {}", path.display()))?;
     Ok(path)
 }
 

@@ -16,21 +16,34 @@
 //! once: the second waits, then finds the layer there. Pulls hold the
 //! store's `gc` lock shared; removing images takes it exclusively, so a
 //! garbage collection never deletes a blob a pull has just written.
+//!
+//! Adding an image is a transaction: what a failed pull or load stored
+//! ([`Added`]) is taken back ([`Store::undo`]); what a crashed one left
+//! (temporaries of a dead process, layers and blobs no image refers to) is
+//! swept by the next command that opens the store, or repaired by
+//! `glassbox system prune` ([`super::recover`]). A layer is deleted by
+//! renaming it to a temporary name first, so a crash half way through a
+//! deletion never leaves a half layer at its address. Writers stop before
+//! the filesystem fills ([`super::space`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{HashWriter, hex_part, sha256_of};
-use super::reference::{Reference, validate_digest};
+use super::digest::{hex_part, sha256_of, short};
+use super::reference::Reference;
+use super::space::disk_usage;
 use super::unpack::{Unpacked, unpack_layer};
 use crate::state::{Root, StateLock, read_json, write_json};
 use crate::trace::{Action, Mechanism, Step};
+
+pub use super::blob::{BlobWriter, VerifiedBlob};
+pub use super::gc::{Added, Collected, Item, referenced};
 
 /// One layer of an image, as recorded in `images.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,7 +178,7 @@ pub struct Store {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn unique(prefix: &str) -> String {
+pub(super) fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
         std::process::id(),
@@ -175,17 +188,25 @@ fn unique(prefix: &str) -> String {
 
 impl Store {
     /// The store of `root`, creating its directories (not under
-    /// `--dry-run`: a plan only reads).
+    /// `--dry-run`: a plan only reads), and sweeping what dead processes
+    /// left half written.
     pub fn open(root: &Root) -> Result<Store> {
-        if crate::trace::dry_run() {
-            return Ok(Store {
-                dir: root.data.clone(),
-            });
+        let s = Store::open_unswept(root)?;
+        if !crate::trace::dry_run() {
+            s.sweep_stale();
         }
-        root.ensure()?;
+        Ok(s)
+    }
+
+    /// [`Store::open`] without the sweep (for a caller that counts it).
+    pub fn open_unswept(root: &Root) -> Result<Store> {
         let s = Store {
             dir: root.data.clone(),
         };
+        if crate::trace::dry_run() {
+            return Ok(s);
+        }
+        root.ensure()?;
         for d in [
             s.dir.join("blobs/sha256"),
             s.dir.join("layers"),
@@ -193,42 +214,61 @@ impl Store {
         ] {
             fs::create_dir_all(&d).with_context(|| format!("mkdir {}", d.display()))?;
         }
-        s.sweep_stale();
         Ok(s)
     }
 
     /// Remove temporaries (`.tmp-PID-N` blobs and layers, `tmp/WHAT-PID-N`)
     /// left by a glassbox process that died half way: nothing half-stored
-    /// outlives a crash.
-    fn sweep_stale(&self) {
-        for sub in ["blobs/sha256", "layers", "tmp"] {
+    /// outlives a crash. Returns the bytes freed.
+    pub fn sweep_stale(&self) -> u64 {
+        let mut freed = 0;
+        for t in self.stale_temporaries() {
+            let bytes = disk_usage(&t.path);
+            let removed = Step::new(
+                Mechanism::Image,
+                Action::Filesystem,
+                format!("remove {} left by dead process {}", t.path.display(), t.pid),
+            )
+            .arg("path", t.path.display())
+            .shell(format!("rm -rf {}", t.path.display()))
+            .why("a process that died half way through storing something leaves it incomplete: it is rolled back")
+            .detail()
+            .run(|| remove_path(&t.path));
+            if removed.is_ok() {
+                freed += bytes;
+            }
+        }
+        freed
+    }
+
+    /// Temporaries whose process is gone (see [`temp_pid`]).
+    pub fn stale_temporaries(&self) -> Vec<Temporary> {
+        let mut out = Vec::new();
+        for sub in TEMP_DIRS {
             let Ok(rd) = fs::read_dir(self.dir.join(sub)) else {
                 continue;
             };
             for ent in rd.flatten() {
                 let name = ent.file_name().to_string_lossy().into_owned();
-                if sub != "tmp" && !name.starts_with(".tmp-") {
-                    continue;
-                }
-                let mut parts = name.rsplit('-');
-                let (_seq, pid) = (parts.next(), parts.next());
-                let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+                let Some(pid) = temp_pid(sub, &name) else {
                     continue;
                 };
                 if pid == std::process::id() || crate::state::resources::pid_alive(pid) {
                     continue;
                 }
-                let path = ent.path();
-                let _ = Step::new(
-                    Mechanism::Image,
-                    Action::Filesystem,
-                    format!("remove {} left by dead process {pid}", path.display()),
-                )
-                .shell(format!("rm -rf {}", path.display()))
-                .detail()
-                .run(|| remove_path(&path));
+                out.push(Temporary {
+                    path: ent.path(),
+                    pid,
+                    what: match sub {
+                        "tmp" => "work directory",
+                        "layers" => "half-unpacked or half-deleted layer",
+                        _ => "half-written blob",
+                    },
+                });
             }
         }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
     }
 
     pub fn blob_path(&self, digest: &str) -> PathBuf {
@@ -313,29 +353,9 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Store small bytes (a manifest, a config) under their digest.
-    pub fn put_blob(&self, bytes: &[u8], expected: Option<&str>) -> Result<String> {
-        let mut w = self.blob_writer()?;
-        w.write_all(bytes)?;
-        w.commit(expected, None)
-    }
-
-    /// A temporary file that becomes a blob when its digest checks out.
-    pub fn blob_writer(&self) -> Result<BlobWriter> {
-        let tmp = self
-            .dir
-            .join("blobs/sha256")
-            .join(format!(".{}", unique("tmp")));
-        let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-        Ok(BlobWriter {
-            store: self.clone(),
-            tmp: Some(tmp),
-            w: HashWriter::new(io::BufWriter::with_capacity(256 * 1024, f)),
-        })
-    }
-
     /// Unpack a layer stream as chain `chain_id`, checking its diff id.
-    /// The layer appears complete or not at all.
+    /// The layer appears complete or not at all; the caller holds the
+    /// layer's lock.
     pub fn unpack_layer(
         &self,
         chain_id: &str,
@@ -347,7 +367,7 @@ impl Store {
         let step = Step::new(
             Mechanism::Image,
             Action::Filesystem,
-            format!("unpack layer {} into {}", super::digest::short(expected_diff_id), final_dir.display()),
+            format!("unpack layer {} into {}", short(expected_diff_id), final_dir.display()),
         )
         .arg("diff_id", expected_diff_id)
         .arg("chain_id", chain_id)
@@ -377,194 +397,97 @@ impl Store {
                     entries: u.entries,
                 },
             )?;
-            // A leftover from a crash at the same address is incomplete.
-            if final_dir.exists() {
-                fs::remove_dir_all(&final_dir)
-                    .with_context(|| format!("remove stale {}", final_dir.display()))?;
+            // Something at the address without layer.json is incomplete
+            // (left by an older glassbox): out of the way first.
+            if fs::symlink_metadata(&final_dir).is_ok() {
+                self.remove_layer_dir(&final_dir)?;
             }
             fs::rename(&tmp, &final_dir).with_context(|| {
                 format!("rename {} to {}", tmp.display(), final_dir.display())
             })?;
             Ok(u)
         });
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-        result
-    }
-
-    /// Remove images' unreferenced blobs and layers. Call with the gc lock
-    /// held exclusively and images.json locked. Returns what was deleted.
-    pub fn collect_garbage(&self, images: &Images) -> Result<Vec<String>> {
-        let mut keep_blobs = BTreeSet::new();
-        let mut keep_layers = BTreeSet::new();
-        for img in images.images.values() {
-            keep_blobs.insert(hex_part(&img.id).to_string());
-            keep_blobs.insert(hex_part(&img.manifest_digest).to_string());
-            for l in &img.layers {
-                keep_blobs.insert(hex_part(&l.digest).to_string());
-                keep_layers.insert(hex_part(&l.chain_id).to_string());
+        result.map_err(|e| {
+            if fs::symlink_metadata(&tmp).is_ok() {
+                let _ = fs::remove_dir_all(&tmp);
+                e.context(format!("removed the partial layer {}", tmp.display()))
+            } else {
+                e
             }
-        }
-        let mut deleted = Vec::new();
-        for (sub, keep) in [("layers", &keep_layers), ("blobs/sha256", &keep_blobs)] {
-            let dir = self.dir.join(sub);
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("list {}", dir.display())),
-            };
-            for ent in rd {
-                let ent = ent.with_context(|| format!("list {}", dir.display()))?;
-                let name = ent.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || validate_digest(&format!("sha256:{name}")).is_err() {
-                    continue;
-                }
-                if keep.contains(&name) {
-                    continue;
-                }
-                let path = ent.path();
-                let what = if sub == "layers" { "layer" } else { "blob" };
-                let _lock = if sub == "layers" {
-                    self.lock_layer(&name)?
-                } else {
-                    self.lock_blob(&name)?
-                };
-                Step::new(
-                    Mechanism::Image,
-                    Action::Filesystem,
-                    format!("delete unused {what} sha256:{}", &name[..12]),
-                )
-                .arg("path", path.display())
-                .shell(format!("rm -rf {}", path.display()))
-                .why("no remaining image refers to it: a shared layer lives until its last image is removed")
-                .run(|| remove_path(&path))?;
-                if sub == "layers" {
-                    deleted.push(format!("Deleted: sha256:{name}"));
-                }
-            }
-        }
-        Ok(deleted)
+        })
+    }
+
+    /// Delete a layer directory: renamed to a temporary name first (one
+    /// atomic step), then removed, so a crash in between never leaves a
+    /// half layer at its address. Returns the bytes freed.
+    pub(super) fn remove_layer_dir(&self, dir: &Path) -> Result<u64> {
+        let doomed = self.dir.join("layers").join(format!(".{}", unique("tmp")));
+        let bytes = disk_usage(dir);
+        Step::new(
+            Mechanism::Image,
+            Action::Filesystem,
+            format!("move {} out of the way", dir.display()),
+        )
+        .arg("path", dir.display())
+        .shell(format!("mv {} {}", dir.display(), doomed.display()))
+        .why("a layer leaves its address in one rename(2): a crash while deleting it can never leave half a layer where a pull would take it for whole")
+        .man("rename(2)")
+        .detail()
+        .run(|| {
+            fs::rename(dir, &doomed)
+                .with_context(|| format!("rename {} to {}", dir.display(), doomed.display()))
+        })?;
+        crate::host::remove_dir_all(
+            Mechanism::Image,
+            &doomed,
+            "the layer is no longer used by any image",
+        )?;
+        Ok(bytes)
     }
 }
 
-/// A blob being written: hashed as it goes, renamed into place on commit,
-/// deleted if dropped uncommitted.
-pub struct BlobWriter {
-    store: Store,
-    tmp: Option<PathBuf>,
-    w: HashWriter<io::BufWriter<File>>,
+/// The directories under the store where temporaries live.
+pub const TEMP_DIRS: [&str; 3] = ["tmp", "layers", "blobs/sha256"];
+
+/// The pid of the process that made temporary `name` in `sub` (one of
+/// [`TEMP_DIRS`]): `tmp/WHAT-PID-N`, `layers/.tmp-PID-N`,
+/// `blobs/sha256/.tmp-PID-N`; `None` for anything else.
+pub fn temp_pid(sub: &str, name: &str) -> Option<u32> {
+    let rest = if sub == "tmp" {
+        name
+    } else {
+        name.strip_prefix(".tmp-")?
+    };
+    let mut parts = rest.rsplit('-');
+    parts.next()?.parse::<u64>().ok()?;
+    let pid = parts.next()?.parse::<u32>().ok()?;
+    if sub == "tmp" && parts.next().is_none_or(|w| w.is_empty()) {
+        return None;
+    }
+    Some(pid)
 }
 
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.w.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
+/// A temporary of a process that is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Temporary {
+    pub path: PathBuf,
+    pub pid: u32,
+    /// `work directory`, `half-unpacked or half-deleted layer`, `half-written blob`.
+    pub what: &'static str,
 }
 
-impl BlobWriter {
-    pub fn written(&self) -> u64 {
-        self.w.count
-    }
-
-    /// The temporary file (to read back, e.g. to unpack before commit).
-    pub fn tmp_path(&self) -> Option<&Path> {
-        self.tmp.as_deref()
-    }
-
-    /// Verify (digest and size if given) and rename to the blob's address.
-    pub fn commit(self, expected: Option<&str>, size: Option<u64>) -> Result<String> {
-        self.verify(expected, size)?.commit()
-    }
-
-    /// Verify (digest and size if given) without storing yet: the bytes
-    /// can be read back (to unpack a layer) before [`VerifiedBlob::commit`].
-    pub fn verify(mut self, expected: Option<&str>, size: Option<u64>) -> Result<VerifiedBlob> {
-        self.w.flush().context("flush blob")?;
-        let tmp = self.tmp.take().context("blob already committed")?;
-        let placeholder = HashWriter::new(io::BufWriter::new(
-            File::open("/dev/null").context("open /dev/null")?,
-        ));
-        let w = std::mem::replace(&mut self.w, placeholder);
-        let (buf, digest, count) = w.finish();
-        let pending = VerifiedBlob {
-            store: self.store.clone(),
-            tmp: Some(tmp),
-            digest: digest.clone(),
-            size: count,
-        };
-        let file = buf
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .context("flush blob")?;
-        if let Some(n) = size
-            && n != count
-        {
-            bail!("blob is {count} bytes but its descriptor says {n}: refusing it");
-        }
-        if let Some(e) = expected
-            && e != digest
-        {
-            bail!("blob content hashes to {digest} but {e} was expected: refusing it");
-        }
-        file.sync_all().context("fsync blob")?;
-        Ok(pending)
-    }
-}
-
-/// A blob whose bytes matched their digest, not yet at its address;
-/// deleted if dropped uncommitted.
-pub struct VerifiedBlob {
-    store: Store,
-    tmp: Option<PathBuf>,
-    pub digest: String,
-    pub size: u64,
-}
-
-impl VerifiedBlob {
-    pub fn path(&self) -> &Path {
-        self.tmp.as_deref().unwrap_or(Path::new("/nonexistent"))
-    }
-
-    pub fn commit(mut self) -> Result<String> {
-        let tmp = self.tmp.take().context("blob already committed")?;
-        let dest = self.store.blob_path(&self.digest);
-        fs::rename(&tmp, &dest)
-            .with_context(|| format!("rename {} to {}", tmp.display(), dest.display()))?;
-        Ok(self.digest.clone())
-    }
-}
-
-impl Drop for VerifiedBlob {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = fs::remove_file(tmp);
-        }
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = fs::remove_file(tmp);
-        }
-    }
-}
-
-/// Seconds since the epoch, now.
 /// `rm -rf PATH` for a directory or a file of the store.
 fn remove_path(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
     .with_context(|| format!("remove {}", path.display()))
 }
 
+/// Seconds since the epoch, now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -575,6 +498,7 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn store() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
@@ -587,10 +511,18 @@ mod tests {
     fn blobs_are_verified_and_never_partial() {
         let (_d, s) = store();
         let good = sha256_of(b"hello");
-        assert_eq!(s.put_blob(b"hello", Some(&good)).unwrap(), good);
+        assert_eq!(
+            s.put_blob(b"hello", Some(&good), &Added::default())
+                .unwrap(),
+            good
+        );
         assert_eq!(s.read_blob(&good).unwrap(), b"hello");
         let wrong = sha256_of(b"other");
-        let e = format!("{:#}", s.put_blob(b"hello!", Some(&wrong)).unwrap_err());
+        let e = format!(
+            "{:#}",
+            s.put_blob(b"hello!", Some(&wrong), &Added::default())
+                .unwrap_err()
+        );
         assert!(e.contains("refusing"), "{e}");
         assert!(!s.has_blob(&wrong));
         assert!(!s.has_blob(&sha256_of(b"hello!")));
@@ -605,7 +537,7 @@ mod tests {
         assert_eq!(fs::read_dir(s.dir.join("blobs/sha256")).unwrap().count(), 1);
         let e = format!(
             "{:#}",
-            s.put_blob(b"hello", Some(&good))
+            s.put_blob(b"hello", Some(&good), &Added::default())
                 .map(|_| ())
                 .and_then(|_| {
                     let mut w = s.blob_writer()?;
@@ -635,6 +567,56 @@ mod tests {
         assert_eq!(u.diff_id, real);
         assert!(s.has_layer(&real));
         assert_eq!(fs::read(s.layer_diff(&real).join("f")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn temporary_names_carry_their_process() {
+        assert_eq!(temp_pid("tmp", "load-42-0"), Some(42));
+        assert_eq!(temp_pid("tmp", "from-host-42-3"), Some(42));
+        assert_eq!(temp_pid("tmp", "42-0"), None);
+        assert_eq!(temp_pid("layers", ".tmp-42-1"), Some(42));
+        assert_eq!(temp_pid("blobs/sha256", ".tmp-42-x"), None);
+        assert_eq!(temp_pid("layers", &"a".repeat(64)), None);
+    }
+
+    #[test]
+    fn a_failed_command_takes_back_what_it_stored_and_no_more() {
+        let (_d, s) = store();
+        let tar = crate::image::unpack::tests::TarBuilder::new()
+            .file("f", b"x", 0o644)
+            .build();
+        let chain = sha256_of(&tar);
+        let added = Added::default();
+        s.unpack_layer(&chain, &chain, &tar[..]).unwrap();
+        added.layer(&chain);
+        let mine = s.put_blob(b"config", None, &added).unwrap();
+        // A blob that was there before is not the failed command's.
+        let before = s.put_blob(b"older", None, &Added::default()).unwrap();
+        assert_eq!(s.put_blob(b"older", None, &added).unwrap(), before);
+        let e = s.undo(&added, anyhow::anyhow!("download broke"));
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("removed the 1 layer(s) and 1 blob(s)") && e.contains("download broke"),
+            "{e}"
+        );
+        assert!(!s.has_layer(&chain) && !s.has_blob(&mine) && s.has_blob(&before));
+        assert_eq!(fs::read_dir(s.dir.join("layers")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn garbage_collection_frees_what_it_reports() {
+        let (_d, s) = store();
+        let tar = crate::image::unpack::tests::TarBuilder::new()
+            .file("f", &[7u8; 100_000], 0o644)
+            .build();
+        let chain = sha256_of(&tar);
+        s.unpack_layer(&chain, &chain, &tar[..]).unwrap();
+        let used = disk_usage(&s.layer_dir(&chain));
+        let got = s.collect_garbage(&Images::default()).unwrap();
+        assert_eq!(got.bytes, used);
+        assert!(got.bytes >= 100_000);
+        assert_eq!(got.lines, [format!("Deleted: {chain}")]);
+        assert_eq!(fs::read_dir(s.dir.join("layers")).unwrap().count(), 0);
     }
 
     #[test]

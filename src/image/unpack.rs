@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::digest::HashReader;
+use super::space::{Meter, MeteredReader, Reserve, io_no_room};
 use crate::unionfs::whiteout::{
     OciEntry, classify_oci_name, make_overlay_opaque, make_overlay_whiteout,
 };
@@ -91,11 +92,16 @@ pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<(Box<dyn Read + 'a>, 
     Ok((r, c))
 }
 
-/// Unpack a layer stream into `dest` (an empty directory). On error, the
-/// caller removes `dest`.
+/// Unpack a layer stream into `dest` (an empty directory), stopping when
+/// the free space of its filesystem falls below the reserve
+/// ([`super::space`]). On error, the caller removes `dest`.
 pub fn unpack_layer(reader: impl Read, dest: &Path) -> Result<Unpacked> {
     let (stream, compression) = decompressed(reader)?;
-    let mut archive = tar::Archive::new(HashReader::new(stream));
+    let metered = MeteredReader {
+        inner: stream,
+        meter: Meter::new(Reserve::for_dir(dest)?),
+    };
+    let mut archive = tar::Archive::new(HashReader::new(metered));
     let mut out = Unpacked {
         compression: Some(compression.as_str()),
         ..Unpacked::default()
@@ -108,6 +114,9 @@ pub fn unpack_layer(reader: impl Read, dest: &Path) -> Result<Unpacked> {
         // The tar crate quotes the bad header bytes in its message: keep
         // control characters (a terminal's escapes) out of ours.
         let entry = entry.map_err(|e| {
+            if io_no_room(&e).is_some() {
+                return e;
+            }
             let text: String = e
                 .to_string()
                 .chars()
@@ -121,12 +130,20 @@ pub fn unpack_layer(reader: impl Read, dest: &Path) -> Result<Unpacked> {
                 .collect();
             std::io::Error::new(e.kind(), text)
         });
-        let mut entry = entry.with_context(|| {
-            format!(
-                "read the next tar entry after {} entries: the layer is truncated or corrupt",
-                out.entries
-            )
-        })?;
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) if io_no_room(&e).is_some() => {
+                return Err(e).with_context(|| format!("unpack entry {}", out.entries + 1));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "read the next tar entry after {} entries: the layer is truncated or corrupt",
+                        out.entries
+                    )
+                });
+            }
+        };
         out.entries += 1;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let size = unpack_entry(&mut entry, dest, &mut dir_times)
@@ -137,10 +154,13 @@ pub fn unpack_layer(reader: impl Read, dest: &Path) -> Result<Unpacked> {
     for (path, mtime) in dir_times.iter().rev() {
         set_mtime(path, *mtime)?;
     }
-    let (diff_id, tar_size) = archive
-        .into_inner()
-        .finish()
-        .context("read the end of the layer: the layer is truncated or corrupt")?;
+    let (diff_id, tar_size) = match archive.into_inner().finish() {
+        Ok(done) => done,
+        Err(e) if io_no_room(&e).is_some() => return Err(e.into()),
+        Err(e) => {
+            return Err(e).context("read the end of the layer: the layer is truncated or corrupt");
+        }
+    };
     out.diff_id = diff_id;
     out.tar_size = tar_size;
     Ok(out)
@@ -292,12 +312,20 @@ fn unpack_entry<R: Read>(
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&target)
                 .with_context(|| format!("create {}", target.display()))?;
-            size = io::copy(entry, &mut f).with_context(|| {
-                format!(
-                    "write {}: the layer is truncated or corrupt",
-                    target.display()
-                )
-            })?;
+            size = match io::copy(entry, &mut f) {
+                Ok(n) => n,
+                Err(e) if io_no_room(&e).is_some() => {
+                    return Err(e).with_context(|| format!("write {}", target.display()));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "write {}: the layer is truncated or corrupt",
+                            target.display()
+                        )
+                    });
+                }
+            };
         }
         T::Symlink => {
             let link = entry

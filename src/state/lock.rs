@@ -30,6 +30,22 @@ impl StateLock {
         })
     }
 
+    /// Take the exclusive lock at `path` if nobody holds it; `None` at
+    /// once if another command does (`flock(LOCK_EX|LOCK_NB)`).
+    pub fn try_exclusive(path: &Path) -> Result<Option<StateLock>> {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StateLock {
+                _file: file,
+                path: path.to_path_buf(),
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("flock(LOCK_EX|LOCK_NB) on {}", path.display()))
+            }
+        }
+    }
+
     /// Take a shared lock: many readers, no writer.
     pub fn shared(path: &Path) -> Result<StateLock> {
         let file = open(path)?;

@@ -43,6 +43,7 @@ pub fn areas() -> Vec<&'static dyn Recover> {
         &crate::ns::pin_state::PINS,
         &crate::unionfs::records::OVERLAYS,
         &crate::cgroup::recover::EMPTY_PARENTS,
+        &crate::image::recover::IMAGE_STORE,
     ]
 }
 

@@ -3,10 +3,12 @@
 //! fail (never skip) when not run as root.
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod crash;
 pub mod fixtures;
 pub mod registry;
 pub mod rootfs;
+pub mod tmpfs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
