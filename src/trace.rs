@@ -152,14 +152,21 @@ impl Step {
     /// Execute a step that changes the host. Under `--dry-run` it is only
     /// listed in the plan and `T::default()` is returned.
     pub fn run<T: Default>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        Ok(self.apply(f)?.value().unwrap_or_default())
+    }
+
+    /// Execute a step that changes the host, saying whether it ran or was
+    /// only planned (`--dry-run`): the caller needs no `dry_run()` check of
+    /// its own to tell a value from a plan.
+    pub fn apply<T>(self, f: impl FnOnce() -> Result<T>) -> Result<Done<T>> {
         if config().dry_run {
             emit(&self, Outcome::Planned);
-            return Ok(T::default());
+            return Ok(Done::Planned);
         }
         let summary = self.summary.clone();
         let result = self.execute(f);
         crash_point(&summary);
-        result
+        result.map(Done::Ran)
     }
 
     /// Execute a step that only looks at the host (reads a file, lists
@@ -185,6 +192,28 @@ impl Step {
         match &self.shell {
             Some(shell) => format!("{} (as `{}`)", self.summary, shell),
             None => self.summary.clone(),
+        }
+    }
+}
+
+/// What [`Step::apply`] did: ran the step (with its value), or only
+/// listed it in a `--dry-run` plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done<T> {
+    Ran(T),
+    Planned,
+}
+
+impl<T> Done<T> {
+    pub fn ran(&self) -> bool {
+        matches!(self, Done::Ran(_))
+    }
+
+    /// The step's value, if it ran.
+    pub fn value(self) -> Option<T> {
+        match self {
+            Done::Ran(v) => Some(v),
+            Done::Planned => None,
         }
     }
 }
