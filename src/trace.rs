@@ -175,10 +175,34 @@ impl Step {
         self.execute(f)
     }
 
+    /// [`Step::observe`] for a read whose result belongs in the step's
+    /// line: `show` amends the step (its summary, an argument) with what
+    /// `f` read, after `f` ran inside the step's timing and before the step
+    /// is reported. A failed read is reported as the step was built.
+    pub fn observe_shown<T>(
+        self,
+        f: impl FnOnce() -> Result<T>,
+        show: impl FnOnce(Step, &T) -> Step,
+    ) -> Result<T> {
+        let start = Instant::now();
+        let result = f();
+        let elapsed = start.elapsed();
+        let step = match &result {
+            Ok(v) => show(self, v),
+            Err(_) => self,
+        };
+        step.report(result, elapsed)
+    }
+
     fn execute<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         let result = f();
         let elapsed = start.elapsed();
+        self.report(result, elapsed)
+    }
+
+    /// Emit the step with its outcome; a failure gets the step as context.
+    fn report<T>(self, result: Result<T>, elapsed: Duration) -> Result<T> {
         match &result {
             Ok(_) => emit(&self, Outcome::Ok(elapsed)),
             Err(e) => emit(&self, Outcome::Failed(elapsed, format!("{e:#}"))),
