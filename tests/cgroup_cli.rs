@@ -1022,3 +1022,401 @@ fn a_crash_at_every_step_of_run_runs_nothing_and_leaves_nothing() {
     eprintln!("cgroup run on {}: {n} crash points", version());
     assert!(n >= 2, "only {n} steps");
 }
+
+/// Every argument and option of `glassbox cgroup` and its subcommands, by
+/// its path in the clap tree, that `--help` shows without a line of help.
+fn args_without_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+    for a in cmd.get_arguments() {
+        let help = a
+            .get_help()
+            .or(a.get_long_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if help.trim().is_empty() && !a.is_hide_set() {
+            out.push(format!("{path} {}", a.get_id()));
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        let about = sub.get_about().map(|h| h.to_string()).unwrap_or_default();
+        let sub_path = format!("{path} {}", sub.get_name());
+        if about.trim().is_empty() && !sub.is_hide_set() {
+            out.push(sub_path.clone());
+        }
+        args_without_help(sub, &sub_path, out);
+    }
+}
+
+/// `glassbox cgroup run|stat|rm|add --help` listed NAME and PID with no
+/// help at all.
+#[test]
+fn every_cgroup_argument_and_option_has_a_help_line() {
+    use clap::CommandFactory;
+    let mut cli = glassbox::cli::Cli::command();
+    cli.build();
+    let cgroup = cli.find_subcommand("cgroup").expect("a cgroup subcommand");
+    let mut missing = Vec::new();
+    args_without_help(cgroup, "cgroup", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "arguments and options without a help line: {missing:#?}"
+    );
+    // The walk sees the positional arguments it is about.
+    let stat = cgroup.find_subcommand("stat").unwrap();
+    assert!(stat.get_arguments().any(|a| a.get_id() == "name"));
+}
+
+/// Redactions for comparing a plan with its run: what is read differs
+/// between the two (usage), and the order of values of a pid list.
+const PLAN_REDACT: &[(&str, &str)] = &[(r"^read (\S+) = .*$", "read $1 = [value]")];
+
+/// A plan made with `--dry-run` is what the real run does, step for step
+/// (mechanism, action, summary, in order; what is read redacted), for each
+/// `cgroup` command lab 02 uses, in the lab's order: create with each kind
+/// of limit (the first one making glassbox's parents), ls, stat, set, add,
+/// rm of an empty group, rm --force of a tree with processes. `cgroup
+/// create x --memory 64m --dry-run` used to fail, reading the cpuset of a
+/// parent the same plan was to create; on v2 the plan read the
+/// `cgroup.subtree_control` of planned parents.
+#[test]
+fn a_dry_run_plan_is_what_each_lab_command_does() {
+    require_root();
+    eprintln!("cgroup {}", version());
+    let root = TestRoot::new();
+    // On v2, enable the controllers at the top of the tree now, so that a
+    // test running beside this one cannot do it between a plan and its run.
+    root.ok(&[
+        "cgroup", "create", "warmup", "--memory", "10M", "--cpus", "1",
+    ]);
+    root.ok(&["cgroup", "rm", "warmup"]);
+    let mut sleepers: Vec<std::process::Child> = (0..3)
+        .map(|_| Command::new("sleep").arg("300").spawn().unwrap())
+        .collect();
+    let (hi, lo) = (sleepers[0].id().to_string(), sleepers[1].id().to_string());
+    let third = sleepers[2].id().to_string();
+    let table: Vec<Vec<&str>> = vec![
+        vec!["cgroup", "create", "lab/mem", "--memory", "200M"],
+        vec!["cgroup", "ls"],
+        vec!["cgroup", "stat", "lab/mem"],
+        vec!["cgroup", "stat", "lab/mem", "--json"],
+        vec!["cgroup", "set", "lab/mem", "--memory", "600M"],
+        vec![
+            "cgroup",
+            "create",
+            "lab/hi",
+            "--cpuset-cpus",
+            "0",
+            "--cpu-shares",
+            "10",
+        ],
+        vec![
+            "cgroup",
+            "create",
+            "lab/lo",
+            "--cpuset-cpus",
+            "0",
+            "--cpu-shares",
+            "5",
+        ],
+        vec!["cgroup", "create", "lab/half", "--cpus", "0.5"],
+        vec!["cgroup", "create", "lab/few", "--pids-limit", "20"],
+        vec!["cgroup", "add", "lab/hi", &hi],
+        vec!["cgroup", "add", "lab/lo", &lo],
+        vec!["cgroup", "stat", "lab/hi", "--json"],
+        vec!["cgroup", "ls", "--json"],
+        vec!["cgroup", "rm", "lab/half"],
+        vec!["cgroup", "rm", "--force", "lab"],
+    ];
+    for args in &table {
+        let what = args.join(" ");
+        let steps = common::plan::assert_plan_is_the_run(
+            &what,
+            |flags| {
+                let mut cmd = root.glassbox();
+                cmd.args(flags).args(args);
+                cmd
+            },
+            PLAN_REDACT,
+        );
+        let changes = steps.iter().filter(|s| !s.contains(" read ")).count();
+        eprintln!("{what}: {} steps, {changes} of them changes", steps.len());
+        if args[1] != "ls" && args[1] != "stat" {
+            assert!(changes > 0, "{what}: the run changed nothing: {steps:#?}");
+        }
+    }
+    // A refused command is refused by its plan too, with the same words.
+    root.ok(&["cgroup", "create", "busy"]);
+    root.ok(&["cgroup", "add", "busy", &third]);
+    let planned = root.fails(&["--dry-run", "cgroup", "rm", "busy"]);
+    let real = root.fails(&["cgroup", "rm", "busy"]);
+    assert!(real.contains("still has 1 process(es)"), "{real}");
+    assert_eq!(planned, real);
+    root.ok(&["cgroup", "rm", "--force", "busy"]);
+    for s in &mut sleepers {
+        assert!(!s.wait().unwrap().success(), "rm --force spared a process");
+    }
+    assert!(records(&root).is_empty(), "{:?}", records(&root));
+    assert_no_parent(&root, "the lab's commands");
+}
+
+/// Without root, `--dry-run` of each lab command plans without failing:
+/// the ledger, which only root may read, shows as a planned read (the real
+/// run reads it); every other step is planned or a read that worked.
+#[test]
+fn without_root_a_dry_run_plans_and_shows_the_root_only_read() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let root = TestRoot::new();
+    let out_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(out_dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut sleeper = Command::new("sleep").arg("300").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let plan_as_nobody = |args: &[&str], n: usize| -> Vec<common::plan::Traced> {
+        let json = out_dir.path().join(format!("plan{n}.jsonl"));
+        let all = [
+            &["--dry-run", "--trace-json", json.to_str().unwrap()][..],
+            args,
+        ]
+        .concat();
+        let out = root.run_as_nobody(&all);
+        assert!(
+            out.status.success(),
+            "as nobody, {args:?} --dry-run failed\n{}",
+            common::stderr(&out)
+        );
+        let steps = common::plan::read_trace(&json);
+        let failed: Vec<_> = steps.iter().filter(|s| s.result == "error").collect();
+        assert!(
+            failed.is_empty(),
+            "as nobody, {args:?}: failed steps {failed:#?}"
+        );
+        steps
+    };
+    let ledger_read = |steps: &[common::plan::Traced]| {
+        steps
+            .iter()
+            .any(|s| s.result == "planned" && s.summary.contains("(only root may)"))
+    };
+    // In a root glassbox has not used yet there is no ledger to read.
+    let steps = plan_as_nobody(&["cgroup", "create", "lab/mem", "--memory", "64m"], 0);
+    assert!(!ledger_read(&steps), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.summary.contains("create cgroup") && s.result == "planned"),
+        "{steps:#?}"
+    );
+    // Then with groups there, made for real by root (whose root directory
+    // and ledger only root may enter).
+    root.ok(&["cgroup", "create", "lab/mem", "--memory", "64m"]);
+    root.ok(&[
+        "cgroup",
+        "create",
+        "lab/hi",
+        "--cpuset-cpus",
+        "0",
+        "--cpu-shares",
+        "10",
+    ]);
+    let cases: Vec<(Vec<&str>, bool)> = vec![
+        (
+            vec![
+                "cgroup",
+                "create",
+                "lab/lo",
+                "--cpuset-cpus",
+                "0",
+                "--cpu-shares",
+                "5",
+            ],
+            true,
+        ),
+        (
+            vec![
+                "cgroup",
+                "create",
+                "lab/half",
+                "--cpus",
+                "0.5",
+                "--pids-limit",
+                "9",
+            ],
+            true,
+        ),
+        (vec!["cgroup", "set", "lab/mem", "--memory", "600M"], true),
+        (vec!["cgroup", "add", "lab/hi", &pid], true),
+        (vec!["cgroup", "stat", "lab/mem"], false),
+        (vec!["cgroup", "stat", "lab/hi", "--json"], false),
+        (vec!["cgroup", "ls"], false),
+        (vec!["cgroup", "rm", "lab/mem"], true),
+        (vec!["cgroup", "rm", "--force", "lab"], true),
+    ];
+    for (n, (args, reads_ledger)) in cases.iter().enumerate() {
+        let steps = plan_as_nobody(args, n + 1);
+        assert_eq!(ledger_read(&steps), *reads_ledger, "{args:?}: {steps:#?}");
+    }
+    // The plans changed nothing.
+    assert!(dir(&root, "lab/mem", "memory").is_dir());
+    assert!(!dir(&root, "lab/lo", "memory").exists());
+    assert_eq!(records(&root).len(), 3, "{:?}", records(&root));
+    root.ok(&["cgroup", "rm", "--force", "lab"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+/// The shell lines of a plan are lines a student can type: run in order by
+/// `sh -e`, they make the group glassbox would make. The v1 cpuset line
+/// used to be `echo '$(cat …/cpuset.cpus)' > …`, which writes that text.
+#[test]
+fn the_plans_shell_lines_typed_make_the_same_group() {
+    require_root();
+    let root = TestRoot::new();
+    let plan = root.ok_stderr(&[
+        "--dry-run",
+        "cgroup",
+        "create",
+        "typed/inner",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "7",
+    ]);
+    let lines: Vec<&str> = plan
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("$ "))
+        .collect();
+    assert!(
+        lines.iter().all(|l| !l.contains("$(")),
+        "a line that writes its own text: {lines:#?}"
+    );
+    if version() == "v1" {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("cat ") && l.ends_with("/typed/inner/cpuset.cpus")),
+            "{lines:#?}"
+        );
+    }
+    let script = lines.join("\n");
+    let out = Command::new("sh").args(["-ec", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "typing the plan failed:\n{script}\n{}",
+        common::stderr(&out)
+    );
+    assert_eq!(file(&root, "typed/inner", "cpuset", "cpuset.cpus"), "0");
+    assert_eq!(file(&root, "typed/inner", "pids", "pids.max"), "7");
+    // What was typed is nobody's record: take it down the same way.
+    let mkdirs: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("mkdir "))
+        .collect();
+    for d in mkdirs.iter().rev() {
+        std::fs::remove_dir(d).unwrap_or_else(|e| panic!("rmdir {d}: {e}"));
+    }
+    assert_no_parent(&root, "the typed plan, undone");
+}
+
+/// What `run` needs of a container's group: on v1 a directory in every
+/// hierarchy (freezer, devices, blkio, cpuacct too) with no limit set, in
+/// the ledger for the container's record; `cgroup stat` and `rm` see all
+/// of it; and once the record is gone, `system prune` removes it whole.
+#[test]
+fn a_containers_group_has_a_directory_in_every_hierarchy() {
+    use glassbox::cgroup::group::every_hierarchy;
+    use glassbox::cgroup::{detect, lifecycle, spec::Limits};
+    use glassbox::state::{Root, resources::Owner};
+    require_root();
+    let root = TestRoot::new();
+    let state = Root::new(Some(root.path())).unwrap();
+    let record = root.path().join("container.json");
+    std::fs::write(&record, "{}").unwrap();
+    let owner = Owner::StateFile {
+        path: record.clone(),
+    };
+    let (g, _) =
+        lifecycle::create_container(&state, "ctr1", &Limits::default(), owner.clone()).unwrap();
+    let layout = detect::detect().unwrap();
+    let dirs: Vec<std::path::PathBuf> = every_hierarchy(&layout)
+        .iter()
+        .map(|t| t.dir(&g.rel))
+        .collect();
+    let mounts: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    eprintln!("a container's group on {}: {mounts:#?}", version());
+    for d in &dirs {
+        assert!(d.is_dir(), "no directory {}", d.display());
+    }
+    if version() == "v1" {
+        for c in [
+            "freezer", "devices", "blkio", "cpuacct", "memory", "cpu", "cpuset", "pids",
+        ] {
+            assert!(
+                mounts.iter().any(|m| m.contains(&format!("/{c}/"))),
+                "no {c} hierarchy in {mounts:#?}"
+            );
+        }
+        assert_eq!(dirs.len(), 8, "{mounts:#?}");
+    } else {
+        assert_eq!(dirs.len(), 1, "v2: one directory: {mounts:#?}");
+    }
+    let recs = records(&root);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["id"], "ctr1");
+    assert_eq!(recs[0]["phase"], "live");
+    assert_eq!(recs[0]["owner"]["type"], "state-file");
+    // stat shows every directory; a process added goes into all of them.
+    let s = stat(&root, "ctr1");
+    assert_eq!(s["paths"].as_array().unwrap().len(), dirs.len(), "{s}");
+    let mut sleeper = Command::new("sleep").arg("300").spawn().unwrap();
+    root.ok(&["cgroup", "add", "ctr1", &sleeper.id().to_string()]);
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), sleeper.id().to_string(), "{}", d.display());
+    }
+    // rm --force takes all of it (the freezer empties it first on v1).
+    let err = root.ok_stderr(&["-v", "cgroup", "rm", "--force", "ctr1"]);
+    assert!(!sleeper.wait().unwrap().success());
+    for d in &dirs {
+        assert!(!d.exists(), "rm left {}", d.display());
+        assert!(
+            !d.parent().unwrap().exists(),
+            "rm left glassbox's parent in {}",
+            d.display()
+        );
+    }
+    if version() == "v1" {
+        assert!(
+            err.contains("echo FROZEN > ") && err.contains("/freezer.state"),
+            "{err}"
+        );
+        assert!(err.contains("echo THAWED > "), "{err}");
+    } else {
+        assert!(
+            err.contains("echo 1 > ") && err.contains("/cgroup.kill"),
+            "{err}"
+        );
+    }
+    assert!(records(&root).is_empty());
+
+    // Owned by the container's record: kept by prune while it exists,
+    // removed whole once it is gone.
+    lifecycle::create_container(&state, "ctr2", &Limits::default(), owner).unwrap();
+    let kept = root.ok(&["system", "prune"]);
+    assert!(!kept.contains("ctr2"), "{kept}");
+    assert!(dirs.iter().all(|d| d.with_file_name("ctr2").is_dir()));
+    std::fs::remove_file(&record).unwrap();
+    let pruned = root.ok(&["system", "prune"]);
+    assert!(pruned.contains("removed cgroup ctr2"), "{pruned}");
+    for d in &dirs {
+        assert!(
+            !d.with_file_name("ctr2").exists(),
+            "prune left {}",
+            d.display()
+        );
+        assert!(
+            !d.parent().unwrap().exists(),
+            "prune left {}",
+            d.parent().unwrap().display()
+        );
+    }
+    assert_clean_after_prune(&root, "a container's groups");
+}

@@ -110,3 +110,74 @@ fn a_fork_loop_cannot_exceed_the_pids_limit() {
         "{err}"
     );
 }
+
+/// A tree that keeps forking: a shell, three children each with three
+/// sleeping grandchildren and a loop that forks `true` without end, in a
+/// container's group. `Group::kill` empties it in every hierarchy: on v2
+/// through `cgroup.kill`, on v1 through the freezer (freeze, SIGKILL each,
+/// thaw, wait), not racing the forks with a kill loop.
+#[test]
+fn kill_empties_a_group_whose_processes_keep_forking() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    use glassbox::cgroup::kill::Method;
+    use glassbox::cgroup::{lifecycle, spec::Limits};
+    use glassbox::state::{Root, resources::Owner};
+
+    require_root();
+    let v = version();
+    let root = TestRoot::new();
+    let state = Root::new(Some(root.path())).unwrap();
+    let limits = Limits {
+        pids: Some(Some(200)),
+        ..Limits::default()
+    };
+    let owner = Owner::Manual {
+        command: "the kill test".into(),
+    };
+    let (g, _) = lifecycle::create_container(&state, "bomb", &limits, owner).unwrap();
+    match (v, g.kill_method()) {
+        ("v1", Method::Freeze(_)) | ("v2", Method::KillFile(_)) => {}
+        (v, m) => panic!("cgroup {v}: a container's group is emptied by {m:?}"),
+    }
+    // The shell waits for a line, so that it forks only once in the group.
+    let tree = "read go; \
+        for i in 1 2 3; do \
+          ( sleep 300 & sleep 300 & sleep 300 & while :; do /bin/true; done ) & \
+        done; wait";
+    let mut top = Command::new("sh")
+        .args(["-c", tree])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    root.ok(&["cgroup", "add", "bomb", &top.id().to_string()]);
+    top.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut most = 0;
+    while most < 13 {
+        most = most.max(g.subtree_procs().unwrap().len());
+        assert!(Instant::now() < deadline, "the tree never grew: {most}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    g.kill().unwrap();
+    for d in g.dirs() {
+        let left = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(left.trim().is_empty(), "{} still lists {left}", d.display());
+    }
+    let status = top.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    if v == "v1" {
+        let state = g
+            .dirs()
+            .into_iter()
+            .find(|d| d.join("freezer.state").exists());
+        let state = std::fs::read_to_string(state.unwrap().join("freezer.state")).unwrap();
+        assert_eq!(state.trim(), "THAWED", "the group was left frozen");
+    }
+    // Nothing left to kill: a second kill is no step at all.
+    g.kill().unwrap();
+    root.ok(&["cgroup", "rm", "bomb"]);
+    assert!(!g.exists());
+}

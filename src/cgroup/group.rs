@@ -3,12 +3,23 @@
 //!
 //! This is where the layout (v1, v2, hybrid) becomes a list of
 //! [`Hierarchy`] values, where names are checked, and where limits are
-//! applied, statistics gathered, processes added, killed and the
-//! directories removed, each file touched through the tracing layer.
+//! applied, statistics gathered, processes added and the directories
+//! removed, each file touched through the tracing layer (emptying a group
+//! of its processes is [`super::kill`]).
+//!
+//! Which hierarchies a group spans is its [`Reach`]: a group made by
+//! `cgroup create` has a directory where its limits' controllers live
+//! (memory, cpu and cpuacct, cpuset, pids: one tree each on v1); a
+//! container's group has one in every hierarchy glassbox knows, on v1 the
+//! freezer, devices and blkio trees too, though no flag sets them, so that
+//! the freezer can stop the whole group at once and every controller
+//! accounts for the container. On v2 both are the one directory. A group
+//! opened by name spans the trees of its limits plus every other tree where
+//! its directory exists, so a container's group is found, filled, killed
+//! and removed whole by the same code.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -35,6 +46,26 @@ pub const USED: &[(&str, &str)] = &[
     ("pids", "--pids-limit"),
 ];
 
+/// The v1 controllers a container's group also gets a directory for
+/// ([`Reach::Every`]), and what each is for. cgroup v2 offers none of them
+/// as a controller: freezing and killing are `cgroup.freeze` and
+/// `cgroup.kill` of every group, devices are an eBPF program.
+pub const CONTAINER: &[(&str, &str)] = &[
+    ("freezer", "freezing the group, to kill all of it at once"),
+    ("devices", "the container's device rules"),
+    ("blkio", "block I/O accounting"),
+];
+
+/// Which hierarchies a new group gets a directory in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Those of the controllers its limits use ([`USED`]): `cgroup create`.
+    Limits,
+    /// Every hierarchy glassbox knows ([`USED`] and [`CONTAINER`]), even
+    /// with no limit set: a container's group.
+    Every,
+}
+
 /// Everything `cgroup stat` shows.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
@@ -48,11 +79,28 @@ pub struct Stats {
     pub pids: Option<PidsStat>,
 }
 
-/// The hierarchies a group spans on this layout.
+/// The hierarchies of the limits' controllers on this layout
+/// ([`Reach::Limits`]).
 pub fn hierarchies(layout: &Layout) -> Vec<Box<dyn Hierarchy>> {
+    reach(layout, Reach::Limits)
+}
+
+/// Every hierarchy glassbox knows on this layout ([`Reach::Every`]): where
+/// a group of this root may have a directory.
+pub fn every_hierarchy(layout: &Layout) -> Vec<Box<dyn Hierarchy>> {
+    reach(layout, Reach::Every)
+}
+
+/// The hierarchies a group of `reach` spans on this layout, v1 trees in
+/// the order of their mount points, then the v2 tree.
+pub fn reach(layout: &Layout, reach: Reach) -> Vec<Box<dyn Hierarchy>> {
+    let extra: &[(&str, &str)] = match reach {
+        Reach::Limits => &[],
+        Reach::Every => CONTAINER,
+    };
     let mut v1: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     let mut v2: Option<(PathBuf, Vec<String>)> = None;
-    for (c, _) in USED {
+    for (c, _) in USED.iter().chain(extra) {
         match layout.controller(c) {
             Some(Placement::V1(m)) => v1.entry(m.clone()).or_default().push(c.to_string()),
             Some(Placement::V2(m)) => v2
@@ -93,13 +141,43 @@ impl Group {
         Ok(Group::with_layout(root, name, layout))
     }
 
+    /// The group `name` as it is on the host: the hierarchies of its
+    /// limits, plus every other hierarchy where its directory exists (a
+    /// container's group).
     pub fn with_layout(root: &Root, name: &str, layout: Layout) -> Group {
         let parent = root.names().cgroup_parent;
+        Group::found(name, parent, layout)
+    }
+
+    /// The group `name`, to be made with `reach`.
+    pub fn with_reach(root: &Root, name: &str, layout: Layout, reach: Reach) -> Group {
+        let parent = root.names().cgroup_parent;
+        let rel = format!("{parent}/{name}");
         Group {
             name: name.to_string(),
-            rel: format!("{parent}/{name}"),
+            rel,
             parent,
-            trees: hierarchies(&layout),
+            trees: self::reach(&layout, reach),
+            layout,
+        }
+    }
+
+    fn found(name: &str, parent: String, layout: Layout) -> Group {
+        let rel = format!("{parent}/{name}");
+        let trees = every_hierarchy(&layout)
+            .into_iter()
+            .filter(|t| {
+                t.controllers()
+                    .iter()
+                    .any(|c| USED.iter().any(|(u, _)| u == c))
+                    || t.dir(&rel).is_dir()
+            })
+            .collect();
+        Group {
+            name: name.to_string(),
+            rel,
+            parent,
+            trees,
             layout,
         }
     }
@@ -205,12 +283,14 @@ impl Group {
         Ok(Made::New)
     }
 
-    /// Plan the writes for `limits` in every hierarchy: (path, write) pairs.
-    pub fn plan(&self, limits: &Limits) -> Result<(Vec<PlannedWrite>, Vec<String>)> {
+    /// Plan the writes for `limits` in every hierarchy: (path, write)
+    /// pairs. `fresh`: the group was just made (or is planned), so its
+    /// knobs hold the kernel's defaults and none is read first.
+    pub fn plan(&self, limits: &Limits, fresh: bool) -> Result<(Vec<PlannedWrite>, Vec<String>)> {
         let mut out = Vec::new();
         let mut warnings = Vec::new();
         for t in &self.trees {
-            let (w, warn) = t.plan(&self.rel, limits)?;
+            let (w, warn) = t.plan(&self.rel, limits, fresh)?;
             out.extend(w.into_iter().map(|w| (t.dir(&self.rel).join(&w.file), w)));
             for x in warn {
                 if !warnings.contains(&x) {
@@ -222,12 +302,10 @@ impl Group {
     }
 
     /// Apply limits; each write is one traced step naming the file on
-    /// both versions.
-    pub fn apply(&self, limits: &Limits) -> Result<()> {
-        let (writes, warnings) = self.plan(limits)?;
-        for w in warnings {
-            crate::trace::warn(w);
-        }
+    /// both versions. `fresh` as for [`Group::plan`]. Returns warnings
+    /// about what cannot be enforced here (no swap accounting).
+    pub fn apply(&self, limits: &Limits, fresh: bool) -> Result<Vec<String>> {
+        let (writes, warnings) = self.plan(limits, fresh)?;
         for (path, w) in writes {
             let other = if self
                 .trees
@@ -257,7 +335,7 @@ impl Group {
                 })
             })?;
         }
-        Ok(())
+        Ok(warnings)
     }
 
     /// Pids of the processes in the group (union over hierarchies).
@@ -336,6 +414,21 @@ impl Group {
             .unwrap_or(0)
     }
 
+    /// The pids in the group and in every group below it, in every
+    /// hierarchy (each `cgroup.procs` read as a traced step).
+    pub fn subtree_procs(&self) -> Result<Vec<u32>> {
+        let mut pids = self.procs()?;
+        for child in self.descendants() {
+            for pid in self.other(&child).procs()? {
+                if !pids.contains(&pid) {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids.sort();
+        Ok(pids)
+    }
+
     /// Child groups (names relative to this state root), deepest first.
     pub fn descendants(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -350,69 +443,24 @@ impl Group {
     /// Another group of the same root and layout (a child found below
     /// this one); its name is not checked, since it is already there.
     pub fn other(&self, name: &str) -> Group {
-        Group {
-            name: name.to_string(),
-            rel: format!("{}/{name}", self.parent),
-            parent: self.parent.clone(),
-            trees: hierarchies(&self.layout),
-            layout: self.layout.clone(),
-        }
+        Group::found(name, self.parent.clone(), self.layout.clone())
     }
 
-    /// Kill every process in the group and in its children, then remove
-    /// their directories, and glassbox's parent if no group is left in
-    /// it. "Already gone" is success.
+    /// Kill every process in the group and in its children
+    /// ([`Group::kill`]), then remove their directories, and glassbox's
+    /// parent if no group is left in it. "Already gone" is success.
     pub fn destroy(&self) -> Result<()> {
-        for child in self.descendants() {
-            self.other(&child).kill_all()?;
-        }
-        self.kill_all()?;
+        self.kill()?;
         self.remove_dirs()
-    }
-
-    /// SIGKILL every process in the group and wait until it is empty.
-    pub fn kill_all(&self) -> Result<()> {
-        let pids = self.procs()?;
-        if pids.is_empty() {
-            return Ok(());
-        }
-        Step::new(
-            Mechanism::Cgroup,
-            Action::Process,
-            format!("kill {} process(es) in {}", pids.len(), self.name),
-        )
-        .arg("pids", format!("{pids:?}"))
-        .shell(format!(
-            "kill -9 $(cat {}/cgroup.procs)",
-            self.trees[0].dir(&self.rel).display()
-        ))
-        .why("A cgroup directory can only be removed once no process is left in it.")
-        .man("kill(2)")
-        .run(|| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let left = self.procs()?;
-                if left.is_empty() {
-                    return Ok(());
-                }
-                for pid in left {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                if Instant::now() > deadline {
-                    bail!("processes in cgroup {} did not die within 10 s", self.name);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
     }
 
     /// Remove the group's directories (children first) and, when it is
     /// empty, the glassbox parent. "Already gone" is success.
     pub fn remove_dirs(&self) -> Result<()> {
         let mut errors = Vec::new();
+        // What this command removed, or plans to remove under --dry-run
+        // (where the directories stay): glassbox's parent is empty without them.
+        let mut gone = Vec::new();
         for t in &self.trees {
             let mut dirs: Vec<PathBuf> = Vec::new();
             let base = t.dir(&self.rel);
@@ -427,13 +475,14 @@ impl Group {
                 if !d.exists() {
                     continue;
                 }
-                if let Err(e) = rmdir(&d) {
-                    errors.push(format!("{e:#}"));
+                match rmdir(&d) {
+                    Ok(()) => gone.push(d),
+                    Err(e) => errors.push(format!("{e:#}")),
                 }
             }
         }
         // glassbox's own parent goes with its last group.
-        if let Err(e) = self.remove_parent_if_empty() {
+        if let Err(e) = self.remove_parent_without(&gone) {
             errors.push(format!("{e:#}"));
         }
         if !errors.is_empty() {
@@ -445,11 +494,17 @@ impl Group {
     /// Remove glassbox's parent cgroup of this root from every hierarchy
     /// where no group is left in it.
     pub fn remove_parent_if_empty(&self) -> Result<()> {
+        self.remove_parent_without(&[])
+    }
+
+    /// [`Group::remove_parent_if_empty`], counting the directories in
+    /// `gone` as removed already.
+    fn remove_parent_without(&self, gone: &[PathBuf]) -> Result<()> {
         let mut errors = Vec::new();
-        for t in &self.trees {
+        for t in every_hierarchy(&self.layout) {
             let p = t.dir(&self.parent);
             if p.is_dir()
-                && !has_child_dir(&p)
+                && !child_dirs(&p).iter().any(|c| !gone.contains(c))
                 && let Err(e) = rmdir(&p)
             {
                 errors.push(format!("{e:#}"));
@@ -475,12 +530,19 @@ pub(crate) fn rmdir(d: &std::path::Path) -> Result<()> {
 }
 
 pub(crate) fn has_child_dir(p: &std::path::Path) -> bool {
+    !child_dirs(p).is_empty()
+}
+
+/// The directories directly below `p` (the child groups).
+fn child_dirs(p: &std::path::Path) -> Vec<PathBuf> {
     std::fs::read_dir(p)
         .map(|rd| {
             rd.flatten()
-                .any(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .map(|e| e.path())
+                .collect()
         })
-        .unwrap_or(false)
+        .unwrap_or_default()
 }
 
 /// Collect child directories of `dir` as `prefix/child` names.
@@ -502,7 +564,7 @@ fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
 pub fn list(root: &Root, layout: &Layout) -> Vec<String> {
     let parent = root.names().cgroup_parent;
     let mut out = Vec::new();
-    for t in hierarchies(layout) {
+    for t in every_hierarchy(layout) {
         walk(&t.dir(&parent), "", &mut out);
     }
     let mut out: Vec<String> = out

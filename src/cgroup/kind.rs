@@ -12,9 +12,12 @@ pub struct CgroupKind;
 
 pub static CGROUP_KIND: CgroupKind = CgroupKind;
 
+/// The ledger's name for groups (`"kind": "cgroup"` in `resources.json`).
+pub const KIND_NAME: &str = "cgroup";
+
 impl ResourceKind for CgroupKind {
     fn name(&self) -> &'static str {
-        "cgroup"
+        KIND_NAME
     }
 
     fn exists(&self, root: &Root, id: &str) -> bool {

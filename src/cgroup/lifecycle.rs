@@ -24,20 +24,29 @@
 //! that shared parents, v1 cpusets and the ledger never see two of them
 //! half way; the loser's `mkdir` meets the winner's finished directory.
 //! Read `cgroups(7)` and `mkdir(2)` (EEXIST).
+//!
+//! The same code makes a container's group ([`create_container`]): a
+//! directory in every hierarchy ([`Reach::Every`]), owned by the
+//! container's record, so that `prune` removes it once the container is
+//! gone. `cgroup create` keeps making directories only where its limits'
+//! controllers are ([`Reach::Limits`]): that is what a student sees and
+//! what the lab's transcripts show; `cgroup stat`, `add`, `rm` and prune
+//! find the other hierarchies of a container's group by its directories.
+//!
+//! Nothing here prints: what a command should say (a crash's leftovers
+//! put right) comes back as notes, and the steps speak through the trace.
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-use super::detect::Layout;
+use super::detect::{self, Layout};
+use super::kind::KIND_NAME;
 use super::spec::Limits;
-use super::{Group, Made};
+use super::{Group, Made, Reach};
 use crate::state::resources::{self, Owner, Phase, Resource};
 use crate::state::{Root, StateLock};
-use crate::trace::{self, Mechanism};
-
-/// The ledger's kind for groups.
-const KIND: &str = "cgroup";
+use crate::trace::{Action, Done, Mechanism, Step};
 
 /// The lock of this root's cgroups.
 pub fn lock_path(root: &Root) -> PathBuf {
@@ -47,11 +56,8 @@ pub fn lock_path(root: &Root) -> PathBuf {
 /// Take this root's cgroup lock (none under `--dry-run`, which changes
 /// nothing). Blocks while another command makes or removes a group.
 pub fn lock(root: &Root) -> Result<Option<StateLock>> {
-    if trace::dry_run() {
-        return Ok(None);
-    }
     root.ensure()?;
-    StateLock::exclusive(&lock_path(root)).map(Some)
+    StateLock::for_change(&lock_path(root))
 }
 
 /// Is a command making or removing this root's groups right now? Never
@@ -77,12 +83,63 @@ fn prefixes(name: &str) -> Vec<String> {
     out
 }
 
-/// The ledger's records of this root's groups.
-fn records(root: &Root) -> Result<Vec<Resource>> {
-    Ok(resources::list(root)?
-        .into_iter()
-        .filter(|r| r.kind == KIND)
-        .collect())
+fn ledger(root: &Root) -> PathBuf {
+    root.data.join("resources.json")
+}
+
+/// Did this fail because only root may read or write there?
+fn denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    })
+}
+
+/// The ledger's records of this root's groups. Without root the ledger
+/// cannot be read (the state root is root's alone): a plan then shows the
+/// read as a planned step and gets `None`; a real run fails there.
+fn records(root: &Root) -> Result<Option<Vec<Resource>>> {
+    let path = ledger(root);
+    let read = || -> Result<Vec<Resource>> {
+        let there = path
+            .try_exists()
+            .with_context(|| format!("stat {}", path.display()))?;
+        if !there {
+            return Ok(Vec::new());
+        }
+        Ok(resources::list(root)?
+            .into_iter()
+            .filter(|r| r.kind == KIND_NAME)
+            .collect())
+    };
+    match read() {
+        Ok(recs) => Ok(Some(recs)),
+        Err(e) if denied(&e) => Step::new(
+            Mechanism::Cgroup,
+            Action::FileRead,
+            format!("read the ledger {} (only root may)", path.display()),
+        )
+        .arg("path", path.display())
+        .shell(format!("cat {}", path.display()))
+        .why("The ledger says which groups this root made, and which a crashed command left half-made; the state root is root's alone.")
+        .apply(|| Err::<Vec<Resource>, _>(e))
+        .map(Done::value),
+        Err(e) => Err(e),
+    }
+}
+
+/// Might the ledger exist? (Without root it cannot be told: yes.)
+fn ledger_may_exist(root: &Root) -> bool {
+    ledger(root).try_exists().unwrap_or(true)
+}
+
+/// What a command has to tell the user besides its steps.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// What a crash had left, and how it was put right.
+    pub notes: Vec<String>,
+    /// What cannot be enforced here (e.g. swap without swap accounting).
+    pub warnings: Vec<String>,
 }
 
 fn already_exists(name: &str) -> anyhow::Error {
@@ -91,14 +148,40 @@ fn already_exists(name: &str) -> anyhow::Error {
     )
 }
 
+/// The error for a group that is not there.
+pub fn no_such_group(name: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no cgroup named {name:?} in this root: create it with `glassbox cgroup create {name}` (see `glassbox cgroup ls`)"
+    )
+}
+
+/// What [`settle`] did.
+#[derive(Debug, Default)]
+struct Settled {
+    /// The names whose leftovers were rolled back (or, in a plan, will be).
+    acted: Vec<String>,
+    /// One line per name, for the user.
+    notes: Vec<String>,
+    /// The records left.
+    left: Vec<Resource>,
+}
+
+impl Settled {
+    /// Was `name`, or a group above it, rolled back (so it is gone)?
+    fn covers(&self, name: &str) -> bool {
+        self.acted
+            .iter()
+            .any(|a| a == name || name.starts_with(&format!("{a}/")))
+    }
+}
+
 /// Put right what a crash left of `name` and of the groups its name
 /// passes through: a group left pending by a command that died is rolled
 /// back (its processes killed, its directories removed, its record
 /// dropped); a live record whose group is gone from the host is dropped.
-/// Returns the names acted on. Call under the lock.
-fn settle(root: &Root, layout: &Layout, name: &str) -> Result<Vec<String>> {
-    let recs = records(root)?;
-    let mut acted = Vec::new();
+/// Call under the lock, with the records the ledger holds.
+fn settle(root: &Root, layout: &Layout, name: &str, recs: Vec<Resource>) -> Result<Settled> {
+    let mut out = Settled::default();
     for p in prefixes(name) {
         let Some(r) = recs.iter().find(|r| r.id == p) else {
             continue;
@@ -106,135 +189,159 @@ fn settle(root: &Root, layout: &Layout, name: &str) -> Result<Vec<String>> {
         let g = Group::with_layout(root, &p, layout.clone());
         match r.phase {
             Phase::Pending if !resources::pid_alive(r.creator) => {
-                trace::say(
-                    Mechanism::Cgroup,
-                    format!(
-                        "cgroup {p} was left half-made (or half-removed) by glassbox pid {}, which died: removing what is left of it",
-                        r.creator
-                    ),
-                );
+                out.notes.push(format!(
+                    "cgroup {p} was left half-made (or half-removed) by glassbox pid {}, which died: removing what is left of it",
+                    r.creator
+                ));
                 g.destroy()?;
-                resources::forget(root, KIND, &p)?;
-                acted.push(p);
+                resources::forget(root, KIND_NAME, &p)?;
+                out.acted.push(p);
             }
             Phase::Pending => bail!(
                 "cgroup {p:?} is being created or removed by glassbox pid {} right now: wait for it to finish",
                 r.creator
             ),
             Phase::Live if !g.exists() => {
-                trace::say(
-                    Mechanism::Cgroup,
-                    format!(
-                        "cgroup {p} is recorded but gone from the host (removed by hand?): dropping its record"
-                    ),
-                );
-                resources::forget(root, KIND, &p)?;
-                acted.push(p);
+                out.notes.push(format!(
+                    "cgroup {p} is recorded but gone from the host (removed by hand?): dropping its record"
+                ));
+                resources::forget(root, KIND_NAME, &p)?;
+                out.acted.push(p);
             }
             Phase::Live => {}
         }
     }
-    Ok(acted)
+    out.left = recs
+        .into_iter()
+        .filter(|r| !out.acted.contains(&r.id))
+        .collect();
+    Ok(out)
+}
+
+/// [`settle`], when the ledger can be read (see [`records`]).
+fn settle_known(root: &Root, layout: &Layout, name: &str) -> Result<Settled> {
+    match records(root)? {
+        Some(recs) => settle(root, layout, name, recs),
+        None => Ok(Settled::default()),
+    }
 }
 
 /// Create group `g` with `limits`, as one transaction (see the module
-/// docs): recorded before its first `mkdir`, live after its last limit,
-/// and on failure removed again with its record. Fails with "already
-/// exists" when the first hierarchy's `mkdir` meets the group.
-pub fn create(root: &Root, g: &Group, limits: &Limits) -> Result<()> {
-    let dry = trace::dry_run();
+/// docs): recorded (for `owner`) before its first `mkdir`, live after its
+/// last limit, and on failure removed again with its record. Fails with
+/// "already exists" when the group is there, or when the first
+/// hierarchy's `mkdir` meets it. The parents it makes (`lab` of `lab/a`)
+/// are recorded as made by hand.
+pub fn create(root: &Root, g: &Group, limits: &Limits, owner: Owner) -> Result<Report> {
     let _lock = lock(root)?;
-    let recorded = if dry {
-        if g.exists() {
-            return Err(already_exists(&g.name));
-        }
-        Vec::new()
-    } else {
-        settle(root, &g.layout, &g.name)?;
-        records(root)?
-    };
+    let settled = settle_known(root, &g.layout, &g.name)?;
+    if g.exists() && !settled.covers(&g.name) {
+        return Err(already_exists(&g.name));
+    }
     let names = prefixes(&g.name);
     let Some((leaf, parents)) = names.split_last() else {
         bail!("cgroup name is empty");
     };
-    let owner = Owner::Manual {
+    // Record the parents this makes (`lab` of `lab/a`), then the group.
+    let parent_owner = Owner::Manual {
         command: format!("cgroup create {}", g.name),
     };
-    // Record the parents this makes (`lab` of `lab/a`), then the group.
     let mut made_parents = Vec::new();
     for p in parents {
         let pg = g.other(p);
-        if !pg.exists() {
-            let rec = resources::record(root, KIND, p, owner.clone())?;
+        if !pg.exists() || settled.covers(p) {
+            let rec = resources::record(root, KIND_NAME, p, parent_owner.clone())?;
             made_parents.push((pg, rec));
         }
     }
-    // A group that has a record, or a directory nobody recorded, gets no
-    // record of this command: the mkdir below will meet it.
-    let first = g.dirs().into_iter().next();
-    let own = if recorded.iter().any(|r| r.id == *leaf) || first.is_some_and(|d| d.exists()) {
+    // A group that has a record gets no record of this command: the
+    // mkdir below will meet it.
+    let own = if settled.left.iter().any(|r| r.id == *leaf) {
         None
     } else {
-        Some(resources::record(root, KIND, leaf, owner)?)
+        Some(resources::record(root, KIND_NAME, leaf, owner)?)
     };
-    trace::say(
-        Mechanism::Cgroup,
-        format!(
-            "{}: {} uses cgroup {}",
-            g.layout.mode.describe(),
-            g.name,
-            g.versions()
-        ),
-    );
     let made = g.create();
     let won = matches!(made, Ok(Made::New));
     let result = match made {
-        Ok(Made::New) => g.apply(limits),
+        Ok(Made::New) => g.apply(limits, true),
         Ok(Made::Existed) => Err(already_exists(&g.name)),
         Err(e) => Err(e),
     };
-    if let Err(e) = result {
-        // Leave nothing behind, and nothing of anyone else's: the group
-        // only if this command made it, the parents it made, deepest
-        // first, then glassbox's parent if it is empty. The records go
-        // last (dropping the pending ones forgets them).
-        if won && let Err(r) = g.remove_dirs() {
-            trace::warn(format!("removing the half-made cgroup {}: {r:#}", g.name));
-        }
-        for (p, _) in made_parents.iter().rev() {
-            let _ = p.remove_dirs();
-        }
-        let _ = g.remove_parent_if_empty();
-        return Err(e);
-    }
+    let warnings = match result {
+        Ok(w) => w,
+        Err(e) => return Err(undo(g, &made_parents, won, e)),
+    };
     // Parents first: a crash between two commits then leaves a finished
     // parent and only the group itself to roll back.
-    if !dry {
-        for (_, rec) in made_parents {
-            rec.commit()?;
-        }
-        if let Some(own) = own {
-            own.commit()?;
-        }
+    for (_, rec) in made_parents {
+        rec.commit()?;
     }
-    Ok(())
+    if let Some(own) = own {
+        own.commit()?;
+    }
+    Ok(Report {
+        notes: settled.notes,
+        warnings,
+    })
+}
+
+/// Undo a failed [`create`] and return its error.
+fn undo(
+    g: &Group,
+    made_parents: &[(Group, resources::Pending)],
+    won: bool,
+    mut e: anyhow::Error,
+) -> anyhow::Error {
+    // Leave nothing behind, and nothing of anyone else's: the group only
+    // if this command made it, the parents it made, deepest first, then
+    // glassbox's parent if it is empty. The records go last (the caller
+    // drops the pending ones, which forgets them).
+    if won && let Err(r) = g.remove_dirs() {
+        e = e.context(format!(
+            "and removing the half-made cgroup {} failed too: {r:#}",
+            g.name
+        ));
+    }
+    for (p, _) in made_parents.iter().rev() {
+        let _ = p.remove_dirs();
+    }
+    let _ = g.remove_parent_if_empty();
+    e
+}
+
+/// Make a container's group `name`: a directory in every hierarchy
+/// glassbox knows, on v1 the freezer, devices, blkio and cpuacct trees
+/// too, even when `limits` sets nothing there ([`Reach::Every`]), recorded
+/// in the ledger for `owner` (the container's record). One transaction, as
+/// [`create`]; what `run` makes per container, and what [`Group::kill`]
+/// then empties through the freezer.
+pub fn create_container(
+    root: &Root,
+    name: &str,
+    limits: &Limits,
+    owner: Owner,
+) -> Result<(Group, Report)> {
+    super::validate_name(name)?;
+    let g = Group::with_reach(root, name, detect::detect()?, Reach::Every);
+    g.check_controllers(limits)?;
+    let report = create(root, &g, limits, owner)?;
+    Ok((g, report))
 }
 
 /// Put right what a crash left of group `g`, then make sure it exists:
-/// for the commands that use a group (`set`, `add`, `run`).
-pub fn existing(root: &Root, g: &Group) -> Result<()> {
-    if !trace::dry_run() && root.data.join("resources.json").exists() {
+/// for the commands that use a group (`set`, `add`, `run`). Returns notes
+/// on what a crash had left.
+pub fn existing(root: &Root, g: &Group) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    if ledger_may_exist(root) {
         let _lock = lock(root)?;
-        settle(root, &g.layout, &g.name)?;
+        notes = settle_known(root, &g.layout, &g.name)?.notes;
     }
     if !g.exists() {
-        bail!(
-            "no cgroup named {:?} in this root: create it with `glassbox cgroup create {}` (see `glassbox cgroup ls`)",
-            g.name,
-            g.name
-        );
+        return Err(no_such_group(&g.name));
     }
-    Ok(())
+    Ok(notes)
 }
 
 /// [`existing`] by name.
@@ -247,23 +354,19 @@ pub fn open_existing(root: &Root, name: &str) -> Result<Group> {
 /// Remove group `name` as one transaction: its records turn pending
 /// (this command's) before the first change, and are dropped after the
 /// last `rmdir`. Without `force` it refuses while processes or child
-/// groups are left. What a crash left of the group is finished here too.
-pub fn remove(root: &Root, name: &str, force: bool) -> Result<()> {
+/// groups are left; with it, every process in the group and below is
+/// killed ([`Group::kill`]) and the child groups go too. What a crash left
+/// of the group is finished here too. Returns notes on what a crash had
+/// left.
+pub fn remove(root: &Root, name: &str, force: bool) -> Result<Vec<String>> {
     let g = Group::open(root, name)?;
-    let dry = trace::dry_run();
     let _lock = lock(root)?;
-    let acted = if dry {
-        Vec::new()
-    } else {
-        settle(root, &g.layout, name)?
-    };
+    let settled = settle_known(root, &g.layout, name)?;
+    if settled.covers(name) {
+        // What a crash left of it is gone now (or is planned to go).
+        return Ok(settled.notes);
+    }
     if !g.exists() {
-        if acted
-            .iter()
-            .any(|a| a == name || name.starts_with(&format!("{a}/")))
-        {
-            return Ok(());
-        }
         bail!(
             "no cgroup named {name:?} in this root: see `glassbox cgroup ls` for the ones there are"
         );
@@ -289,23 +392,21 @@ pub fn remove(root: &Root, name: &str, force: bool) -> Result<()> {
             );
         }
     }
-    // The records of the group and of every group below it, deepest first.
-    let mut ids: Vec<String> = if dry {
-        Vec::new()
-    } else {
-        records(root)?
-            .into_iter()
-            .map(|r| r.id)
-            .filter(|id| id == name || id.starts_with(&format!("{name}/")))
-            .collect()
-    };
+    // The records of the group and of every group below it, deepest
+    // first (none known when a plan cannot read the ledger).
+    let mut ids: Vec<String> = settled
+        .left
+        .into_iter()
+        .map(|r| r.id)
+        .filter(|id| id == name || id.starts_with(&format!("{name}/")))
+        .collect();
     ids.sort_by_key(|id| std::cmp::Reverse(id.matches('/').count()));
-    resources::begin_removal(root, KIND, &ids)?;
+    resources::begin_removal(root, KIND_NAME, &ids)?;
     g.destroy()?;
     for id in &ids {
-        resources::forget(root, KIND, id)?;
+        resources::forget(root, KIND_NAME, id)?;
     }
-    Ok(())
+    Ok(settled.notes)
 }
 
 #[cfg(test)]

@@ -19,10 +19,13 @@ pub mod cpu;
 pub mod cpuset;
 pub mod detect;
 pub mod group;
+pub mod human;
+pub mod kill;
 pub mod kind;
 pub mod lifecycle;
 pub mod memory;
 pub mod name;
+pub mod ops;
 pub mod pids;
 pub mod process;
 pub mod recover;
@@ -36,8 +39,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Serialize, Serializer};
 
-pub use group::{Group, Stats};
-pub use kind::CGROUP_KIND;
+pub use group::{Group, Reach, Stats};
+pub use kind::{CGROUP_KIND, KIND_NAME};
 pub use name::validate_name;
 
 /// Which cgroup version a hierarchy speaks.
@@ -166,32 +169,41 @@ pub trait Hierarchy {
     /// touched then).
     fn create(&self, rel: &str) -> Result<Made>;
     /// The writes that apply `limits` through this tree's controllers,
-    /// plus warnings about what cannot be enforced.
-    fn plan(&self, rel: &str, limits: &spec::Limits) -> Result<(Vec<Write>, Vec<String>)>;
+    /// plus warnings about what cannot be enforced. `fresh`: the group was
+    /// just made (or is planned to be), so its knobs hold the kernel's
+    /// defaults and none needs reading first.
+    fn plan(
+        &self,
+        rel: &str,
+        limits: &spec::Limits,
+        fresh: bool,
+    ) -> Result<(Vec<Write>, Vec<String>)>;
     /// Fill in the statistics this tree's controllers report.
     fn read_stats(&self, rel: &str, stats: &mut Stats) -> Result<()>;
     /// Whether swap is accounted (and so can be limited) in this tree.
     fn swap_accounting(&self, rel: &str) -> bool;
 }
 
-/// Read a file of a cgroup as a trimmed string (traced at -vv).
+/// Read a file of a cgroup as a trimmed string (traced at -vv, the read
+/// timed by its step, the value shown once read).
 pub(crate) fn read(path: &Path) -> Result<String> {
     use anyhow::Context;
-    let got = std::fs::read_to_string(path);
-    let shown = match &got {
-        Ok(t) => t.trim().replace('\n', "; "),
-        Err(_) => String::new(),
-    };
     crate::trace::Step::new(
         crate::trace::Mechanism::Cgroup,
         crate::trace::Action::FileRead,
-        format!("read {} = {shown}", path.display()),
+        format!("read {}", path.display()),
     )
     .arg("path", path.display())
-    .arg("value", &shown)
     .shell(format!("cat {}", path.display()))
     .detail()
-    .observe(|| got.with_context(|| format!("read {}", path.display())))
+    .observe_shown(
+        || std::fs::read_to_string(path).with_context(|| format!("read {}", path.display())),
+        |mut step, text| {
+            let shown = text.trim().replace('\n', "; ");
+            step.summary = format!("{} = {shown}", step.summary);
+            step.arg("value", shown)
+        },
+    )
     .map(|t| t.trim().to_string())
 }
 
@@ -262,8 +274,9 @@ pub(crate) fn is_eexist(e: &anyhow::Error) -> bool {
 }
 
 /// Make one parent directory of a group (`lab` of `lab/a`, or glassbox's
-/// own parent), unless it is there. `Ok(true)` when this call made it.
-/// EEXIST here is no error: parents are shared by every group below them.
+/// own parent), unless it is there. `Ok(true)` when this call made it (or,
+/// under `--dry-run`, plans to). EEXIST here is no error: parents are
+/// shared by every group below them.
 pub(crate) fn mkdir_parent(dir: &Path) -> Result<bool> {
     if dir.is_dir() {
         return Ok(false);
@@ -282,5 +295,47 @@ pub(crate) fn mkdir_group(dir: &Path) -> Result<Made> {
         Ok(()) => Ok(Made::New),
         Err(e) if is_eexist(&e) => Ok(Made::Existed),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read` used to read the file first and only then run an empty
+    /// observe step, which timed nothing: a read that takes 200 ms was
+    /// reported as taking none.
+    #[test]
+    fn a_read_step_times_the_read_and_shows_the_value() {
+        use nix::sys::stat::Mode;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("slow");
+        nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        let json = dir.path().join("trace.jsonl");
+        crate::trace::init(crate::trace::Config::default(), Some(&json)).unwrap();
+        // Opening a FIFO to read waits for its writer.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::fs::write(&fifo, "42\n").unwrap();
+            })
+        };
+        assert_eq!(read(&fifo).unwrap(), "42");
+        writer.join().unwrap();
+        let text = std::fs::read_to_string(&json).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&*fifo.to_string_lossy()))
+            .unwrap_or_else(|| panic!("no step for the read in {text}"));
+        let step: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(step["action"], "file-read");
+        assert_eq!(
+            step["summary"],
+            format!("read {} = 42", fifo.display()).as_str()
+        );
+        assert_eq!(step["args"]["value"], "42");
+        let us = step["duration_us"].as_u64().unwrap();
+        assert!(us >= 150_000, "the read step took {us} µs");
     }
 }

@@ -41,7 +41,7 @@ impl Recover for EmptyParents {
             return Ok(Vec::new());
         };
         let parent = root.names().cgroup_parent;
-        Ok(group::hierarchies(&layout)
+        Ok(group::every_hierarchy(&layout)
             .iter()
             .map(|t| t.dir(&parent))
             .filter(|p| p.is_dir() && !has_child_dir(p))

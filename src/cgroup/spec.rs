@@ -159,6 +159,15 @@ impl Limits {
     }
 }
 
+/// How many CPUs glassbox may use here (its CPU affinity and any cgroup
+/// quota of its own), the count `--cpus` and `--cpuset-cpus` are checked
+/// against, as Docker checks them against the CPUs it can use.
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 /// A warning Docker prints but goes on.
 pub type Warnings = Vec<String>;
 

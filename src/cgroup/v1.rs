@@ -11,9 +11,7 @@ use anyhow::Result;
 use super::memory::{MemoryStat, keyed, v1_limit};
 use super::pids::PidsStat;
 use super::spec::Limits;
-use super::{Hierarchy, Made, Max, Stats, Version, Write, read, read_if_exists, read_u64};
-use crate::host;
-use crate::trace::Mechanism;
+use super::{Hierarchy, Made, Max, Stats, Version, Write, read_if_exists, read_u64};
 
 /// One v1 hierarchy (e.g. `/sys/fs/cgroup/memory`).
 #[derive(Debug, Clone)]
@@ -54,28 +52,22 @@ impl Hierarchy for V1 {
             if self.holds("cpuset") {
                 // A v1 cpuset starts empty and refuses tasks until both are set.
                 for f in ["cpuset.cpus", "cpuset.mems"] {
-                    let value = match read(&parent.join(f)) {
-                        Ok(v) => v,
-                        // --dry-run: the parent is only planned; show where the value comes from.
-                        Err(_) if crate::trace::dry_run() => {
-                            format!("$(cat {})", parent.join(f).display())
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    host::write_file(
-                        Mechanism::Cgroup,
-                        &dir.join(f),
-                        &value,
-                        "A new v1 cpuset is empty and accepts no task until it gets CPUs and memory nodes: copy the parent's.",
-                    )?;
+                    super::cpuset::inherit(&parent.join(f), &dir.join(f))?;
                 }
             }
         }
         Ok(Made::New)
     }
 
-    fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
-        let memsw = || read_u64(&self.dir(rel).join("memory.memsw.limit_in_bytes"));
+    fn plan(&self, rel: &str, l: &Limits, fresh: bool) -> Result<(Vec<Write>, Vec<String>)> {
+        // A new group's memory+swap limit is unlimited: nothing to read.
+        let memsw = || {
+            if fresh {
+                None
+            } else {
+                read_u64(&self.dir(rel).join("memory.memsw.limit_in_bytes"))
+            }
+        };
         Ok(super::controller_writes(self, rel, l, memsw))
     }
 

@@ -39,16 +39,14 @@ impl Hierarchy for V2 {
     fn create(&self, rel: &str) -> Result<Made> {
         let mut dir = self.mount.clone();
         let parts: Vec<&str> = rel.split('/').collect();
+        // A group this command has just made (or plans to make) enables
+        // nothing for its children yet: no need to read that.
+        let mut made = false;
         for (i, part) in parts.iter().enumerate() {
             // The parent must hand its controllers down before the child
             // is made, or the child has no memory.max, cpu.weight, ...
             let control = dir.join("cgroup.subtree_control");
-            let enabled = match read(&control) {
-                Ok(v) => v,
-                // --dry-run: the parent is only planned, and enables nothing yet.
-                Err(_) if crate::trace::dry_run() => String::new(),
-                Err(e) => return Err(e),
-            };
+            let enabled = if made { String::new() } else { read(&control)? };
             let missing: Vec<String> = self
                 .controllers
                 .iter()
@@ -65,7 +63,7 @@ impl Hierarchy for V2 {
             }
             dir.push(part);
             if i + 1 < parts.len() {
-                super::mkdir_parent(&dir)?;
+                made = super::mkdir_parent(&dir)?;
             } else {
                 return super::mkdir_group(&dir);
             }
@@ -73,7 +71,7 @@ impl Hierarchy for V2 {
         Ok(Made::New)
     }
 
-    fn plan(&self, rel: &str, l: &Limits) -> Result<(Vec<Write>, Vec<String>)> {
+    fn plan(&self, rel: &str, l: &Limits, _fresh: bool) -> Result<(Vec<Write>, Vec<String>)> {
         let (out, warnings) = super::controller_writes(self, rel, l, || None);
         for w in &out {
             if !self.dir(rel).join(&w.file).exists() && self.dir(rel).exists() {
@@ -89,13 +87,23 @@ impl Hierarchy for V2 {
     }
 
     fn swap_accounting(&self, rel: &str) -> bool {
-        // memory.swap.max exists in every non-root group when swap is accounted.
-        let dir = self.dir(rel);
-        if dir.exists() {
-            return dir.join("memory.swap.max").exists();
+        // memory.swap.max exists in every non-root group with the memory
+        // controller when swap is accounted. A group not made yet (a
+        // plan) asks its nearest ancestor that has the controller, or any
+        // group that has it, or at last the kernel.
+        let mut dir = self.dir(rel);
+        while dir != self.mount && dir.starts_with(&self.mount) {
+            if dir.join("memory.current").exists() {
+                return dir.join("memory.swap.max").exists();
+            }
+            if !dir.pop() {
+                break;
+            }
         }
-        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        parent != self.mount && parent.join("memory.swap.max").exists()
+        match any_memory_group(&self.mount) {
+            Some(g) => g.join("memory.swap.max").exists(),
+            None => kernel_accounts_swap(),
+        }
     }
 
     fn read_stats(&self, rel: &str, s: &mut Stats) -> Result<()> {
@@ -143,4 +151,33 @@ impl Hierarchy for V2 {
         }
         Ok(())
     }
+}
+
+/// A group below `mount` (two levels deep at most) that has the memory
+/// controller, if there is one.
+fn any_memory_group(mount: &Path) -> Option<PathBuf> {
+    let children = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = children(mount);
+    let second = top.iter().flat_map(|d| children(d));
+    top.iter()
+        .cloned()
+        .chain(second)
+        .find(|d| d.join("memory.current").exists())
+}
+
+/// Whether this kernel accounts swap, when no group can be asked: since
+/// Linux 6.1 always, when it has swap at all (`/proc/swaps`); before, unless
+/// booted with `swapaccount=0`.
+fn kernel_accounts_swap() -> bool {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    Path::new("/proc/swaps").exists() && !cmdline.split_whitespace().any(|a| a == "swapaccount=0")
 }

@@ -118,7 +118,9 @@ pub fn records(root: &TestRoot) -> Vec<serde_json::Value> {
     };
     let all: Vec<serde_json::Value> =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("resources.json: {e}: {text}"));
-    all.into_iter().filter(|r| r["kind"] == "cgroup").collect()
+    all.into_iter()
+        .filter(|r| r["kind"] == glassbox::cgroup::KIND_NAME)
+        .collect()
 }
 
 /// The controllers a group spans, for checks that look at every tree.
@@ -134,12 +136,13 @@ pub fn parent_left(root: &TestRoot) -> bool {
     CONTROLLERS.iter().any(|c| parent_dir(root, c).exists())
 }
 
-/// glassbox's parent cgroups of this root, in every tree a group spans,
+/// glassbox's parent cgroups of this root, in every tree a group may span
+/// (a container's group spans the freezer, devices and blkio trees too),
 /// that exist with no group in them.
 pub fn empty_parents(root: &TestRoot) -> Vec<PathBuf> {
     let layout = detect::detect().unwrap();
     let parent = Root::new(Some(root.path())).unwrap().names().cgroup_parent;
-    glassbox::cgroup::group::hierarchies(&layout)
+    glassbox::cgroup::group::every_hierarchy(&layout)
         .iter()
         .map(|t| t.dir(&parent))
         .filter(|p| {
