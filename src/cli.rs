@@ -21,8 +21,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand shares.
+/// Options every subcommand shares (shown under their own heading in every
+/// subcommand's help).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// State root: data and runtime files both live under DIR
     /// [default: /var/lib/glassbox and /run/glassbox]
