@@ -7,6 +7,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod container;
 pub mod doctor;
 pub mod host;
 pub mod image;
