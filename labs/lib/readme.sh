@@ -37,8 +37,9 @@
 #   readme_expect 'ns run --uts --hostname lab' out 'lab'
 #   root=$(readme_var GLASSBOX_ROOT)
 #
-# Blocks are found by a piece of their text (the first block that contains
-# it), so a check names the command whose output it reads.
+# Blocks are found by their text (the block that is exactly that text, or
+# else the first block that contains it), so a check names the command
+# whose output it reads.
 
 README_DIR=""      # the session's files: blocks, outputs, transcript
 README_FILE=""
@@ -229,9 +230,13 @@ _readme_transcript() {
     done <"$README_DIR/reached"
 }
 
-# The number of the first block whose commands contain TEXT.
+# The number of the block whose commands are exactly TEXT, or else of the
+# first block whose commands contain TEXT.
 _readme_block() {
     local f
+    for f in "$README_DIR"/blocks/*.body; do
+        if [[ $(<"$f") == "$1" ]]; then basename "$f" .body; return 0; fi
+    done
     for f in "$README_DIR"/blocks/*.body; do
         if grep -qF -- "$1" "$f"; then basename "$f" .body; return 0; fi
     done
