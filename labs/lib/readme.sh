@@ -28,7 +28,8 @@
 # block to block. The session starts in the top of the source tree (where a
 # student runs scripts/setup), with GLASSBOX_ROOT unset and the glassbox
 # under test first on the PATH. Jobs left in the background end with the
-# session.
+# session. A README whose last block leaves GLASSBOX_ROOT exported fails:
+# the next lab, typed in the same shell, would run in this lab's root.
 #
 # Use, from a lab's verify:
 #
@@ -104,8 +105,14 @@ readme_run() {
         } >&2
         return 1
     fi
+    # A lab's clean up unsets what it exported: a GLASSBOX_ROOT left behind
+    # would run the next lab in this lab's root, with other names.
+    if [[ -f $README_DIR/final-root ]]; then
+        echo "FAIL: $readme leaves GLASSBOX_ROOT=$(cat "$README_DIR/final-root") exported: its clean up must unset it" >&2
+        return 1
+    fi
     local n
-    n=$(cat "$README_DIR/reached" | wc -l)
+    n=$(wc -l <"$README_DIR/reached")
     echo "ran $readme: $n blocks of commands, as typed"
 }
 
@@ -212,6 +219,8 @@ PRE
         fi
         printf '} >"$__lab_dir/%s.out" 2>"$__lab_dir/%s.err"\nset +e\n__lab_vars\n' "$i" "$i"
     done
+    # where the README leaves the student's shell: the next lab starts there
+    printf '\n__lab_vars\n[[ -v GLASSBOX_ROOT ]] && printf "%%s\\n" "$GLASSBOX_ROOT" >"$__lab_dir/final-root"\nexit 0\n'
 }
 
 # What a student would have seen: each block's commands after a root
