@@ -28,8 +28,9 @@
 # block to block. The session starts in the top of the source tree (where a
 # student runs scripts/setup), with GLASSBOX_ROOT unset and the glassbox
 # under test first on the PATH. Jobs left in the background end with the
-# session. A README whose last block leaves GLASSBOX_ROOT exported fails:
-# the next lab, typed in the same shell, would run in this lab's root.
+# session. A README whose last block leaves GLASSBOX_ROOT exported, or the
+# shell anywhere but where it started, fails: the next lab, typed in the
+# same shell, would run in this lab's root, or not find the source tree.
 #
 # Use, from a lab's verify:
 #
@@ -109,6 +110,10 @@ readme_run() {
     # would run the next lab in this lab's root, with other names.
     if [[ -f $README_DIR/final-root ]]; then
         echo "FAIL: $readme leaves GLASSBOX_ROOT=$(cat "$README_DIR/final-root") exported: its clean up must unset it" >&2
+        return 1
+    fi
+    if [[ $(cat "$README_DIR/final-pwd") != "$top" ]]; then
+        echo "FAIL: $readme leaves the shell in $(cat "$README_DIR/final-pwd"), not where it started ($top): its clean up must go back" >&2
         return 1
     fi
     local n
@@ -220,7 +225,7 @@ PRE
         printf '} >"$__lab_dir/%s.out" 2>"$__lab_dir/%s.err"\nset +e\n__lab_vars\n' "$i" "$i"
     done
     # where the README leaves the student's shell: the next lab starts there
-    printf '\n__lab_vars\n[[ -v GLASSBOX_ROOT ]] && printf "%%s\\n" "$GLASSBOX_ROOT" >"$__lab_dir/final-root"\nexit 0\n'
+    printf '\n__lab_vars\npwd >"$__lab_dir/final-pwd"\n[[ -v GLASSBOX_ROOT ]] && printf "%%s\\n" "$GLASSBOX_ROOT" >"$__lab_dir/final-root"\nexit 0\n'
 }
 
 # What a student would have seen: each block's commands after a root
