@@ -253,7 +253,10 @@ impl Recover for Overlays {
                 continue;
             };
             let k = known(root, &stack.target)?;
-            if k.in_progress() {
+            // While the ledger still records the mount, its leftover (half
+            // made, or gone from the host) names this overlay, and prune's
+            // pass after the ledger clears this record: one line, not two.
+            if k.in_progress() || k.ledger.is_some() {
                 continue;
             }
             let t = stack.target.display();
