@@ -4,7 +4,9 @@
 //! Shaped like youki's libcontainer: a typed record, one file per step.
 
 pub mod env;
+pub mod human;
 pub mod id;
 pub mod logfile;
 pub mod names;
+pub mod state;
 pub mod user;
