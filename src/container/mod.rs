@@ -8,5 +8,6 @@ pub mod human;
 pub mod id;
 pub mod logfile;
 pub mod names;
+pub mod protocol;
 pub mod state;
 pub mod user;
