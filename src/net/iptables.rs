@@ -14,7 +14,7 @@ use anyhow::{Result, bail};
 
 use super::firewall::tool;
 use crate::state::Root;
-use crate::state::resources::{self, Owner, ResourceKind};
+use crate::state::resources::{self, Owner, Phase, ResourceKind};
 use crate::trace::{Action, Mechanism, Step};
 
 /// Where glassbox puts its accept rules, if FORWARD can drop anything:
@@ -52,21 +52,37 @@ fn accept_specs(root: &Root, bridge: &str) -> Vec<String> {
     ]
 }
 
-/// Add glassbox's accept rules for `bridge` if the FORWARD chain can drop.
+/// Add glassbox's accept rules for `bridge` if the FORWARD chain can drop;
+/// a rule this root recorded and that is there already is kept (a command
+/// that died after inserting it left it: its record is made live).
 pub fn add_forward_accepts(root: &Root, bridge: &str, owner: &Owner) -> Result<()> {
     let Some(chain) = accept_chain() else {
         return Ok(());
     };
-    crate::trace::say(
-        Mechanism::Net,
-        format!(
-            "iptables FORWARD can drop bridged traffic here: adding glassbox's own accept rules to {chain}"
-        ),
-    );
+    let recorded = resources::list(root)?;
+    let mut said = false;
     for spec in accept_specs(root, bridge) {
         let id = format!("{chain} {spec}");
+        let record = recorded
+            .iter()
+            .find(|r| r.kind == IPT_KIND.name() && r.id == id);
+        let there = record.is_some() && IPT_KIND.exists(root, &id);
+        if there && record.is_some_and(|r| r.phase == Phase::Live) {
+            continue;
+        }
         let pending = resources::record(root, IPT_KIND.name(), &id, owner.clone())?;
-        ipt_step(chain, &spec, true)?;
+        if !there {
+            if !said {
+                crate::trace::say(
+                    Mechanism::Net,
+                    format!(
+                        "iptables FORWARD can drop bridged traffic here: adding glassbox's own accept rules to {chain}"
+                    ),
+                );
+                said = true;
+            }
+            ipt_step(chain, &spec, true)?;
+        }
         pending.commit()?;
     }
     Ok(())

@@ -4,8 +4,11 @@
 //! [`netlink`] speaks rtnetlink (what `ip` does), [`bridge`] makes a
 //! network's virtual switch, [`endpoint`] plugs a network namespace into
 //! it with a veth pair and an address from [`store`]'s leases, [`nat`]
-//! masquerades and publishes ports through [`firewall`]'s nftables table,
-//! [`hosts`] gives members each other's names. Read `veth(4)`,
+//! masquerades and publishes ports through [`firewall`]'s nftables table
+//! (loaded by [`nftable`]), [`hosts`] gives members each other's names.
+//! [`network`] strings them together into Docker's commands, each a
+//! transaction whose leftovers after a crash [`recover`] finds and puts
+//! right; [`p2p`] is the cable without a bridge. Read `veth(4)`,
 //! `network_namespaces(7)`, `ip-link(8)`, `nft(8)`.
 
 pub mod bridge;
@@ -18,7 +21,11 @@ pub mod iptables;
 pub mod mode;
 pub mod nat;
 pub mod netlink;
+pub mod network;
+pub mod nftable;
+pub mod p2p;
 pub mod ports;
+pub mod recover;
 pub mod store;
 
 use anyhow::Result;

@@ -38,7 +38,7 @@ pub trait Recover: Sync {
 /// Every area that can leave state behind, in the order prune repairs
 /// them (before the ledger, whose owners they may remove).
 pub fn areas() -> Vec<&'static dyn Recover> {
-    vec![&TEMP_FILES]
+    vec![&TEMP_FILES, &crate::net::recover::NET]
 }
 
 /// Everything this root has left: the areas' findings, then the ledger's
