@@ -83,8 +83,9 @@ fn cn_state(lab: &Lab) -> Made {
 
 #[test]
 fn network_create_is_undone_or_redone_after_a_crash_at_every_step() {
-    let lab = Lab::new();
+    let mut lab = Lab::new();
     prepare(&lab);
+    let c1 = lab.ns("c1");
     let args = ["network", "create", "--subnet", "10.90.0.0/24", NET];
     let mut named = 0;
     let steps = each_crash_point(
@@ -102,10 +103,14 @@ fn network_create_is_undone_or_redone_after_a_crash_at_every_step() {
                 (Some(detail), _) => {
                     named += 1;
                     assert!(
-                        detail.contains(&format!("network {NET} (half-made"))
-                            || detail.contains("firewall")
-                            || detail.contains("half-made"),
+                        detail.contains(&format!("network {NET} (half-made: `network create`")),
                         "{what}: {detail}"
+                    );
+                    // A member cannot join it; the error says what to do.
+                    let e = lab.fails(&["network", "connect", NET, &c1]);
+                    assert!(
+                        e.contains("died before finishing: run `glassbox network create cn` again, or `glassbox system prune`"),
+                        "{what}: {e}"
                     );
                 }
                 (None, Made::Part(why)) => panic!("{what}: doctor names nothing, but {why}"),
@@ -478,4 +483,65 @@ fn net_veth_add_and_del_without_bridge_recover_from_a_crash_at_every_step() {
         counts[0], counts[1]
     );
     assert!(counts[0] >= 8 && counts[1] >= 2, "{counts:?}");
+}
+
+#[test]
+fn connect_to_the_default_network_recovers_from_a_crash_at_every_step() {
+    // The default network's bridge and masquerade rule are made by the
+    // first connect and stay (as docker0 does): each crash point gets a
+    // host of its own, so that each one exercises making them.
+    let fresh = || {
+        let mut lab = Lab::new();
+        lab.host_sh("iptables -w -P FORWARD DROP");
+        let c1 = lab.ns("c1");
+        (lab, c1)
+    };
+    let current = std::cell::RefCell::new(fresh());
+    let mut named = 0;
+    let steps = each_crash_point(
+        || {
+            let (lab, c1) = &*current.borrow();
+            let mut c = lab.glassbox();
+            c.args(["network", "connect", "bridge", c1]);
+            c
+        },
+        |k, _| {
+            let what = format!("network connect bridge killed after step {k}");
+            {
+                let (lab, c1) = &*current.borrow();
+                if leftovers(lab).is_some() {
+                    named += 1;
+                }
+                // Connected, or connecting again works; then gone again.
+                let again = lab.run(&["network", "connect", "bridge", c1]);
+                let e = common::stderr(&again);
+                assert!(
+                    again.status.success() || e.contains("already exists in network bridge"),
+                    "{what}: {e}"
+                );
+                let gw = record(lab, "bridge").unwrap()["gateway"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                assert!(ping(c1, &gw), "{what}: no way to the gateway {gw}");
+                lab.ok(&["network", "disconnect", "bridge", c1]);
+                lab.ok(&["system", "prune", "--all"]);
+                for name in ["leftovers", "not recorded"] {
+                    let checks = netlab::crash::doctor(lab);
+                    let (status, detail) = common::crash::check(&checks, name);
+                    assert_eq!(status, "ok", "{what}: doctor {name}: {detail}");
+                }
+                // What stays is the default bridge, whole, and nothing of c1.
+                assert_eq!(lab.our_links(), vec![lab.names().default_bridge], "{what}");
+                assert!(!std::path::Path::new(&format!("/etc/netns/{c1}")).exists());
+                for (file, v) in leases(lab) {
+                    assert_eq!(v, serde_json::json!([]), "{what}: {file}");
+                }
+                common::crash::assert_state_files_valid(lab.root.path(), &what);
+            }
+            *current.borrow_mut() = fresh();
+        },
+    );
+    eprintln!("network connect bridge: {steps} crash points, {named} left something doctor named");
+    assert!(steps >= 25, "{steps}");
 }

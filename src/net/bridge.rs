@@ -150,6 +150,39 @@ pub fn ensure(root: &Root, net: &Network) -> Result<()> {
     configure(root, net, &mut nl, &owner)
 }
 
+/// What a bridge of `net` that this root made lacks (its gateway
+/// address, up, its accept rules), if anything: a command that died while
+/// making it, or a change by hand. Nothing for a bridge that is not there
+/// (its record is the ledger's business) or that a live command is making.
+pub fn missing(root: &Root, net: &Network) -> Result<Option<String>> {
+    let Some(rec) = record_of(root, &net.bridge)? else {
+        return Ok(None);
+    };
+    if rec.creator != std::process::id() && resources::pid_alive(rec.creator) {
+        return Ok(None);
+    }
+    let mut nl = Netlink::new()?;
+    let Some(link) = nl.link(&net.bridge)? else {
+        return Ok(None);
+    };
+    let gw = Ipv4Net::new(net.gateway, net.subnet.prefix_len())?;
+    let mut missing = Vec::new();
+    if !nl
+        .addresses()?
+        .iter()
+        .any(|(i, a)| *i == link.index && *a == gw)
+    {
+        missing.push(format!("its gateway address {gw}"));
+    }
+    if !link.up {
+        missing.push("up".to_string());
+    }
+    if let Some(chain) = iptables::missing_accepts(root, &net.bridge)? {
+        missing.push(format!("its accept rules in iptables {chain}"));
+    }
+    Ok((!missing.is_empty()).then(|| format!("lacks {}", missing.join(", "))))
+}
+
 /// Remove the bridge and its accept rules; "already gone" is success, and
 /// a link this root did not record is left alone.
 pub fn remove(root: &Root, net: &Network) -> Result<()> {

@@ -88,6 +88,23 @@ pub fn add_forward_accepts(root: &Root, bridge: &str, owner: &Owner) -> Result<(
     Ok(())
 }
 
+/// The chain glassbox's accept rules for `bridge` belong in, if they are
+/// not all there and recorded live.
+pub fn missing_accepts(root: &Root, bridge: &str) -> Result<Option<&'static str>> {
+    let Some(chain) = accept_chain() else {
+        return Ok(None);
+    };
+    let recorded = resources::list(root)?;
+    let all_there = accept_specs(root, bridge).iter().all(|spec| {
+        let id = format!("{chain} {spec}");
+        recorded
+            .iter()
+            .any(|r| r.kind == IPT_KIND.name() && r.id == id && r.phase == Phase::Live)
+            && IPT_KIND.exists(root, &id)
+    });
+    Ok((!all_there).then_some(chain))
+}
+
 /// Remove glassbox's accept rules for `bridge` (wherever they are).
 pub fn remove_forward_accepts(root: &Root, bridge: &str) -> Result<()> {
     let specs = accept_specs(root, bridge);

@@ -8,6 +8,9 @@
 //!   attachment is undone, the detachment finished), or whose veth is gone
 //!   because its namespace was deleted (`ip netns del`) or its process
 //!   exited: the member is released (its veth end, address, names, ports);
+//! - a bridge this root made that lacks its address, up or its accept
+//!   rules (the default network's, made on first use, by a command that
+//!   died; or changed by hand): it is finished;
 //! - the firewall record out of step with the kernel's nft table (an
 //!   update that died, a table changed by hand): the record is loaded
 //!   again.
@@ -17,7 +20,7 @@
 
 use anyhow::Result;
 
-use super::{endpoint, firewall, network, store};
+use super::{bridge, endpoint, firewall, network, store};
 use crate::state::Root;
 use crate::state::recover::Recover;
 use crate::state::resources::Leftover;
@@ -28,6 +31,7 @@ pub static NET: NetState = NetState;
 /// Leftover kinds.
 const NETWORK: &str = "network";
 const LEASE: &str = "lease";
+const BRIDGE: &str = "bridge";
 const FIREWALL: &str = "firewall";
 
 impl Recover for NetState {
@@ -57,6 +61,13 @@ impl Recover for NetState {
                     });
                 }
                 continue;
+            }
+            if let Some(why) = bridge::missing(root, net)? {
+                out.push(Leftover {
+                    kind: BRIDGE.into(),
+                    id: net.bridge.clone(),
+                    reason: format!("half-made bridge of network {}: {why}", net.name),
+                });
             }
             let leases = store::leases(root, &net.name)?;
             if leases.is_empty() {
@@ -99,6 +110,10 @@ impl Recover for NetState {
                     None => Ok(()),
                 }
             }
+            BRIDGE => match store::find(root, &l.id)? {
+                Some(net) if net.busy.is_none() => bridge::ensure(root, &net),
+                _ => Ok(()),
+            },
             FIREWALL => firewall::reapply(root),
             other => anyhow::bail!("unknown net leftover kind {other}"),
         }
