@@ -321,3 +321,52 @@ fn a_failed_network_create_leaves_no_record_not_even_the_default_networks() {
     assert!(sh_ok(&format!("ip -n {} link del up0", lab.host)));
     assert_clean_after_prune(&lab, "failed creates");
 }
+
+#[test]
+fn doctor_and_prune_from_another_network_namespace_neither_release_nor_remake() {
+    let mut lab = Lab::new();
+    let c1 = lab.ns("c1");
+    let elsewhere = lab.ns("else");
+    lab.ok(&["network", "create", "--subnet", "10.107.0.0/24", "here"]);
+    lab.ok(&["network", "connect", "here", &c1]);
+    // The same root, seen from a namespace where none of it is: out of
+    // sight, not gone. Nothing is released there, nothing made again.
+    let from_elsewhere = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{elsewhere}"))
+            .arg(common::glassbox_bin())
+            .arg("--root")
+            .arg(lab.root.path())
+            .args(args);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+        common::stdout(&out)
+    };
+    let doctor = from_elsewhere(&["doctor"]);
+    let line = doctor.lines().find(|l| l.contains("leftovers")).unwrap();
+    assert!(
+        !line.contains("lease") && !line.contains("firewall"),
+        "{line}"
+    );
+    from_elsewhere(&["system", "prune"]);
+    let table = lab.names().firewall_table;
+    assert!(
+        !sh_ok(&format!(
+            "ip netns exec {elsewhere} nft list table ip {table} >/dev/null 2>&1"
+        )),
+        "prune made the firewall table again in another namespace"
+    );
+    // Back where it all lives, every record is still there and whole.
+    let checks = netlab::crash::doctor(&lab);
+    for name in ["leftovers", "not recorded"] {
+        let (status, detail) = common::crash::check(&checks, name);
+        assert_eq!(status, "ok", "doctor {name}: {detail}");
+    }
+    assert_eq!(members(&lab, "here"), vec![c1.clone()]);
+    assert!(hosts_of(&c1).contains("10.107.0.2"));
+    assert!(ping(&c1, "10.107.0.1"));
+    assert!(nft_has(&lab, "nat 10.107.0.0/24"));
+    lab.ok(&["network", "disconnect", "here", &c1]);
+    lab.ok(&["network", "rm", "here"]);
+    assert_clean_after_prune(&lab, "another namespace");
+}

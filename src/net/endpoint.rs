@@ -273,8 +273,13 @@ pub fn link_names() -> Result<BTreeSet<String>> {
 /// Put right every lease of `net` that [`trouble`] finds: a half-made
 /// attachment is undone, a half-done detachment finished, a member that
 /// went away released (its veth end, its address, its names, its ports).
-/// Returns the leases released, with why.
+/// Returns the leases released, with why. Nothing is done from another
+/// network namespace than the network's: its veth ends are not gone, only
+/// out of sight.
 pub fn settle(root: &Root, net: &Network) -> Result<Vec<(Lease, String)>> {
+    if !super::netns::is_here(net.netns) {
+        return Ok(vec![]);
+    }
     let links = link_names()?;
     let troubled = store::mark_all(root, &net.name, |l| trouble(l, &links))?;
     let mut errors = Vec::new();

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use super::netns::{self, NsId};
 use super::nftable;
 use super::ports::Publish;
 use crate::state::resources::{self, Owner, Phase, ResourceKind, pid_alive};
@@ -53,6 +54,9 @@ pub struct FwState {
     /// set by a command that died; the next update loads it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applying: Option<u32>,
+    /// The network namespace the table was loaded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NsId>,
 }
 
 impl FwState {
@@ -90,6 +94,7 @@ pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result
         return Ok(state);
     }
     state.applying = Some(std::process::id());
+    state.netns = netns::current();
     write_json(&state_path(root), &state)?;
     if let Err(e) = apply(root, &state) {
         // Put back what was there: the old record, in the kernel too.
@@ -107,12 +112,16 @@ pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result
 }
 
 /// Load the record into the kernel again (a crash left it half applied,
-/// or the table was changed behind glassbox's back).
+/// or the table was changed behind glassbox's back), in the network
+/// namespace it was loaded in (from another one, nothing is done).
 pub fn reapply(root: &Root) -> Result<()> {
     let _lock = super::store::lock_file(&root.data.join("firewall.lock"))?;
     let Some(mut state) = read_json::<FwState>(&state_path(root))? else {
         return Ok(());
     };
+    if !netns::is_here(state.netns) {
+        return Ok(());
+    }
     state.applying = Some(std::process::id());
     write_json(&state_path(root), &state)?;
     apply(root, &state)?;
@@ -122,14 +131,18 @@ pub fn reapply(root: &Root) -> Result<()> {
 
 /// What is wrong between the record and the kernel's table, if anything:
 /// an update that died half way, or a table that does not hold the
-/// record's rules. Nothing while a live command is applying, or when the
-/// rule set cannot be read here.
+/// record's rules. Nothing while a live command is applying, when the
+/// rule set cannot be read here, or from another network namespace than
+/// the table's (where it is out of sight, not gone).
 pub fn out_of_step(root: &Root) -> Result<Option<String>> {
     let path = state_path(root);
     if !path.exists() {
         return Ok(None);
     }
     let state: FwState = read_json(&path)?.unwrap_or_default();
+    if !netns::is_here(state.netns) {
+        return Ok(None);
+    }
     if let Some(pid) = state.applying {
         if pid_alive(pid) {
             return Ok(None);
@@ -379,6 +392,7 @@ mod tests {
                 subnet: "172.18.0.0/16".parse().unwrap(),
             }],
             applying: None,
+            netns: None,
         };
         insta::assert_snapshot!(batch("glassbox_test", &state));
     }
@@ -401,6 +415,7 @@ mod tests {
                 subnet: "10.0.0.0/24".parse().unwrap(),
             }],
             applying: None,
+            netns: None,
         };
         let s = batch("t", &state);
         assert!(s.contains("udp dport 5353 dnat to 10.0.0.2:53"), "{s}");

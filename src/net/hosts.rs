@@ -189,6 +189,7 @@ mod tests {
             manual: false,
             default_bridge,
             busy: None,
+            netns: None,
         }
     }
 

@@ -147,11 +147,24 @@ fn split_rule_id(id: &str) -> Option<(&str, &str)> {
     id.split_once(' ')
 }
 
+/// The other network namespace the bridge of a rule (`-i BR`, `-o BR`)
+/// lives in.
+fn rule_elsewhere(root: &Root, id: &str) -> Option<super::netns::NsId> {
+    let words: Vec<&str> = id.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "-i" || w[0] == "-o")
+        .and_then(|w| super::netns::link_elsewhere(root, w[1]))
+}
+
 impl ResourceKind for IptablesRuleKind {
     fn name(&self) -> &'static str {
         "iptables-rule"
     }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
+    fn exists(&self, root: &Root, id: &str) -> bool {
+        if rule_elsewhere(root, id).is_some() {
+            return true;
+        }
         let Some((chain, spec)) = split_rule_id(id) else {
             return false;
         };
@@ -160,6 +173,9 @@ impl ResourceKind for IptablesRuleKind {
         tool("iptables", &args, None).is_ok()
     }
     fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        if let Some(ns) = rule_elsewhere(root, id) {
+            return super::netns::refuse(&format!("iptables rule {id}"), ns);
+        }
         if !self.exists(root, id) {
             return Ok(());
         }

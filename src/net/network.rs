@@ -17,7 +17,7 @@ use ipnet::Ipv4Net;
 use super::endpoint::{self, Attach, Target};
 use super::netlink::Netlink;
 use super::store::{self, Busy, Lease, Network, Op};
-use super::{bridge, cidr, ifname, nat};
+use super::{bridge, cidr, ifname, nat, netns};
 use crate::state::Root;
 use crate::trace::{self, Mechanism};
 
@@ -42,6 +42,7 @@ fn new_default(root: &Root) -> Result<Network> {
         manual: false,
         default_bridge: true,
         busy: None,
+        netns: netns::current(),
     })
 }
 
@@ -172,6 +173,7 @@ pub fn create(root: &Root, spec: &Spec) -> Result<Network> {
         manual: false,
         default_bridge: false,
         busy: Some(Busy::now(Op::Creating)),
+        netns: netns::current(),
     };
     store::save(root, &net)?;
     let made = bridge::create(root, &net)
@@ -213,6 +215,7 @@ pub fn add_bridge(root: &Root, name: &str, subnet: Ipv4Net) -> Result<Network> {
         manual: true,
         default_bridge: false,
         busy: Some(Busy::now(Op::Creating)),
+        netns: netns::current(),
     };
     store::save(root, &net)?;
     if let Err(e) = bridge::create(root, &net) {

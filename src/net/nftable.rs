@@ -97,10 +97,13 @@ impl ResourceKind for NftTableKind {
     fn name(&self) -> &'static str {
         "nft-table"
     }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
-        exists(id)
+    fn exists(&self, root: &Root, id: &str) -> bool {
+        exists(id) || super::netns::table_elsewhere(root).is_some()
     }
-    fn remove(&self, _root: &Root, id: &str) -> Result<()> {
+    fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        if let Some(ns) = super::netns::table_elsewhere(root) {
+            return super::netns::refuse(&format!("nft table ip {id}"), ns);
+        }
         if !exists(id) {
             return Ok(());
         }

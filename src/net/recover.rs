@@ -20,7 +20,7 @@
 
 use anyhow::Result;
 
-use super::{bridge, endpoint, firewall, network, store};
+use super::{bridge, endpoint, firewall, netns, network, store};
 use crate::state::Root;
 use crate::state::recover::Recover;
 use crate::state::resources::Leftover;
@@ -44,6 +44,11 @@ impl Recover for NetState {
         let nets = store::all(root)?;
         let mut links = None;
         for net in &nets {
+            // What glassbox made in another network namespace is out of
+            // sight here, not gone.
+            if !netns::is_here(net.netns) {
+                continue;
+            }
             if let Some(b) = net.busy {
                 if b.abandoned() {
                     let what = match b.op {

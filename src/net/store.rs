@@ -94,6 +94,9 @@ pub struct Network {
     /// Set while a command creates or removes the network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy: Option<Busy>,
+    /// The network namespace its bridge and members' host ends live in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<super::netns::NsId>,
 }
 
 /// One address handed out: who holds it and how it is plugged in.
@@ -429,6 +432,7 @@ mod tests {
             manual: false,
             default_bridge: false,
             busy: None,
+            netns: None,
         };
         save(root, &n).unwrap();
         n
