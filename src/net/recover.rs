@@ -81,7 +81,9 @@ impl Recover for NetState {
             if links.is_none() {
                 links = Some(endpoint::link_names()?);
             }
-            let links = links.as_ref().expect("just read");
+            let Some(links) = links.as_ref() else {
+                continue;
+            };
             for l in &leases {
                 if let Some(why) = endpoint::trouble(l, links) {
                     out.push(Leftover {
