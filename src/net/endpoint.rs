@@ -3,7 +3,11 @@
 //! (renamed `eth0`, `eth1`, ...), an address from the network's leases, the
 //! default route through the gateway, and the member's names. Detaching
 //! deletes the host end (the kernel deletes its peer), gives the address
-//! back and rewrites the names. Read `veth(4)`, `ip-netns(8)`.
+//! back and rewrites the names. Both are transactions: the lease is marked
+//! while a command works on it, and [`settle`] undoes or finishes what a
+//! command that died left, and releases members whose namespace is gone
+//! (deleting a namespace deletes its veth ends). Read `veth(4)`,
+//! `ip-netns(8)`.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -14,8 +18,8 @@ use anyhow::{Context, Result, bail};
 use ipnet::Ipv4Net;
 
 use super::netlink::Netlink;
-use super::store::{self, Lease, Network};
-use super::{LINK_KIND_NAME, bridge, hosts, ifname};
+use super::store::{self, Lease, Network, Op};
+use super::{LINK_KIND_NAME, bridge, hosts, ifname, nat};
 use crate::state::Root;
 use crate::state::resources::{self, Owner};
 
@@ -88,10 +92,15 @@ fn inner_name(nl: &mut Netlink) -> Result<String> {
         .context("no free ethN name in the namespace")
 }
 
-/// Plug `target` into `net`. Everything made is undone on failure.
+/// Plug `target` into `net`. The lease is written first, marked as being
+/// attached, and unmarked last: everything made is undone on failure, and
+/// what a crash leaves is undone by the next command that touches the
+/// network (or `system prune`). A lease of the same member that a dead
+/// command left, or whose namespace went away, is cleared first.
 pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Result<Lease> {
     let ns = target.open()?;
     bridge::ensure(root, net)?;
+    settle(root, net)?;
     let mut inside = Netlink::in_netns(&target.ns_path, &target.ip_cmd)?;
     let prefix = root.names().link_prefix;
     let host_if = ifname::veth_host(&prefix, &net.name, &target.name);
@@ -115,11 +124,10 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             },
             aliases: opts.aliases.clone(),
             mac: String::new(),
+            busy: None,
         },
     )?;
-    let mut mac = String::new();
-    let mut created = false;
-    let made = (|| -> Result<()> {
+    let made = (|| -> Result<String> {
         let owner = if net.manual {
             Owner::Manual {
                 command: format!("net veth add --ns {}", target.ns_shell),
@@ -132,7 +140,6 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         let mut nl = Netlink::new()?;
         let pending = resources::record(root, LINK_KIND_NAME, &host_if, owner)?;
         nl.add_veth(&host_if, &peer_if)?;
-        created = true;
         pending.commit()?;
         nl.move_to_netns(&peer_if, &ns, &target.ns_shell, &inner_if)?;
         nl.set_master(&host_if, &net.bridge)?;
@@ -141,9 +148,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         inside.add_address(&inner_if, Ipv4Net::new(lease.ip, net.subnet.prefix_len())?)?;
         inside.set_up("lo", true)?;
         inside.set_up(&inner_if, true)?;
-        if let Some(l) = inside.link(&inner_if)? {
-            mac = l.mac;
-        }
+        let mac = inside.link(&inner_if)?.map(|l| l.mac).unwrap_or_default();
         let has_default = inside.routes()?.iter().any(|r| r.dst.prefix_len() == 0);
         if !has_default {
             inside.add_route(Ipv4Net::default(), Some(net.gateway), None)?;
@@ -156,51 +161,145 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
                 .with_context(|| format!("read the resolv.conf source {}", src.display()))?;
             hosts::write_in_place(&dir.join("resolv.conf"), &text)?;
         }
-        Ok(())
+        hosts::refresh(root, &members(root, net)?)?;
+        Ok(mac)
     })();
-    if let Err(e) = made {
-        // Remove only what this command made: a link of that name that
-        // was there before is someone else's.
-        if created {
-            let _ = unplug(root, &host_if);
+    let mac = match made {
+        Ok(mac) => mac,
+        Err(e) => {
+            // Undo as a crash would be undone: what this command made goes,
+            // a link of that name that was there before is someone else's.
+            if let Ok(Some(l)) = store::mark(root, &net.name, &target.name, Op::Detaching) {
+                let _ = finish_detach(root, net, &l);
+            }
+            return Err(e);
         }
-        let _ = store::release(root, &net.name, &target.name);
-        return Err(e);
-    }
-    if !mac.is_empty() {
-        store::set_mac(root, &net.name, &target.name, &mac)?;
-    }
-    hosts::refresh(root, &members_and(root, net, &target.name)?, None)?;
-    Ok(Lease { mac, ..lease })
+    };
+    let done = store::update_lease(root, &net.name, &target.name, |l| {
+        l.mac = mac.clone();
+        l.busy = None;
+    })?;
+    Ok(done.unwrap_or(Lease { mac, ..lease }))
 }
 
-/// Every member of `net`, and `also`.
-fn members_and(root: &Root, net: &Network, also: &str) -> Result<BTreeSet<String>> {
-    let mut set: BTreeSet<String> = store::leases(root, &net.name)?
+/// Every member of `net` (leaving ones too: their files may have to go).
+fn members(root: &Root, net: &Network) -> Result<BTreeSet<String>> {
+    Ok(store::leases(root, &net.name)?
         .into_iter()
         .map(|l| l.endpoint)
-        .collect();
-    set.insert(also.to_string());
-    Ok(set)
+        .collect())
 }
 
+/// Delete a host veth end this root recorded (the kernel deletes its
+/// peer); "already gone" is success, a link this root did not record is
+/// someone else's and stays.
 fn unplug(root: &Root, host_if: &str) -> Result<()> {
+    if bridge::record_of(root, host_if)?.is_none() {
+        return Ok(());
+    }
     Netlink::new()?.del_link(host_if)?;
     resources::forget(root, LINK_KIND_NAME, host_if)
 }
 
-/// Unplug `endpoint` from `net`: its veth, its lease, its names.
-pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Lease> {
-    let Some(lease) = store::leases(root, &net.name)?
-        .into_iter()
-        .find(|l| l.endpoint == endpoint)
-    else {
+/// Unplug `endpoint` from `net`: its veth, its lease, its names, and the
+/// ports published to its address. Returns the lease and the ports that
+/// went with it.
+pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<(Lease, Vec<String>)> {
+    let Some(lease) = store::mark(root, &net.name, endpoint, Op::Detaching)? else {
         bail!("{endpoint} is not connected to network {}", net.name);
     };
+    let ports = finish_detach(root, net, &lease)?;
+    Ok((lease, ports))
+}
+
+/// The rest of a detachment, once the lease is marked leaving: names
+/// first (the member is left out of every hosts file, its own files go),
+/// then the published ports, the veth, and last the lease. Each part is
+/// done again harmlessly, so a detachment a crash cut short is finished
+/// by running this again.
+fn finish_detach(root: &Root, net: &Network, lease: &Lease) -> Result<Vec<String>> {
+    hosts::refresh(root, &members(root, net)?)?;
+    // A port published to the address it leaves would forward to whoever
+    // gets that address next: it goes with the member.
+    let ports: Vec<String> = super::firewall::load(root)?
+        .ports
+        .iter()
+        .filter(|p| p.publish.container_ip == lease.ip)
+        .map(|p| p.publish.to_string())
+        .collect();
+    if !ports.is_empty() {
+        nat::unpublish_all_to(root, lease.ip)?;
+    }
     unplug(root, &lease.host_if)?;
-    store::release(root, &net.name, endpoint)?;
-    hosts::refresh(root, &members_and(root, net, endpoint)?, Some(&lease))?;
-    Ok(lease)
+    store::release(root, &net.name, &lease.endpoint)?;
+    Ok(ports)
+}
+
+/// Why a lease needs putting right, if it does: a command that died while
+/// plugging it in or out, or a member whose veth is gone (its namespace
+/// was deleted, or its process exited). `links` are the names of the
+/// links in glassbox's network namespace.
+pub fn trouble(l: &Lease, links: &BTreeSet<String>) -> Option<String> {
+    match l.busy {
+        Some(b) if b.abandoned() => Some(match b.op {
+            Op::Attaching => format!(
+                "half-made: `network connect` (pid {}) died before finishing",
+                b.pid
+            ),
+            _ => format!(
+                "half-removed: a disconnect (pid {}) died before finishing",
+                b.pid
+            ),
+        }),
+        Some(_) => None,
+        None if !links.contains(&l.host_if) => Some(format!(
+            "its veth {} is gone: the namespace {} was deleted or its process exited",
+            l.host_if,
+            l.netns.display()
+        )),
+        None => None,
+    }
+}
+
+/// The names of the links in glassbox's network namespace.
+pub fn link_names() -> Result<BTreeSet<String>> {
+    Ok(Netlink::new()?
+        .links()?
+        .into_iter()
+        .map(|l| l.name)
+        .collect())
+}
+
+/// Put right every lease of `net` that [`trouble`] finds: a half-made
+/// attachment is undone, a half-done detachment finished, a member that
+/// went away released (its veth end, its address, its names, its ports).
+/// Returns the leases released, with why. Nothing is done from another
+/// network namespace than the network's: its veth ends are not gone, only
+/// out of sight.
+pub fn settle(root: &Root, net: &Network) -> Result<Vec<(Lease, String)>> {
+    if !super::netns::is_here(net.netns) {
+        return Ok(vec![]);
+    }
+    let links = link_names()?;
+    let troubled = store::mark_all(root, &net.name, |l| trouble(l, &links))?;
+    let mut errors = Vec::new();
+    for (l, why) in &troubled {
+        crate::trace::say(
+            crate::trace::Mechanism::Net,
+            format!("releasing {} from network {}: {why}", l.endpoint, net.name),
+        );
+        if let Err(e) = finish_detach(root, net, l) {
+            errors.push(format!("{}: {e:#}", l.endpoint));
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "could not release every member of network {} that needs it: {}",
+            net.name,
+            errors.join("; ")
+        );
+    }
+    Ok(troubled)
 }
 
 /// Unplug `endpoint` from every network it is on (a container going
@@ -214,7 +313,7 @@ pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<Lease>> {
             .any(|l| l.endpoint == endpoint)
         {
             match detach(root, &net, endpoint) {
-                Ok(l) => out.push(l),
+                Ok((l, _)) => out.push(l),
                 Err(e) => errors.push(format!("{}: {e:#}", net.name)),
             }
         }

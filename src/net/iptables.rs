@@ -14,7 +14,7 @@ use anyhow::{Result, bail};
 
 use super::firewall::tool;
 use crate::state::Root;
-use crate::state::resources::{self, Owner, ResourceKind};
+use crate::state::resources::{self, Owner, Phase, ResourceKind};
 use crate::trace::{Action, Mechanism, Step};
 
 /// Where glassbox puts its accept rules, if FORWARD can drop anything:
@@ -52,24 +52,57 @@ fn accept_specs(root: &Root, bridge: &str) -> Vec<String> {
     ]
 }
 
-/// Add glassbox's accept rules for `bridge` if the FORWARD chain can drop.
+/// Add glassbox's accept rules for `bridge` if the FORWARD chain can drop;
+/// a rule this root recorded and that is there already is kept (a command
+/// that died after inserting it left it: its record is made live).
 pub fn add_forward_accepts(root: &Root, bridge: &str, owner: &Owner) -> Result<()> {
     let Some(chain) = accept_chain() else {
         return Ok(());
     };
-    crate::trace::say(
-        Mechanism::Net,
-        format!(
-            "iptables FORWARD can drop bridged traffic here: adding glassbox's own accept rules to {chain}"
-        ),
-    );
+    let recorded = resources::list(root)?;
+    let mut said = false;
     for spec in accept_specs(root, bridge) {
         let id = format!("{chain} {spec}");
+        let record = recorded
+            .iter()
+            .find(|r| r.kind == IPT_KIND.name() && r.id == id);
+        let there = record.is_some() && IPT_KIND.exists(root, &id);
+        if there && record.is_some_and(|r| r.phase == Phase::Live) {
+            continue;
+        }
         let pending = resources::record(root, IPT_KIND.name(), &id, owner.clone())?;
-        ipt_step(chain, &spec, true)?;
+        if !there {
+            if !said {
+                crate::trace::say(
+                    Mechanism::Net,
+                    format!(
+                        "iptables FORWARD can drop bridged traffic here: adding glassbox's own accept rules to {chain}"
+                    ),
+                );
+                said = true;
+            }
+            ipt_step(chain, &spec, true)?;
+        }
         pending.commit()?;
     }
     Ok(())
+}
+
+/// The chain glassbox's accept rules for `bridge` belong in, if they are
+/// not all there and recorded live.
+pub fn missing_accepts(root: &Root, bridge: &str) -> Result<Option<&'static str>> {
+    let Some(chain) = accept_chain() else {
+        return Ok(None);
+    };
+    let recorded = resources::list(root)?;
+    let all_there = accept_specs(root, bridge).iter().all(|spec| {
+        let id = format!("{chain} {spec}");
+        recorded
+            .iter()
+            .any(|r| r.kind == IPT_KIND.name() && r.id == id && r.phase == Phase::Live)
+            && IPT_KIND.exists(root, &id)
+    });
+    Ok((!all_there).then_some(chain))
 }
 
 /// Remove glassbox's accept rules for `bridge` (wherever they are).
@@ -114,11 +147,24 @@ fn split_rule_id(id: &str) -> Option<(&str, &str)> {
     id.split_once(' ')
 }
 
+/// The other network namespace the bridge of a rule (`-i BR`, `-o BR`)
+/// lives in.
+fn rule_elsewhere(root: &Root, id: &str) -> Option<super::netns::NsId> {
+    let words: Vec<&str> = id.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "-i" || w[0] == "-o")
+        .and_then(|w| super::netns::link_elsewhere(root, w[1]))
+}
+
 impl ResourceKind for IptablesRuleKind {
     fn name(&self) -> &'static str {
         "iptables-rule"
     }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
+    fn exists(&self, root: &Root, id: &str) -> bool {
+        if rule_elsewhere(root, id).is_some() {
+            return true;
+        }
         let Some((chain, spec)) = split_rule_id(id) else {
             return false;
         };
@@ -127,6 +173,9 @@ impl ResourceKind for IptablesRuleKind {
         tool("iptables", &args, None).is_ok()
     }
     fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        if let Some(ns) = rule_elsewhere(root, id) {
+            return super::netns::refuse(&format!("iptables rule {id}"), ns);
+        }
         if !self.exists(root, id) {
             return Ok(());
         }

@@ -4,8 +4,11 @@
 //! [`netlink`] speaks rtnetlink (what `ip` does), [`bridge`] makes a
 //! network's virtual switch, [`endpoint`] plugs a network namespace into
 //! it with a veth pair and an address from [`store`]'s leases, [`nat`]
-//! masquerades and publishes ports through [`firewall`]'s nftables table,
-//! [`hosts`] gives members each other's names. Read `veth(4)`,
+//! masquerades and publishes ports through [`firewall`]'s nftables table
+//! (loaded by [`nftable`]), [`hosts`] gives members each other's names.
+//! [`network`] strings them together into Docker's commands, each a
+//! transaction whose leftovers after a crash [`recover`] finds and puts
+//! right; [`p2p`] is the cable without a bridge. Read `veth(4)`,
 //! `network_namespaces(7)`, `ip-link(8)`, `nft(8)`.
 
 pub mod bridge;
@@ -18,7 +21,12 @@ pub mod iptables;
 pub mod mode;
 pub mod nat;
 pub mod netlink;
+pub mod netns;
+pub mod network;
+pub mod nftable;
+pub mod p2p;
 pub mod ports;
+pub mod recover;
 pub mod store;
 
 use anyhow::Result;
@@ -32,7 +40,9 @@ pub use firewall::{IPT_KIND, NFT_KIND};
 pub const LINK_KIND_NAME: &str = "link";
 
 /// A network link glassbox made (bridge or host end of a veth pair), in
-/// the network namespace glassbox runs in.
+/// the network namespace glassbox runs in. A link of a network made in
+/// another namespace is out of sight here, not gone: it counts as
+/// existing, and is not removed from here.
 pub struct LinkKind;
 pub static LINK_KIND: LinkKind = LinkKind;
 
@@ -40,13 +50,17 @@ impl ResourceKind for LinkKind {
     fn name(&self) -> &'static str {
         "link"
     }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
+    fn exists(&self, root: &Root, id: &str) -> bool {
         netlink::Netlink::new()
             .and_then(|mut nl| nl.link(id))
             .map(|l| l.is_some())
             .unwrap_or(false)
+            || netns::link_elsewhere(root, id).is_some()
     }
     fn remove(&self, root: &Root, id: &str) -> Result<()> {
+        if let Some(ns) = netns::link_elsewhere(root, id) {
+            return netns::refuse(&format!("link {id}"), ns);
+        }
         netlink::Netlink::new()?.del_link(id)?;
         // A bridge made by hand (`net bridge add`) is described by a
         // network record of its own, which would be stale without it.

@@ -5,6 +5,8 @@
 //! inside namespaces the test made. Everything is removed on drop.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::MetadataExt;

@@ -2,21 +2,20 @@
 //! published ports by hand, and Docker's `network` commands on top of the
 //! same code. Parsing and printing only; the work is in `src/net/`.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use ipnet::Ipv4Net;
 
 use super::Ctx;
 
 mod network;
 use crate::net::endpoint::{self, Attach, Target};
 use crate::net::netlink::Netlink;
+use crate::net::network as networks;
 use crate::net::store::{self, Network};
-use crate::net::{bridge, cidr, firewall, ifname, nat, ports};
+use crate::net::{cidr, firewall, ifname, nat, p2p, ports};
 use crate::state::Root;
-use crate::state::resources::{self, Owner};
+use crate::state::resources;
 use crate::trace::{self, Mechanism};
 
 #[derive(Debug, clap::Subcommand)]
@@ -222,61 +221,29 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
 fn bridge_add(root: &Root, name: &str, subnet: &str) -> Result<()> {
     ifname::validate(name)?;
     let subnet = cidr::parse_subnet(subnet)?;
-    let _g = store::global_lock(root)?;
-    if store::find(root, name)?.is_some() {
-        bail!("a network or bridge named {name} already exists: choose another name");
-    }
-    bridge::check_free(root, subnet)?;
-    let created = store::now_rfc3339();
-    let net = Network {
-        name: name.into(),
-        id: store::network_id(name, &created),
-        driver: "bridge".into(),
-        subnet,
-        gateway: cidr::gateway(subnet),
-        bridge: name.into(),
-        created,
-        manual: true,
-        default_bridge: false,
-    };
-    store::save(root, &net)?;
-    if let Err(e) = bridge::create(root, &net) {
-        let _ = store::delete(root, name);
-        return Err(e);
-    }
-    Ok(())
+    networks::add_bridge(root, name, subnet).map(drop)
 }
 
 fn bridge_del(root: &Root, name: &str) -> Result<()> {
+    ifname::validate(name)?;
     let _g = store::global_lock(root)?;
+    networks::clear_abandoned(root, name)?;
     let Some(net) = store::find(root, name)? else {
         bail!("no bridge named {name} was made by glassbox (see `glassbox net show`)");
     };
-    remove_network(root, &net)
+    networks::remove(root, &net)
 }
 
-fn remove_network(root: &Root, net: &Network) -> Result<()> {
-    let members = store::leases(root, &net.name)?;
-    if !members.is_empty() {
-        let names: Vec<_> = members.iter().map(|l| l.endpoint.as_str()).collect();
+/// The network of `--bridge BR`, made by `net bridge add`.
+fn bridge_network(root: &Root, br: &str) -> Result<Network> {
+    ifname::validate(br)?;
+    let Some(net) = store::find(root, br)? else {
         bail!(
-            "error while removing network: network {} id {} has active endpoints ({}): disconnect them first",
-            net.name,
-            net.id,
-            names.join(", ")
+            "bridge {br} was not made by glassbox: make it with `glassbox net bridge add {br} --subnet CIDR`"
         );
-    }
-    nat::forget_network(root, net.subnet)?;
-    bridge::remove(root, net)?;
-    store::delete(root, &net.name)
-}
-
-fn p2p_names(root: &Root, ns: &str) -> (String, String) {
-    let prefix = root.names().link_prefix;
-    (
-        ifname::veth_host(&prefix, "", ns),
-        ifname::veth_peer(&prefix, "", ns),
-    )
+    };
+    networks::check_usable(&net)?;
+    Ok(net)
 }
 
 fn veth_add(
@@ -287,103 +254,56 @@ fn veth_add(
 ) -> Result<()> {
     let target = Target::parse(&t.ns, hosts_dir)?;
     let ip = ip.map(cidr::parse_host_cidr).transpose()?;
-    if let Some(br) = &t.bridge {
-        let Some(net) = store::find(root, br)? else {
+    let Some(br) = &t.bridge else {
+        let Some(ip) = ip else {
             bail!(
-                "bridge {br} was not made by glassbox: make it with `glassbox net bridge add {br} --subnet CIDR`"
+                "without --bridge give the namespace's address with --ip CIDR (e.g. --ip 10.0.0.2/24)"
             );
         };
-        if let Some(ip) = ip
-            && (ip.trunc() != net.subnet)
-        {
-            bail!("address {ip} is not in bridge {br}'s subnet {}", net.subnet);
-        }
-        let lease = endpoint::attach(
-            root,
-            &net,
-            &target,
-            &Attach {
-                ip: ip.map(|n| n.addr()),
-                ..Attach::default()
-            },
-        )?;
-        trace::say(
-            Mechanism::Net,
-            format!(
-                "{} has {}/{} on {br} ({})",
-                target.name,
-                lease.ip,
-                net.subnet.prefix_len(),
-                lease.inner_if
-            ),
-        );
-        return Ok(());
-    }
-    // Without a bridge: a point-to-point cable, the host end holds the
-    // subnet's first address and is the namespace's gateway.
-    let Some(ip) = ip else {
-        bail!(
-            "without --bridge give the namespace's address with --ip CIDR (e.g. --ip 10.0.0.2/24)"
-        );
+        return p2p::add(root, &target, ip);
     };
-    let gw = cidr::gateway(ip.trunc());
-    if gw == ip.addr() {
-        bail!(
-            "{ip} is the address the host end takes: choose another, e.g. {}",
-            Ipv4Addr::from(u32::from(gw) + 1)
-        );
+    let net = bridge_network(root, br)?;
+    if let Some(ip) = ip
+        && (ip.trunc() != net.subnet)
+    {
+        bail!("address {ip} is not in bridge {br}'s subnet {}", net.subnet);
     }
-    let ns = std::fs::File::open(&target.ns_path)
-        .with_context(|| format!("open network namespace {}", target.ns_path.display()))?;
-    let (host_if, peer_if) = p2p_names(root, &target.name);
-    let mut nl = Netlink::new()?;
-    let mut inside = Netlink::in_netns(&target.ns_path, &target.ip_cmd)?;
-    let pending = resources::record(
+    let lease = endpoint::attach(
         root,
-        crate::net::LINK_KIND_NAME,
-        &host_if,
-        Owner::Manual {
-            command: format!("net veth add --ns {}", t.ns),
+        &net,
+        &target,
+        &Attach {
+            ip: ip.map(|n| n.addr()),
+            ..Attach::default()
         },
     )?;
-    nl.add_veth(&host_if, &peer_if)?;
-    pending.commit()?;
-    let rest = (|| -> Result<()> {
-        let inner = "eth0";
-        nl.move_to_netns(&peer_if, &ns, &target.ns_shell, inner)?;
-        nl.add_address(&host_if, Ipv4Net::new(gw, ip.prefix_len())?)?;
-        nl.set_up(&host_if, true)?;
-        inside.add_address(inner, ip)?;
-        inside.set_up("lo", true)?;
-        inside.set_up(inner, true)?;
-        inside.add_route(Ipv4Net::default(), Some(gw), None)
-    })();
-    if let Err(e) = rest {
-        let _ = nl.del_link(&host_if);
-        let _ = resources::forget(root, crate::net::LINK_KIND_NAME, &host_if);
-        return Err(e);
-    }
+    trace::say(
+        Mechanism::Net,
+        format!(
+            "{} has {}/{} on {br} ({})",
+            target.name,
+            lease.ip,
+            net.subnet.prefix_len(),
+            lease.inner_if
+        ),
+    );
     Ok(())
 }
 
 fn veth_del(root: &Root, t: &VethTarget) -> Result<()> {
     let target = Target::parse(&t.ns, None)?;
-    if let Some(br) = &t.bridge {
-        let Some(net) = store::find(root, br)? else {
-            bail!("bridge {br} was not made by glassbox (see `glassbox net show`)");
-        };
+    let Some(br) = &t.bridge else {
+        return p2p::del(root, &target);
+    };
+    ifname::validate(br)?;
+    let Some(net) = store::find(root, br)? else {
+        bail!("bridge {br} was not made by glassbox (see `glassbox net show`)");
+    };
+    let settled = endpoint::settle(root, &net)?;
+    if !settled.iter().any(|(l, _)| l.endpoint == target.name) {
         endpoint::detach(root, &net, &target.name)?;
-        return Ok(());
     }
-    let (host_if, _) = p2p_names(root, &target.name);
-    if Netlink::new()?.link(&host_if)?.is_none() {
-        bail!(
-            "no veth pair to {} was made by `glassbox net veth add` without --bridge",
-            t.ns
-        );
-    }
-    Netlink::new()?.del_link(&host_if)?;
-    resources::forget(root, crate::net::LINK_KIND_NAME, &host_if)
+    Ok(())
 }
 
 // ----- show --------------------------------------------------------------

@@ -4,16 +4,15 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::{ConnectArgs, CreateArgs, DisconnectArgs, LsArgs, remove_network, table};
-use crate::net::endpoint::{self, Attach, Target};
+use super::{ConnectArgs, CreateArgs, DisconnectArgs, LsArgs, table};
+use crate::net::cidr;
+use crate::net::endpoint::{Attach, Target};
+use crate::net::network::{self as networks, DEFAULT_NETWORK};
 use crate::net::store::{self, Network};
-use crate::net::{bridge, cidr, ifname, nat};
 use crate::state::Root;
 use crate::trace::{self, Mechanism};
 
 // ----- Docker's network commands ----------------------------------------
-
-const DEFAULT_NETWORK: &str = "bridge";
 
 fn short_id(id: &str, no_trunc: bool) -> &str {
     if no_trunc {
@@ -30,41 +29,12 @@ fn pseudo_id(root: &Root, name: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The default `bridge` network's record, made (without its bridge) on
-/// first use.
-pub fn default_network(root: &Root) -> Result<Network> {
-    let _g = store::global_lock(root)?;
-    if let Some(n) = store::load(root, DEFAULT_NETWORK)? {
-        return Ok(n);
-    }
-    let subnet = bridge::choose(root)?;
-    let created = store::now_rfc3339();
-    let net = Network {
-        name: DEFAULT_NETWORK.into(),
-        id: store::network_id(DEFAULT_NETWORK, &created),
-        driver: "bridge".into(),
-        subnet,
-        gateway: cidr::gateway(subnet),
-        bridge: root.names().default_bridge,
-        created,
-        manual: false,
-        default_bridge: true,
-    };
-    store::save(root, &net)?;
-    Ok(net)
+fn default_network(root: &Root) -> Result<Network> {
+    networks::default_network(root)
 }
 
 fn find_network(root: &Root, key: &str) -> Result<Network> {
-    if key == DEFAULT_NETWORK {
-        return default_network(root);
-    }
-    match store::find(root, key)? {
-        Some(n) => Ok(n),
-        None if key == "host" || key == "none" => {
-            bail!("container cannot be disconnected from host network or connected to host network")
-        }
-        None => bail!("network {key} not found"),
-    }
+    networks::find(root, key)
 }
 
 pub(super) fn ls(root: &Root, a: &LsArgs) -> Result<()> {
@@ -119,53 +89,12 @@ pub(super) fn create(root: &Root, a: &CreateArgs) -> Result<()> {
             a.driver
         );
     }
-    if ["bridge", "host", "none"].contains(&a.name.as_str()) {
-        bail!(
-            "network with name {} already exists (it is pre-defined)",
-            a.name
-        );
-    }
-    let subnet = a.subnet.as_deref().map(cidr::parse_subnet).transpose()?;
-    let gateway = a.gateway.as_deref().map(cidr::parse_ip).transpose()?;
-    // The default bridge network exists first, as in Docker, so it keeps
-    // the first free subnet.
-    default_network(root)?;
-    let _g = store::global_lock(root)?;
-    if store::load(root, &a.name)?.is_some() {
-        bail!("network with name {} already exists", a.name);
-    }
-    let subnet = match subnet {
-        Some(s) => {
-            bridge::check_free(root, s)?;
-            s
-        }
-        None => bridge::choose(root)?,
-    };
-    let gateway = gateway.unwrap_or_else(|| cidr::gateway(subnet));
-    if !subnet.contains(&gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
-        bail!("gateway {gateway} is not a host address of subnet {subnet}");
-    }
-    let created = store::now_rfc3339();
-    let id = store::network_id(&a.name, &created);
-    let net = Network {
+    let spec = networks::Spec {
         name: a.name.clone(),
-        bridge: ifname::bridge(&root.names().link_prefix, &id),
-        id,
-        driver: "bridge".into(),
-        subnet,
-        gateway,
-        created,
-        manual: false,
-        default_bridge: false,
+        subnet: a.subnet.as_deref().map(cidr::parse_subnet).transpose()?,
+        gateway: a.gateway.as_deref().map(cidr::parse_ip).transpose()?,
     };
-    store::save(root, &net)?;
-    let made = bridge::create(root, &net).and_then(|_| nat::nat_on(root, subnet).map(drop));
-    if let Err(e) = made {
-        let _ = nat::forget_network(root, subnet);
-        let _ = bridge::remove(root, &net);
-        let _ = store::delete(root, &net.name);
-        return Err(e);
-    }
+    let net = networks::create(root, &spec)?;
     println!("{}", net.id);
     Ok(())
 }
@@ -174,14 +103,17 @@ pub(super) fn rm(root: &Root, names: &[String]) -> Result<()> {
     let mut failed = Vec::new();
     for name in names {
         let r = (|| -> Result<()> {
-            if ["bridge", "host", "none"].contains(&name.as_str()) {
+            if networks::PREDEFINED.contains(&name.as_str()) {
                 bail!("{name} is a pre-defined network and cannot be removed");
             }
             let _g = store::global_lock(root)?;
+            if networks::clear_abandoned(root, name)? {
+                return Ok(());
+            }
             let Some(net) = store::find(root, name)? else {
                 bail!("network {name} not found");
             };
-            remove_network(root, &net)
+            networks::remove(root, &net)
         })();
         match r {
             Ok(()) => println!("{name}"),
@@ -327,19 +259,14 @@ pub(super) fn inspect(root: &Root, names: &[String]) -> Result<()> {
 }
 
 pub(super) fn connect(root: &Root, a: &ConnectArgs) -> Result<()> {
-    let net = find_network(root, &a.network)?;
     let target = Target::parse(&a.target, a.hosts_dir.clone())?;
     let ip = a.ip.as_deref().map(cidr::parse_ip).transpose()?;
-    if !net.default_bridge && !a.alias.is_empty() {
-        for al in &a.alias {
-            store::validate_name(al).context("invalid alias")?;
-        }
-    } else if !a.alias.is_empty() {
-        bail!("network-scoped alias is supported only for containers in user defined networks");
+    for al in &a.alias {
+        store::validate_name(al).context("invalid alias")?;
     }
-    let lease = endpoint::attach(
+    let (net, lease) = networks::connect(
         root,
-        &net,
+        &a.network,
         &target,
         &Attach {
             ip,
@@ -347,10 +274,6 @@ pub(super) fn connect(root: &Root, a: &ConnectArgs) -> Result<()> {
             resolv_conf: Some(a.resolv_conf.clone()),
         },
     )?;
-    if net.default_bridge {
-        // Docker masquerades its default bridge from the start.
-        nat::nat_on(root, net.subnet)?;
-    }
     trace::say(
         Mechanism::Net,
         format!(
@@ -366,14 +289,9 @@ pub(super) fn connect(root: &Root, a: &ConnectArgs) -> Result<()> {
 }
 
 pub(super) fn disconnect(root: &Root, a: &DisconnectArgs) -> Result<()> {
-    let net = find_network(root, &a.network)?;
     let target = Target::parse(&a.target, None)?;
-    let lease = endpoint::detach(root, &net, &target.name)?;
-    // A port published to the address it leaves would forward to whoever
-    // gets that address next: it goes with the member.
-    let gone: Vec<String> = nat_ports_to(root, lease.ip)?;
+    let (lease, gone) = networks::disconnect(root, &a.network, &target.name)?;
     if !gone.is_empty() {
-        nat::unpublish_all_to(root, lease.ip)?;
         trace::say(
             Mechanism::Net,
             format!(
@@ -387,25 +305,8 @@ pub(super) fn disconnect(root: &Root, a: &DisconnectArgs) -> Result<()> {
     Ok(())
 }
 
-fn nat_ports_to(root: &Root, ip: std::net::Ipv4Addr) -> Result<Vec<String>> {
-    Ok(crate::net::firewall::load(root)?
-        .ports
-        .iter()
-        .filter(|p| p.publish.container_ip == ip)
-        .map(|p| p.publish.to_string())
-        .collect())
-}
-
 pub(super) fn prune(root: &Root) -> Result<()> {
-    let _g = store::global_lock(root)?;
-    let mut removed = Vec::new();
-    for net in store::all(root)? {
-        if net.default_bridge || net.manual || !store::leases(root, &net.name)?.is_empty() {
-            continue;
-        }
-        remove_network(root, &net)?;
-        removed.push(net.name);
-    }
+    let removed = networks::prune(root)?;
     if !removed.is_empty() {
         println!("Deleted Networks:");
         for r in removed {
