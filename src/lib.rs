@@ -14,5 +14,6 @@ pub mod image;
 pub mod net;
 pub mod ns;
 pub mod state;
+pub mod template;
 pub mod trace;
 pub mod unionfs;
