@@ -6,6 +6,7 @@
 pub mod env;
 pub mod human;
 pub mod id;
+pub mod inspect;
 pub mod logfile;
 pub mod names;
 pub mod protocol;
