@@ -44,6 +44,8 @@ struct Case {
     args: Vec<String>,
     /// Redact digests too (images made here).
     made_here: bool,
+    /// A file to give as standard input.
+    stdin: Option<String>,
 }
 
 fn case(what: &'static str, setup: &[&[&str]], args: &[&str], made_here: bool) -> Case {
@@ -53,6 +55,15 @@ fn case(what: &'static str, setup: &[&[&str]], args: &[&str], made_here: bool) -
         setup: setup.iter().map(|s| own(s)).collect(),
         args: own(args),
         made_here,
+        stdin: None,
+    }
+}
+
+/// `case`, reading `file` on standard input.
+fn case_stdin(what: &'static str, args: &[&str], file: &str, made_here: bool) -> Case {
+    Case {
+        stdin: Some(file.to_string()),
+        ..case(what, &[], args, made_here)
     }
 }
 
@@ -166,6 +177,7 @@ fn cases(reg: &Registry, inputs: &Inputs, out: &Path) -> Vec<Case> {
             false,
         ),
         case("image load", &[], load, false),
+        case_stdin("image load from stdin", &["image", "load"], &archive, false),
         case("image load of an image it has", &[load], load, false),
         case(
             "image load -q",
@@ -235,6 +247,15 @@ fn glassbox(root: &TestRoot, inputs: &Inputs) -> Command {
     cmd
 }
 
+/// `glassbox ARGS` of a case, with its standard input.
+fn command(root: &TestRoot, inputs: &Inputs, c: &Case) -> Command {
+    let mut cmd = glassbox(root, inputs);
+    if let Some(f) = &c.stdin {
+        cmd.stdin(std::fs::File::open(f).unwrap());
+    }
+    cmd
+}
+
 fn setup(root: &TestRoot, inputs: &Inputs, c: &Case) {
     for s in &c.setup {
         let out = glassbox(root, inputs).args(s).output().unwrap();
@@ -254,7 +275,7 @@ fn the_plan_of_each_image_command_is_what_it_does() {
         let root = TestRoot::new();
         setup(&root, &inputs, &c);
         let before = tree(root.path());
-        let plan = glassbox(&root, &inputs)
+        let plan = command(&root, &inputs, &c)
             .arg("--dry-run")
             .args(&c.args)
             .output()
@@ -279,7 +300,7 @@ fn the_plan_of_each_image_command_is_what_it_does() {
         let steps = assert_plan_is_the_run(
             c.what,
             |flags| {
-                let mut cmd = glassbox(&root, &inputs);
+                let mut cmd = command(&root, &inputs, &c);
                 cmd.args(flags).args(&c.args);
                 cmd
             },
@@ -349,16 +370,13 @@ fn the_plan_of_a_parallel_pull_has_the_steps_of_its_run() {
 
 /// `--dry-run` as nobody, which must succeed: its stdout and its steps
 /// (summary, result).
-fn plan_as_nobody(
-    root: &TestRoot,
-    inputs: &Inputs,
-    args: &[String],
-) -> (String, Vec<(String, String)>) {
+fn plan_as_nobody(root: &TestRoot, inputs: &Inputs, c: &Case) -> (String, Vec<(String, String)>) {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let file = dir.path().join("plan.jsonl");
-    let out = glassbox(root, inputs)
+    let args = &c.args;
+    let out = command(root, inputs, c)
         .args(["--dry-run", "--trace-json", file.to_str().unwrap()])
         .args(args)
         .uid(65534)
@@ -397,7 +415,7 @@ fn without_root_a_plan_shows_what_needs_root_and_never_fails() {
     let before = tree(root.path());
     let mut shown = Vec::new();
     for c in cases(&reg, &inputs, out.path()) {
-        let (text, steps) = plan_as_nobody(&root, &inputs, &c.args);
+        let (text, steps) = plan_as_nobody(&root, &inputs, &c);
         assert!(
             steps.iter().all(|(_, r)| r != "error"),
             "{}: a step failed: {steps:#?}",

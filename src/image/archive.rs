@@ -136,18 +136,18 @@ pub enum Input<'a> {
 /// Under `--dry-run` the archive is read, not unpacked, and nothing is
 /// stored: the lines say what a load would do.
 pub fn load(root: &Root, input: Input) -> Result<Vec<String>> {
+    let (given, mut stream) = match input {
+        Input::Path(p) => (Some(p), None),
+        Input::Stream(r) => (None, Some(Stream::new(r)?)),
+    };
     let store = Store::open(root)?;
     let tmp = TempDir::new(&store, "load")?;
-    let (path, stream) = match input {
-        Input::Path(p) => (p.to_path_buf(), None),
-        Input::Stream(r) => {
-            let p = tmp.0.join("input");
-            (p, Some(r))
-        }
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => tmp.0.join("input"),
     };
-    let mut stream = stream;
     let copied = match stream.as_mut() {
-        Some(r) => copy_stream(&store, &mut **r, &path)?,
+        Some(r) => copy_stream(&store, r, &path)?,
         None => Done::Ran(()),
     };
     let unpacked = Step::new(
@@ -197,9 +197,45 @@ pub fn load(root: &Root, input: Input) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Standard input (or any stream) that is not empty: its first bytes are
+/// read before anything is made, so an empty one is refused at once.
+pub struct Stream<'a> {
+    head: std::io::Cursor<Vec<u8>>,
+    rest: &'a mut dyn Read,
+}
+
+impl<'a> Stream<'a> {
+    pub fn new(rest: &'a mut dyn Read) -> Result<Stream<'a>> {
+        let mut head = vec![0u8; 64 * 1024];
+        let n = loop {
+            match rest.read(&mut head) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.context("read standard input")?,
+            }
+        };
+        if n == 0 {
+            bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
+        }
+        head.truncate(n);
+        Ok(Stream {
+            head: std::io::Cursor::new(head),
+            rest,
+        })
+    }
+}
+
+impl Read for Stream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => self.rest.read(buf),
+            n => Ok(n),
+        }
+    }
+}
+
 /// Copy a stream into `path` in the store's work directory, stopping
-/// below the free-space reserve; an empty stream is refused.
-pub fn copy_stream(store: &Store, r: &mut dyn Read, path: &Path) -> Result<Done<()>> {
+/// below the free-space reserve.
+pub fn copy_stream(store: &Store, r: &mut Stream, path: &Path) -> Result<Done<()>> {
     Step::new(
         Mechanism::Image,
         Action::Filesystem,
@@ -215,12 +251,9 @@ pub fn copy_stream(store: &Store, r: &mut dyn Read, path: &Path) -> Result<Done<
             inner: f,
             meter: Meter::new(Reserve::for_dir(&store.dir)?),
         };
-        let n = std::io::copy(r, &mut w)
+        std::io::copy(r, &mut w)
             .with_context(|| format!("copy standard input to {}", path.display()))
             .map_err(|e| store.explain_no_room(e))?;
-        if n == 0 {
-            bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
-        }
         Ok(())
     })
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use super::add::{LayerFile, LayerSource, NewImage, add_image, new_config};
-use super::archive::{TempDir, copy_stream};
+use super::archive::{Stream, TempDir, copy_stream};
 use super::digest::{HashReader, HashWriter, UNKNOWN};
 use super::reference::Reference;
 use super::store::Store;
@@ -49,17 +49,22 @@ pub fn import(
         .transpose()?
         .into_iter()
         .collect::<Vec<_>>();
+    let (source, mut stream) = match source {
+        Source::Path(p) => (Some(p), None),
+        Source::Stream(r) => (None, Some(Stream::new(r)?)),
+    };
     let store = Store::open(root)?;
     let work = TempDir::new(&store, "import")?;
-    let (shown, layer) = match source {
-        Source::Path(p) if p.is_dir() => (p.display().to_string(), pack_dir(&work, p)?),
-        Source::Path(p) => {
+    let (shown, layer) = match (source, stream.as_mut()) {
+        (Some(p), _) if p.is_dir() => (p.display().to_string(), pack_dir(&work, p)?),
+        (Some(p), _) => {
             if !p.is_file() {
                 bail!("{}: no such file or directory", p.display());
             }
             (p.display().to_string(), file_layer(p)?)
         }
-        Source::Stream(r) => ("-".to_string(), stream_layer(&store, &work, r)?),
+        (None, Some(r)) => ("-".to_string(), stream_layer(&store, &work, r)?),
+        (None, None) => bail!("nothing to import"),
     };
     let config = new_config(
         &layer.diff_id,
@@ -147,7 +152,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
 
 /// A layer on a stream: copied into the work directory; a plan reads it
 /// through once, hashing it as stored and as decompressed.
-fn stream_layer(store: &Store, work: &TempDir, r: &mut dyn Read) -> Result<Layer> {
+fn stream_layer(store: &Store, work: &TempDir, r: &mut Stream) -> Result<Layer> {
     let path = work.0.join("input");
     if copy_stream(store, r, &path)?.ran() {
         return file_layer(&path);
@@ -163,9 +168,6 @@ fn stream_layer(store: &Store, work: &TempDir, r: &mut dyn Read) -> Result<Layer
         .finish()
         .context("read standard input: is it a (compressed) tar file?")?;
     let (digest, len) = raw.finish().context("read standard input")?;
-    if len == 0 {
-        bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
-    }
     Ok(Layer {
         source: LayerSource::Scanned {
             digest,

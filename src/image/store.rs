@@ -523,7 +523,7 @@ impl Store {
     /// The unpacked size of a stored layer (Docker's SIZE adds these); 0
     /// for a layer the store lacks (one a plan did not unpack).
     pub fn layer_size(&self, chain_id: &str) -> Result<u64> {
-        if !self.has_layer(chain_id) {
+        if !self.layer_dir(chain_id).join("layer.json").is_file() {
             return Ok(0);
         }
         Ok(self.layer_meta(chain_id)?.map(|m| m.size).unwrap_or(0))
