@@ -5,7 +5,9 @@
 //! layers/<chain-hex>/diff/  one layer unpacked, shared by every image with it
 //! layers/<chain-hex>/layer.json
 //! images.json               image records and the tags pointing at them
+//! leases/                   images handed to containers being made
 //! locks/                    one lock file per blob and per layer
+//! tmp/                      work directories (WHAT-PID-N)
 //! ```
 //!
 //! A blob is written to a temporary file while its sha256 is computed and
@@ -25,6 +27,12 @@
 //! renaming it to a temporary name first, so a crash half way through a
 //! deletion never leaves a half layer at its address. Writers stop before
 //! the filesystem fills ([`super::space`]).
+//!
+//! Under `--dry-run` every one of these changes is a step that is only
+//! planned; the store remembers what its plan made, so the rest of the
+//! plan finds it as the real run would, and the plan lists the steps the
+//! run takes. A read the plan may not make (the store is root's alone) is
+//! listed as needing root ([`crate::trace::Step::read_or_plan`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
