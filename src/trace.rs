@@ -175,6 +175,24 @@ impl Step {
         self.execute(f)
     }
 
+    /// Read something a plan may lack the permission to read (state under
+    /// a root-only directory, the plan made by another user). The read is
+    /// not shown when it works. Under `--dry-run`, when it fails for lack
+    /// of permission, the step is listed in the plan as needing root and
+    /// `Done::Planned` is returned: the plan goes on without the value,
+    /// never fails for it. Otherwise the read's own result.
+    pub fn read_or_plan<T>(mut self, f: impl FnOnce() -> Result<T>) -> Result<Done<T>> {
+        match f() {
+            Ok(v) => Ok(Done::Ran(v)),
+            Err(e) if config().dry_run && permission_denied(&e) => {
+                self.summary = format!("{} (needs root)", self.summary);
+                emit(&self, Outcome::Planned);
+                Ok(Done::Planned)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn execute<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         let result = f();
@@ -194,6 +212,14 @@ impl Step {
             None => self.summary.clone(),
         }
     }
+}
+
+/// Is EACCES or EPERM the cause of `err`?
+fn permission_denied(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    })
 }
 
 /// What [`Step::apply`] did: ran the step (with its value), or only
