@@ -96,8 +96,9 @@ impl Pinning {
     }
 
     /// Bind-mount each namespace of `pid` under the pin directory (once the
-    /// child is ready). On an error, what was pinned is removed again.
-    pub fn pin(&mut self, pid: Pid) -> Result<Vec<PathBuf>> {
+    /// child is ready; `None`: list the steps in a `--dry-run` plan). On an
+    /// error, what was pinned is removed again.
+    pub fn pin(&mut self, pid: Option<Pid>) -> Result<Vec<PathBuf>> {
         self.started = true;
         let made = self.make(pid);
         if made.is_err() {
@@ -106,7 +107,8 @@ impl Pinning {
         made
     }
 
-    fn make(&mut self, pid: Pid) -> Result<Vec<PathBuf>> {
+    fn make(&mut self, pid: Option<Pid>) -> Result<Vec<PathBuf>> {
+        let pid = pid.map_or_else(|| "PID".to_string(), |p| p.to_string());
         self.root.ensure()?;
         self.record = Some(resources::record(
             &self.root,
@@ -292,9 +294,7 @@ pub fn unpin(root: &Root, name: &str) -> Result<usize> {
         ),
         _ => {}
     }
-    let n = pin_state::remove(root, &st)?;
-    trace::say(M, format!("unpinned {n} namespaces of {name}"));
-    Ok(n)
+    pin_state::remove(root, &st)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use nix::mount::MntFlags;
 
 use super::stack::{Stack, record_path};
@@ -71,6 +71,30 @@ pub fn known(root: &Root, target: &Path) -> Result<Known> {
             .into_iter()
             .find(|r| r.kind == MOUNT_KIND.name() && r.id == id),
         record: record_path(root, target).exists(),
+    })
+}
+
+/// [`known`], failing where the records cannot be read (another user's
+/// root) instead of taking them for absent.
+pub fn known_strict(root: &Root, target: &Path) -> Result<Known> {
+    let lock = root.data.join("resources.lock");
+    let ledger = if lock
+        .try_exists()
+        .with_context(|| format!("stat {}", lock.display()))?
+    {
+        resources::list(root)?
+    } else {
+        Vec::new()
+    };
+    let id = target.display().to_string();
+    let record = record_path(root, target);
+    Ok(Known {
+        ledger: ledger
+            .into_iter()
+            .find(|r| r.kind == MOUNT_KIND.name() && r.id == id),
+        record: record
+            .try_exists()
+            .with_context(|| format!("stat {}", record.display()))?,
     })
 }
 
