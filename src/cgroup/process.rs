@@ -107,6 +107,9 @@ pub fn run(group: &Group, argv: &[String]) -> Result<Ran> {
     let oom_before = group.oom_kills();
     let mut hooks = IntoGroup { group, pid: None };
     let outcome = ns::run(Spec::new(argv.to_vec()), &mut hooks)?;
+    // The group's OOM count afterwards (a plan reads it too, as the run
+    // it lists would).
+    let oom_after = group.oom_kills();
     Ok(match outcome {
         Outcome::Planned => Ran::Planned,
         Outcome::NotStarted { message, code } => Ran::NotStarted { message, code },
@@ -114,7 +117,7 @@ pub fn run(group: &Group, argv: &[String]) -> Result<Ran> {
             hooks.pid.unwrap_or(0),
             exit,
             oom_before,
-            group.oom_kills(),
+            oom_after,
         )),
     })
 }

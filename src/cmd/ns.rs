@@ -11,6 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+mod kinds;
+
+pub use kinds::{Kinds, NsTypeArg};
+
 use super::Ctx;
 use crate::ns::runner::{self, Event};
 use crate::ns::{Caller, EnterRequest, EnterTarget, NsType, Outcome, RunRequest, inode, list, pin};
@@ -28,94 +32,6 @@ pub enum Command {
     Enter(EnterArgs),
     /// Remove pinned namespaces
     Unpin(UnpinArgs),
-}
-
-/// A kind of namespace, as `--type` names it (`/proc/PID/ns/NAME`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum NsTypeArg {
-    /// The view of the cgroup tree
-    Cgroup,
-    /// System V IPC and POSIX message queues
-    Ipc,
-    /// Mounts
-    Mnt,
-    /// Network devices, addresses, routes
-    Net,
-    /// Process ids
-    Pid,
-    /// The boot-time and monotonic clocks
-    Time,
-    /// User and group ids
-    User,
-    /// Hostname and domain name
-    Uts,
-}
-
-impl From<NsTypeArg> for NsType {
-    fn from(a: NsTypeArg) -> NsType {
-        match a {
-            NsTypeArg::Cgroup => NsType::Cgroup,
-            NsTypeArg::Ipc => NsType::Ipc,
-            NsTypeArg::Mnt => NsType::Mnt,
-            NsTypeArg::Net => NsType::Net,
-            NsTypeArg::Pid => NsType::Pid,
-            NsTypeArg::Time => NsType::Time,
-            NsTypeArg::User => NsType::User,
-            NsTypeArg::Uts => NsType::Uts,
-        }
-    }
-}
-
-/// Which kinds of namespace a command names, one flag per kind.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Kinds {
-    /// Process ids (CMD is PID 1)
-    #[arg(long)]
-    pub pid: bool,
-    /// Hostname and domain name
-    #[arg(long)]
-    pub uts: bool,
-    /// System V IPC and POSIX message queues
-    #[arg(long)]
-    pub ipc: bool,
-    /// Network devices, addresses, routes
-    #[arg(long)]
-    pub net: bool,
-    /// Mounts
-    #[arg(long)]
-    pub mnt: bool,
-    /// User and group ids
-    #[arg(long)]
-    pub user: bool,
-    /// The view of the cgroup tree
-    #[arg(long)]
-    pub cgroup: bool,
-    /// The boot-time and monotonic clocks
-    #[arg(long)]
-    pub time: bool,
-    /// Every kind
-    #[arg(long)]
-    pub all: bool,
-}
-
-impl Kinds {
-    /// The kinds named, in the order `lsns` lists them (all with --all).
-    pub fn types(&self) -> Vec<NsType> {
-        let on = [
-            (NsType::Cgroup, self.cgroup),
-            (NsType::Ipc, self.ipc),
-            (NsType::Mnt, self.mnt),
-            (NsType::Net, self.net),
-            (NsType::Pid, self.pid),
-            (NsType::Time, self.time),
-            (NsType::User, self.user),
-            (NsType::Uts, self.uts),
-        ];
-        on.into_iter()
-            .filter(|(_, b)| *b || self.all)
-            .map(|(t, _)| t)
-            .collect()
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,11 +119,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         }
         Command::Show(a) => {
             let shown = list::show(a.pid)?;
-            if shown.base != 1 {
-                trace::warn(format!(
-                    "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them): comparing with this glassbox process (PID {}) instead",
-                    shown.base
-                ));
+            if let Some(why) = shown.instead_of_pid1() {
+                trace::warn(why);
             }
             print!("{}", list::render_show(a.pid, shown.base, &shown.rows));
             Ok(ExitCode::SUCCESS)

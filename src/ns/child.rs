@@ -201,6 +201,19 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
     Ok(())
 }
 
+/// For a `--dry-run` plan: would the child find CMD? Without a rootfs it
+/// looks where the child will (glassbox's own view of the files); a rootfs
+/// was checked from outside before anything started. `Err`: the message
+/// and exit code the child would fail with.
+pub fn would_resolve(spec: &Spec) -> Result<(), (String, u8)> {
+    if spec.rootfs.is_some() {
+        return Ok(());
+    }
+    resolve(&spec.argv[0], &spec.path_var())
+        .map(|_| ())
+        .map_err(|Fail(e, code)| (format!("{e:#}"), code))
+}
+
 /// Docker's message for a command that is nowhere in `$PATH`.
 pub fn not_found_message(cmd: &str) -> String {
     if cmd.contains('/') {
@@ -333,7 +346,14 @@ pub fn loop_point(start: &Path) -> PathBuf {
     start.to_path_buf()
 }
 
+/// Put the given stdio on 0, 1 and 2. With given descriptors (pipes, a
+/// pty), every other descriptor is marked close-on-exec, so CMD holds no
+/// copy of its own pipes' other ends (it would never see end-of-file on
+/// stdin) nor any other file of its parent (a shim's log, its socket).
+/// With glassbox's own stdio, CMD inherits what glassbox was given, as a
+/// shell's command does.
 fn setup_stdio(stdio: Stdio) -> Result<()> {
+    let given = !matches!(stdio, Stdio::Inherit);
     let dup_to = |fd: &OwnedFd, target: i32| -> Result<()> {
         // SAFETY: dup2 on fds we own onto the standard numbers.
         if unsafe { libc::dup2(fd.as_raw_fd(), target) } == -1 {
@@ -363,6 +383,38 @@ fn setup_stdio(stdio: Stdio) -> Result<()> {
             }
         }
     }
+    if given {
+        close_others_on_exec()?;
+    }
+    Ok(())
+}
+
+/// Mark every descriptor above 2 close-on-exec (`close_range(2)`).
+fn close_others_on_exec() -> Result<()> {
+    // SAFETY: close_range with a flag that only sets FD_CLOEXEC; no
+    // descriptor is closed, so nothing this process uses goes away.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Before Linux 5.11: one fcntl per open descriptor.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("list /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; one that was the
+        // directory listing's own is already closed and fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     Ok(())
 }
 
@@ -381,15 +433,27 @@ fn restore_signals() -> Result<()> {
         None,
     )
     .context("sigprocmask(2) SIG_SETMASK to the empty set")?;
+    // The kernel's own call: the C library refuses the real-time signals
+    // it reserves (32, 33), and those can be inherited ignored too.
+    let default = [0u64; 4]; // a struct sigaction with SIG_DFL, no flags, no mask
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: setting a disposition to SIG_DFL is always sound; the
-        // numbers the C library reserves for itself (32, 33) are refused
-        // with EINVAL, which is ignored.
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
+        // SAFETY: rt_sigaction with a zeroed (SIG_DFL) action of the
+        // kernel's size, no old action, and the kernel's sigset size.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+        if r == -1 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("rt_sigaction(2) signal {sig} to SIG_DFL"));
         }
     }
     Ok(())

@@ -134,6 +134,16 @@ pub struct Shown {
     pub rows: Vec<inode::Compare>,
 }
 
+impl Shown {
+    /// Why the comparison is not with PID 1, when it is not.
+    pub fn instead_of_pid1(&self) -> Option<String> {
+        (self.base != 1).then(|| format!(
+            "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them): comparing with this glassbox process (PID {}) instead",
+            self.base
+        ))
+    }
+}
+
 /// The namespaces of `pid` beside PID 1's, or beside this process's when
 /// none of PID 1's can be read.
 pub fn show(pid: u32) -> anyhow::Result<Shown> {

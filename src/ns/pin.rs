@@ -212,7 +212,15 @@ fn create_mount_point(target: &std::path::Path) -> Result<()> {
 /// what to do, so CMD never runs in the host's namespace by mistake.
 pub fn pinned(root: &Root, name: &str, only: &[NsType]) -> Result<Vec<(NsType, PathBuf)>> {
     let d = dir(root, name)?;
-    let st = inspect_dir(root, name, &d)?;
+    let Some(st) = read_pin(root, name, &d)? else {
+        // A plan made without the right to read the pin: the files it
+        // would join, of the kinds asked for (every pinnable one with none).
+        return Ok(NsType::JOIN_ORDER
+            .into_iter()
+            .filter(|t| pinnable(*t) && (only.is_empty() || only.contains(t)))
+            .map(|t| (t, d.join(t.proc_name())))
+            .collect());
+    };
     if !st.dir_exists {
         bail!(
             "no namespaces are pinned as {name:?} (nothing in {}): pin some with `glassbox ns run --pin {name} --net ... -- CMD`",
@@ -279,11 +287,34 @@ pub fn pinned(root: &Root, name: &str, only: &[NsType]) -> Result<Vec<(NsType, P
     Ok(out)
 }
 
+/// Look at the pin NAME in `d` (a detail step). Under `--dry-run` without
+/// the right to read this root's run directory or ledger (not root), the
+/// plan lists the read as needing root and `None` is returned.
+fn read_pin(root: &Root, name: &str, d: &std::path::Path) -> Result<Option<pin_state::PinState>> {
+    let read = Step::new(M, Action::FileRead, format!("read the pin {name}"))
+        .arg("path", d.display())
+        .shell(format!("ls -l {}", d.display()))
+        .why("A pin's record and the kind of each of its files (asked of the kernel) say whether it is whole.")
+        .detail()
+        .observe_or_plan(|| {
+            for p in [d.to_path_buf(), root.data.join("resources.lock")] {
+                p.try_exists()
+                    .with_context(|| format!("stat {}", p.display()))?;
+            }
+            inspect_dir(root, name, d)
+        })?;
+    Ok(read.value())
+}
+
 /// Unmount the pins of NAME (the namespaces die once nothing else holds
 /// them), and roll back a half-made or damaged pin just the same.
 pub fn unpin(root: &Root, name: &str) -> Result<usize> {
     let d = dir(root, name)?;
-    let st = inspect_dir(root, name, &d)?;
+    let Some(st) = read_pin(root, name, &d)? else {
+        // A plan made without the right to read the pin: nothing more can
+        // be said of what removing it takes.
+        return Ok(0);
+    };
     match st.verdict() {
         Verdict::Absent => bail!(
             "no namespaces are pinned as {name:?} (nothing in {}): nothing to unpin",

@@ -243,6 +243,11 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Done<Child>> {
     drop(joins);
     match handshake(&mut child, &plan_spec, hooks, &parent_chan) {
         Ok(()) => Ok(Done::Ran(child)),
+        Err(e) if e.is::<ChildError>() => {
+            // The child said why it cannot go on and exits by itself.
+            let _ = child.wait();
+            Err(e)
+        }
         Err(e) => {
             // Nothing may survive a failed start.
             child.abandon();
@@ -390,6 +395,10 @@ fn plan(p: &PlanSpec, spec: &Spec, joins: &[child::Join], hooks: &mut dyn Hooks)
     }
     hooks.created(None)?;
     child::setup(spec, joins)?;
+    if let Err((message, code)) = child::would_resolve(spec) {
+        // The child would fail here, before its Ready: so does the plan.
+        return Err(anyhow!(ChildError { message, code }));
+    }
     hooks.ready(None)?;
     if p.inherit_stdio && would_take_terminal() {
         terminal_step("PID").run(|| Ok(()))?;

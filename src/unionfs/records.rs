@@ -115,6 +115,17 @@ pub fn clear(root: &Root, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Drop both records of the overlay on `target`, which this command knows
+/// it made (in a `--dry-run` plan: the steps a real run takes).
+pub fn clear_recorded(root: &Root, target: &Path) -> Result<()> {
+    resources::forget(root, MOUNT_KIND.name(), &target.display().to_string())?;
+    crate::host::remove_file(
+        M,
+        &record_path(root, target),
+        "The stack is no longer mounted: its record of layers describes nothing.",
+    )
+}
+
 /// Is an overlay the top mount at `target`?
 fn overlay_mounted(target: &Path) -> Result<bool> {
     Ok(mountinfo::read(None)?

@@ -596,7 +596,10 @@ fn records_step(root: &Root, target: &Path) -> Step {
 pub fn umount_planned(root: &Root, target: &Path) -> Result<Unmounted> {
     let target = absolute_target(target)?;
     records_step(root, &target).run(|| Ok(()))?;
-    unmount_known(root, &target)
+    unmount_known(root, &target)?;
+    // The records a real mount made, which the plan did not.
+    records::clear_recorded(root, &target)?;
+    Ok(Unmounted::Unmounted)
 }
 
 /// Unmount this root's overlay at `target` (absolute) and drop its
