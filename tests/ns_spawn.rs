@@ -23,12 +23,40 @@ const HELPER_ENV: &str = "GLASSBOX_SPAWN_TEST_BODY";
 /// helper variable set (the test then runs its body), and fail when the
 /// body failed.
 fn in_a_fresh_process(name: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(HELPER_ENV, "1")
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // A body that hangs (CMD waiting for an end-of-file that never comes)
+    // fails the test instead of hanging the suite.
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    // SAFETY: kill(2) of the body process, our own child.
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let timed_out = watchdog.join().unwrap();
+    assert!(
+        !timed_out,
+        "the body of {name} hung for 60 s and was killed"
+    );
     assert!(
         out.status.success(),
         "the body of {name} failed\n--- stdout\n{}\n--- stderr\n{}",
