@@ -102,6 +102,13 @@ fn stdio_through_pipes_the_caller_gives() {
         stderr: stderr_w,
     };
     let mut child = start(spec);
+    // No terminal to hand over: CMD stays in its parent's process group.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
+    assert_eq!(
+        stat_fields(&stat)[1],
+        nix::unistd::getpgrp().as_raw() as i64,
+        "CMD's process group: {stat}"
+    );
     let mut input = std::fs::File::from(stdin_w);
     input.write_all(b"through the pipe\n").unwrap();
     drop(input);
