@@ -423,7 +423,7 @@ fn without_root_a_plan_shows_what_needs_root_and_never_fails() {
         );
         let needs_root: Vec<&String> = steps
             .iter()
-            .filter(|(s, r)| s.ends_with("(needs root)") && r == "planned")
+            .filter(|(s, r)| s.ends_with("(needs root: not read in this plan)") && r == "planned")
             .map(|(s, _)| s)
             .collect();
         assert!(

@@ -32,7 +32,7 @@
 //! planned; the store remembers what its plan made, so the rest of the
 //! plan finds it as the real run would, and the plan lists the steps the
 //! run takes. A read the plan may not make (the store is root's alone) is
-//! listed as needing root ([`crate::trace::Step::read_or_plan`]).
+//! listed as needing root ([`crate::trace::Step::observe_or_plan`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -250,7 +250,7 @@ impl Store {
             format!("look at the image store in {}", s.dir.display()),
         )
         .arg("dir", s.dir.display())
-        .read_or_plan(|| {
+        .detail().observe_or_plan(|| {
             let mut missing = Vec::new();
             for d in &dirs {
                 match fs::symlink_metadata(d) {
@@ -437,7 +437,7 @@ impl Store {
         )
         .arg("path", path.display())
         .shell(format!("cat {}", path.display()))
-        .read_or_plan(|| self.images())
+        .detail().observe_or_plan(|| self.images())
     }
 
     /// Write `images.json`; whether it ran or was only planned.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use nix::mount::{MntFlags, MsFlags};
 
-use crate::host::mount::mount;
+use crate::host::mount::{mount, mount_step};
 use crate::host::mountinfo;
 use crate::trace::{self, Action, Mechanism, Step};
 
@@ -56,16 +56,14 @@ fn propagation_summary() -> String {
 /// `mount --make-rprivate /`, showing the `shared:N` tags before and after.
 pub fn make_private() -> Result<()> {
     trace::say(M, format!("propagation before: {}", propagation_summary()));
-    mount(
-        M,
-        "none",
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-        "The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.",
-    )?;
-    if !trace::dry_run() {
+    let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    let done = mount_step(M, "none", Path::new("/"), None, flags, None)
+        .why("The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.")
+        .apply(|| {
+            nix::mount::mount(Some("none"), "/", None::<&str>, flags, None::<&str>)
+                .context("mount(2) --make-rprivate /")
+        })?;
+    if done.ran() {
         trace::say(M, format!("propagation after:  {}", propagation_summary()));
     }
     Ok(())

@@ -101,6 +101,13 @@ fn update<T>(root: &Root, f: impl FnOnce(&mut Vec<Resource>) -> Result<T>) -> Re
     Ok(out)
 }
 
+/// Under `--dry-run`: list in the plan the ledger write that a real run
+/// makes at this point (a state step, shown at `-vv`), writing nothing, so
+/// that the plan is the run step for step.
+fn plan_ledger_write(root: &Root) -> Result<()> {
+    super::atomic::write_bytes(&ledger(root), b"")
+}
+
 /// All recorded resources.
 pub fn list(root: &Root) -> Result<Vec<Resource>> {
     let _lock = StateLock::shared(&ledger_lock(root))?;
@@ -121,6 +128,7 @@ pub struct Pending {
 /// already recorded as live (someone else owns it).
 pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending> {
     if crate::trace::dry_run() {
+        plan_ledger_write(root)?;
         return Ok(Pending {
             root: root.clone(),
             kind: kind.into(),
@@ -165,8 +173,9 @@ impl Pending {
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
         if crate::trace::dry_run() {
-            // Nothing was recorded (see `record`), so nothing to mark.
-            return Ok(());
+            // Nothing was recorded (see `record`), so nothing to mark; the
+            // plan lists the write a real run makes here.
+            return plan_ledger_write(&self.root);
         }
         let (kind, id) = (self.kind.clone(), self.id.clone());
         update(&self.root, |all| {
@@ -211,7 +220,7 @@ pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
 /// Drop the record of a resource that has been removed.
 pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
     if crate::trace::dry_run() {
-        return Ok(());
+        return plan_ledger_write(root);
     }
     update(root, |all| {
         all.retain(|r| !(r.kind == kind && r.id == id));
