@@ -76,7 +76,8 @@ fn read_ours(root: &Root) -> Result<Done<AuthFile>> {
         format!("read {}", path.display()),
     )
     .arg("path", path.display())
-    .detail().observe_or_plan(|| Ok(crate::state::read_json::<AuthFile>(&path)?.unwrap_or_default()))
+    .detail()
+    .observe_or_plan(|| Ok(crate::state::read_json::<AuthFile>(&path)?.unwrap_or_default()))
 }
 
 /// Find credentials for `domain`: glassbox's file first, then Docker's.

@@ -87,7 +87,8 @@ impl Registry {
             format!("read {}", daemon_json.display()),
         )
         .arg("path", daemon_json.display())
-        .detail().observe_or_plan(|| crate::state::read_json(&daemon_json))?
+        .detail()
+        .observe_or_plan(|| crate::state::read_json(&daemon_json))?
         .value()
         .flatten()
         .unwrap_or_default();

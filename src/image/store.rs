@@ -250,7 +250,8 @@ impl Store {
             format!("look at the image store in {}", s.dir.display()),
         )
         .arg("dir", s.dir.display())
-        .detail().observe_or_plan(|| {
+        .detail()
+        .observe_or_plan(|| {
             let mut missing = Vec::new();
             for d in &dirs {
                 match fs::symlink_metadata(d) {
@@ -437,7 +438,8 @@ impl Store {
         )
         .arg("path", path.display())
         .shell(format!("cat {}", path.display()))
-        .detail().observe_or_plan(|| self.images())
+        .detail()
+        .observe_or_plan(|| self.images())
     }
 
     /// Write `images.json`; whether it ran or was only planned.

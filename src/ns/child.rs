@@ -16,6 +16,7 @@ use super::kind::NsType;
 use super::rootfs::{self, DevOptions};
 use super::spec::{Spec, Stdio};
 use super::sync::{Channel, Msg};
+use super::walls;
 use crate::trace::{Action, Mechanism, Step};
 
 const M: Mechanism = Mechanism::Ns;
@@ -73,6 +74,13 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
     }
     setup(&spec, &joins)?;
     drop(joins);
+    let mut spec = spec;
+    if spec.container.as_ref().is_some_and(|c| c.console)
+        && let Some(slave) = super::console::setup(Some(chan))?
+    {
+        spec.stdio = Stdio::Pty(slave);
+    }
+    become_user(&spec)?;
     let argv: Vec<CString> = spec
         .argv
         .iter()
@@ -157,7 +165,12 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
                     mqueue: !ns.is_new(NsType::User) || ns.is_new(NsType::Ipc),
                     fresh_sysfs: !ns.is_new(NsType::User) || ns.is_new(NsType::Net),
                 };
-                rootfs::prepare(root, opts, &spec.mounts)?;
+                let view = spec
+                    .container
+                    .as_ref()
+                    .map(|c| c.cgroup_view.clone())
+                    .unwrap_or_default();
+                rootfs::prepare(root, opts, &spec.mounts, &view)?;
                 rootfs::pivot(root)?;
             }
             None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,
@@ -182,16 +195,57 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
                 .with_context(|| format!("chdir to the working directory {}", dir.display()))
         })?;
     }
+    if let Some(c) = &spec.container
+        && spec.rootfs.is_some()
+    {
+        for p in &c.masked_paths {
+            walls::mask(p)?;
+        }
+        for p in &c.readonly_paths {
+            walls::readonly(p)?;
+        }
+        if c.readonly_rootfs {
+            walls::readonly_root()?;
+        }
+    }
+    Ok(())
+}
+
+/// The last of the setup, in the child as in a plan: a container drops the
+/// capabilities Docker drops, then the process takes its user and groups.
+pub fn become_user(spec: &Spec) -> Result<()> {
+    let groups = spec
+        .container
+        .as_ref()
+        .map(|c| c.groups.clone())
+        .unwrap_or_default();
+    if let Some(keep) = spec.container.as_ref().and_then(|c| c.keep_caps.as_ref()) {
+        walls::drop_capabilities(keep)?;
+    }
     if let Some((uid, gid)) = spec.user {
+        let shown_groups = if groups.is_empty() {
+            "--clear-groups".to_string()
+        } else {
+            format!(
+                "--groups={}",
+                groups
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
         Step::new(M, Action::Syscall, format!("become uid {uid} gid {gid}"))
             .arg("uid", uid)
             .arg("gid", gid)
+            .arg("groups", format!("{groups:?}"))
             .shell(format!(
-                "setpriv --reuid={uid} --regid={gid} --clear-groups"
+                "setpriv --reuid={uid} --regid={gid} {shown_groups}"
             ))
             .man("setresuid(2)")
             .run(|| {
-                nix::unistd::setgroups(&[]).context("setgroups(2)")?;
+                let gids: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+                nix::unistd::setgroups(&gids).context("setgroups(2)")?;
                 nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
                     .context("setresgid(2)")?;
                 nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))

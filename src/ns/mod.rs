@@ -20,7 +20,9 @@
 
 pub mod child;
 pub mod clone;
+pub mod console;
 pub mod inode;
+pub mod inroot;
 pub mod kind;
 pub mod list;
 pub mod pin;
@@ -33,6 +35,7 @@ pub mod signals;
 pub mod spawn;
 pub mod spec;
 pub mod sync;
+pub mod walls;
 
 use std::path::PathBuf;
 

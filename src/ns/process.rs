@@ -93,6 +93,8 @@ pub struct Child {
     /// The terminal's foreground group to give back after the child exits.
     restore_tty: Option<Pid>,
     reaped: Option<Exit>,
+    /// The master of the terminal the child opened in its own devpts.
+    console: Option<OwnedFd>,
 }
 
 impl Child {
@@ -103,7 +105,17 @@ impl Child {
             pidfd,
             restore_tty: None,
             reaped: None,
+            console: None,
         }
+    }
+
+    pub(super) fn set_console(&mut self, master: OwnedFd) {
+        self.console = Some(master);
+    }
+
+    /// The master of the child's terminal, once (`-t`).
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
     }
 
     pub fn pid(&self) -> Pid {

@@ -61,6 +61,11 @@ pub trait Hooks {
     fn started(&mut self, _pid: Option<Pid>) -> Result<()> {
         Ok(())
     }
+    /// The child opened its terminal (a container with a console) and sent
+    /// the master: set its window size before CMD starts.
+    fn console(&mut self, _master: &OwnedFd) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// No callbacks.
@@ -395,6 +400,10 @@ fn plan(p: &PlanSpec, spec: &Spec, joins: &[child::Join], hooks: &mut dyn Hooks)
     }
     hooks.created(None)?;
     child::setup(spec, joins)?;
+    if spec.container.as_ref().is_some_and(|c| c.console) {
+        super::console::setup(None)?;
+    }
+    child::become_user(spec)?;
     if let Err((message, code)) = child::would_resolve(spec) {
         // The child would fail here, before its Ready: so does the plan.
         return Err(anyhow!(ChildError { message, code }));
@@ -432,10 +441,21 @@ fn handshake(
     }
     hooks.created(Some(pid))?;
     chan.send(&Msg::Go)?;
-    match chan.recv()? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Error { message, code }) => return Err(anyhow!(ChildError { message, code })),
-        other => bail!("the child died during setup (handshake got {other:?})"),
+    loop {
+        match chan.recv_with_fd()? {
+            Some((Msg::Ready, _)) => break,
+            Some((Msg::Console, Some(master))) => {
+                hooks.console(&master)?;
+                child.set_console(master);
+            }
+            Some((Msg::Error { message, code }, _)) => {
+                return Err(anyhow!(ChildError { message, code }));
+            }
+            other => bail!(
+                "the child died during setup (handshake got {:?})",
+                other.map(|(m, _)| m)
+            ),
+        }
     }
     hooks.ready(Some(pid))?;
     if p.inherit_stdio && stdin_is_tty() {
