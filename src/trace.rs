@@ -175,6 +175,32 @@ impl Step {
         self.execute(f)
     }
 
+    /// [`Step::observe`] for a read that needs root (entering a network
+    /// namespace, listing the firewall's rules). Under `--dry-run`, when the
+    /// read fails for lack of permission, the step is listed in the plan as
+    /// needing root and `Done::Planned` is returned: a plan made without
+    /// root goes on without the value and never fails for it. Otherwise it
+    /// is `observe`, its value `Done::Ran`.
+    pub fn observe_as_root<T>(mut self, f: impl FnOnce() -> Result<T>) -> Result<Done<T>> {
+        let start = Instant::now();
+        let result = f();
+        if let Err(e) = &result
+            && config().dry_run
+            && lacks_permission(e)
+        {
+            self.summary = format!("{} (needs root)", self.summary);
+            emit(&self, Outcome::Planned);
+            return Ok(Done::Planned);
+        }
+        let elapsed = start.elapsed();
+        match &result {
+            Ok(_) => emit(&self, Outcome::Ok(elapsed)),
+            Err(e) => emit(&self, Outcome::Failed(elapsed, format!("{e:#}"))),
+        }
+        let what = self.what_failed();
+        result.with_context(|| what).map(Done::Ran)
+    }
+
     fn execute<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         let result = f();
@@ -194,6 +220,16 @@ impl Step {
             None => self.summary.clone(),
         }
     }
+}
+
+/// Is EACCES or EPERM (as an I/O error or an errno) the cause of `err`?
+fn lacks_permission(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || e.downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|n| matches!(n, nix::errno::Errno::EPERM | nix::errno::Errno::EACCES))
+    })
 }
 
 /// What [`Step::apply`] did: ran the step (with its value), or only

@@ -101,6 +101,13 @@ fn update<T>(root: &Root, f: impl FnOnce(&mut Vec<Resource>) -> Result<T>) -> Re
     Ok(out)
 }
 
+/// Under `--dry-run` the ledger is neither read nor written (that may
+/// need root), but the plan lists the write the real run makes, so that it
+/// shows the same steps.
+fn plan_write(root: &Root) -> Result<()> {
+    super::atomic::write_step(&ledger(root), 0).run(|| Ok(()))
+}
+
 /// All recorded resources.
 pub fn list(root: &Root) -> Result<Vec<Resource>> {
     let _lock = StateLock::shared(&ledger_lock(root))?;
@@ -121,6 +128,7 @@ pub struct Pending {
 /// already recorded as live (someone else owns it).
 pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending> {
     if crate::trace::dry_run() {
+        plan_write(root)?;
         return Ok(Pending {
             root: root.clone(),
             kind: kind.into(),
@@ -166,7 +174,7 @@ impl Pending {
         self.done = true;
         if crate::trace::dry_run() {
             // Nothing was recorded (see `record`), so nothing to mark.
-            return Ok(());
+            return plan_write(&self.root);
         }
         let (kind, id) = (self.kind.clone(), self.id.clone());
         update(&self.root, |all| {
@@ -192,8 +200,11 @@ impl Drop for Pending {
 /// which `doctor` names and `system prune` finishes, never a live record
 /// of a half-removed object. Ids without a record are skipped.
 pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
-    if crate::trace::dry_run() || ids.is_empty() {
+    if ids.is_empty() {
         return Ok(());
+    }
+    if crate::trace::dry_run() {
+        return plan_write(root);
     }
     let me = std::process::id();
     update(root, |all| {
@@ -211,7 +222,7 @@ pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
 /// Drop the record of a resource that has been removed.
 pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
     if crate::trace::dry_run() {
-        return Ok(());
+        return plan_write(root);
     }
     update(root, |all| {
         all.retain(|r| !(r.kind == kind && r.id == id));
