@@ -98,7 +98,10 @@ pub struct VethAdd {
 #[derive(Debug, Clone)]
 pub enum VethMade {
     /// A member of the bridge's network, with its lease.
-    Bridged { net: Box<Network>, lease: Box<Lease> },
+    Bridged {
+        net: Box<Network>,
+        lease: Box<Lease>,
+    },
     /// A pair with no bridge; the host end holds the gateway.
     PointToPoint,
 }

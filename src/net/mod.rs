@@ -32,6 +32,7 @@ pub mod p2p;
 pub mod ports;
 pub mod recover;
 pub mod store;
+pub mod target;
 
 use anyhow::Result;
 
