@@ -32,7 +32,10 @@ fn every_argument_and_option_of_net_has_a_help_line() {
     walk(&net, "net".into(), &mut all);
     let mut missing = Vec::new();
     for (path, cmd) in &all {
-        if cmd.get_about().is_none_or(|a| a.to_string().trim().is_empty()) {
+        if cmd
+            .get_about()
+            .is_none_or(|a| a.to_string().trim().is_empty())
+        {
             missing.push(format!("{path}: the subcommand has no help"));
         }
         for arg in cmd.get_arguments() {
@@ -50,7 +53,11 @@ fn every_argument_and_option_of_net_has_a_help_line() {
         "these have an empty help line:\n  {}",
         missing.join("\n  ")
     );
-    assert!(all.len() > 15, "the walk found only {} subcommands", all.len());
+    assert!(
+        all.len() > 15,
+        "the walk found only {} subcommands",
+        all.len()
+    );
 }
 
 #[test]
@@ -85,7 +92,10 @@ fn sources() -> Vec<(String, String)> {
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "rs") {
-                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+                out.push((
+                    p.display().to_string(),
+                    std::fs::read_to_string(&p).unwrap(),
+                ));
             }
         }
     }
@@ -95,9 +105,10 @@ fn sources() -> Vec<(String, String)> {
 
 #[test]
 fn the_network_code_asks_no_dry_run_question_and_names_kinds_by_type() {
-    let kind_literal =
-        regex::Regex::new(r#"(record|forget)\(\s*[a-z_&]+,\s*"|kind\s*==\s*"(link|nft-table|iptables-rule)""#)
-            .unwrap();
+    let kind_literal = regex::Regex::new(
+        r#"(record|forget)\(\s*[a-z_&]+,\s*"|kind\s*==\s*"(link|nft-table|iptables-rule)""#,
+    )
+    .unwrap();
     for (path, text) in sources() {
         // A plan is the run: steps say whether they ran (Step::apply), a
         // mechanism never asks.

@@ -35,8 +35,7 @@ fn both_succeed(args: &[&str], (a, b): (Output, Output)) {
 }
 
 fn members(lab: &Lab, net: &str) -> usize {
-    let v: serde_json::Value =
-        serde_json::from_str(&lab.ok(&["network", "inspect", net])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["network", "inspect", net])).unwrap();
     v[0]["Containers"].as_object().map_or(0, |m| m.len())
 }
 
@@ -63,7 +62,15 @@ fn two_teardowns_of_one_member_at_once_both_succeed_and_leave_nothing() {
         assert!(!Path::new(&format!("/etc/netns/{c1}")).exists());
         // By hand, on a bridge.
         lab.ok(&["net", "veth", "add", "--ns", &c2, "--bridge", &br]);
-        let args = ["net", "veth", "del", "--ns", c2.as_str(), "--bridge", br.as_str()];
+        let args = [
+            "net",
+            "veth",
+            "del",
+            "--ns",
+            c2.as_str(),
+            "--bridge",
+            br.as_str(),
+        ];
         both_succeed(&args, twice_at_once(&lab, &args));
         assert_eq!(members(&lab, &br), 0, "round {round}");
         // By hand, point to point.
@@ -71,11 +78,19 @@ fn two_teardowns_of_one_member_at_once_both_succeed_and_leave_nothing() {
         let args = ["net", "veth", "del", "--ns", c3.as_str()];
         both_succeed(&args, twice_at_once(&lab, &args));
         // Only the two bridges are left, and their accept rules.
-        assert_eq!(lab.our_links().len(), 2, "round {round}: {:?}", lab.our_links());
+        assert_eq!(
+            lab.our_links().len(),
+            2,
+            "round {round}: {:?}",
+            lab.our_links()
+        );
     }
     // A teardown of what is already gone succeeds and says so.
     let out = lab.ok_stderr(&["network", "disconnect", "pair", &c1]);
-    assert!(out.contains("is not connected to network pair: nothing to do"), "{out}");
+    assert!(
+        out.contains("is not connected to network pair: nothing to do"),
+        "{out}"
+    );
     let out = lab.ok_stderr(&["net", "veth", "del", "--ns", &c3]);
     assert!(out.contains("nothing to remove"), "{out}");
     lab.ok(&["network", "rm", "pair"]);
@@ -124,7 +139,9 @@ fn veth_del_without_a_bridge_removes_a_bridged_member_too() {
     lab.ok(&["net", "veth", "del", "--ns", &c1]);
     assert_eq!(members(&lab, &br), 0);
     assert_eq!(lab.our_links(), vec![br.clone()]);
-    assert!(!sh_ok(&format!("ip -n {c1} link show eth0 >/dev/null 2>&1")));
+    assert!(!sh_ok(&format!(
+        "ip -n {c1} link show eth0 >/dev/null 2>&1"
+    )));
     lab.ok(&["net", "bridge", "del", &br]);
     assert!(lab.our_links().is_empty());
 }
@@ -143,7 +160,10 @@ fn prune_all_of_a_hand_made_network_drops_its_nat_and_ports() {
     assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
     assert!(!lab.nft_table_exists(), "the table outlived its network");
     let fw = std::fs::read_to_string(lab.root.path().join("firewall.json")).unwrap_or_default();
-    assert!(!fw.contains("10.85.0."), "firewall.json keeps the network's rules: {fw}");
+    assert!(
+        !fw.contains("10.85.0."),
+        "firewall.json keeps the network's rules: {fw}"
+    );
     let ledger = std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]", "{ledger}");
     assert!(!lab.ok(&["net", "show"]).contains("10.85.0."));
@@ -188,7 +208,10 @@ fn a_namespace_given_by_the_path_of_its_file_is_plugged_in_and_out() {
         "bypath",
         &pin_path,
     ]);
-    assert!(out.contains("web1 is on bypath as 10.86.0.2/24 (eth0)"), "{out}");
+    assert!(
+        out.contains("web1 is on bypath as 10.86.0.2/24 (eth0)"),
+        "{out}"
+    );
     assert_eq!(addr_in(&c1, "eth0"), "10.86.0.2");
     let hosts = std::fs::read_to_string(files.join("hosts")).unwrap();
     assert!(hosts.contains("10.86.0.2\tweb1"), "{hosts}");
@@ -200,14 +223,22 @@ fn a_namespace_given_by_the_path_of_its_file_is_plugged_in_and_out() {
     let proc_path = format!("/proc/{}/ns/net", sleeper.id());
     let out = lab.ok_stderr(&["network", "connect", "bypath", &proc_path]);
     assert!(
-        out.contains(&format!("pid-{} is on bypath as 10.86.0.3/24", sleeper.id())),
+        out.contains(&format!(
+            "pid-{} is on bypath as 10.86.0.3/24",
+            sleeper.id()
+        )),
         "{out}"
     );
-    assert!(ping(&c2, "10.86.0.2"), "the two members cannot reach each other");
+    assert!(
+        ping(&c2, "10.86.0.2"),
+        "the two members cannot reach each other"
+    );
     lab.ok(&["network", "disconnect", "bypath", &pin_path]);
     lab.ok(&["network", "disconnect", "bypath", &proc_path]);
     assert_eq!(members(&lab, "bypath"), 0);
-    assert!(!sh_ok(&format!("ip -n {c1} link show eth0 >/dev/null 2>&1")));
+    assert!(!sh_ok(&format!(
+        "ip -n {c1} link show eth0 >/dev/null 2>&1"
+    )));
     // By hand too, and a path that is no namespace is refused cleanly.
     let br = format!("{}n0", lab.names().link_prefix);
     lab.ok(&["net", "bridge", "add", &br, "--subnet", "10.87.0.0/24"]);
@@ -248,7 +279,10 @@ fn a_host_port_left_open_is_a_free_one_of_the_ephemeral_range_and_answers() {
     assert!(got.starts_with("chosen"), "{got}");
     // Two more ports than the range has left: refused, nothing made.
     let e = lab.fails(&["network", "connect", "-p", "80", "-p", "81", "rnd", &c3]);
-    assert!(e.contains("no free host port for 81/tcp in 40000-40003"), "{e}");
+    assert!(
+        e.contains("no free host port for 81/tcp in 40000-40003"),
+        "{e}"
+    );
     assert_eq!(members(&lab, "rnd"), 2);
     assert!(!rules(&lab).contains("40003"));
     lab.ok(&["network", "disconnect", "rnd", &c1]);
@@ -269,10 +303,17 @@ fn accept_rules_are_added_only_where_forward_really_drops() {
     let (br1, br2) = (format!("{prefix}n1"), format!("{prefix}n2"));
     let out = lab.ok_stderr(&["net", "bridge", "add", &br1, "--subnet", "10.89.0.0/24"]);
     assert!(!out.contains("FORWARD"), "{out}");
-    assert!(lab.our_iptables_rules().is_empty(), "{:?}", lab.our_iptables_rules());
+    assert!(
+        lab.our_iptables_rules().is_empty(),
+        "{:?}",
+        lab.our_iptables_rules()
+    );
     lab.ok(&["net", "veth", "add", "--ns", &c1, "--bridge", &br1]);
     lab.ok(&["net", "veth", "add", "--ns", &c2, "--bridge", &br1]);
-    assert!(ping(&c1, "10.89.0.3"), "bridged traffic must pass an accepting FORWARD");
+    assert!(
+        ping(&c1, "10.89.0.3"),
+        "bridged traffic must pass an accepting FORWARD"
+    );
     lab.ok(&["net", "veth", "del", "--ns", &c1]);
     lab.ok(&["net", "veth", "del", "--ns", &c2]);
     // Now FORWARD drops: glassbox says so and accepts its own traffic in
@@ -280,15 +321,23 @@ fn accept_rules_are_added_only_where_forward_really_drops() {
     lab.host_sh("iptables -w -P FORWARD DROP");
     let out = lab.ok_stderr(&["net", "bridge", "add", &br2, "--subnet", "10.90.0.0/24"]);
     assert!(
-        out.contains("FORWARD drops bridged traffic here: adding glassbox's own accept rules to DOCKER-USER"),
+        out.contains(
+            "FORWARD drops bridged traffic here: adding glassbox's own accept rules to DOCKER-USER"
+        ),
         "{out}"
     );
     let ours = lab.our_iptables_rules();
     assert_eq!(ours.len(), 2, "{ours:?}");
-    assert!(ours.iter().all(|r| r.starts_with("-A DOCKER-USER ")), "{ours:?}");
+    assert!(
+        ours.iter().all(|r| r.starts_with("-A DOCKER-USER ")),
+        "{ours:?}"
+    );
     lab.ok(&["net", "veth", "add", "--ns", &c1, "--bridge", &br2]);
     lab.ok(&["net", "veth", "add", "--ns", &c2, "--bridge", &br2]);
-    assert!(ping(&c1, "10.90.0.3"), "bridged traffic dropped despite the accept rules");
+    assert!(
+        ping(&c1, "10.90.0.3"),
+        "bridged traffic dropped despite the accept rules"
+    );
     lab.ok(&["net", "veth", "del", "--ns", &c1]);
     lab.ok(&["net", "veth", "del", "--ns", &c2]);
     lab.ok(&["net", "bridge", "del", &br1]);
