@@ -12,12 +12,12 @@
 use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 
-use super::cidr;
 use super::iptables;
 use super::netlink::{self, Netlink};
 use super::store::{self, Network};
+use super::{LINK_KIND, cidr};
 use crate::state::Root;
-use crate::state::resources::{self, Owner, Phase};
+use crate::state::resources::{self, Owner, Phase, ResourceKind};
 
 /// Subnets a new network may not overlap: routes and addresses here, and
 /// other glassbox networks (whose bridge may not be up yet).
@@ -82,9 +82,9 @@ pub fn owner(root: &Root, net: &Network) -> Owner {
 
 /// This root's ledger record of link `name`, if any.
 pub fn record_of(root: &Root, name: &str) -> Result<Option<resources::Resource>> {
-    Ok(resources::list(root)?
+    Ok(super::ledger(root)?
         .into_iter()
-        .find(|r| r.kind == super::LINK_KIND_NAME && r.id == name))
+        .find(|r| r.kind == LINK_KIND.name() && r.id == name))
 }
 
 /// Create the bridge of `net`, give it the gateway address, bring it up,
@@ -92,7 +92,7 @@ pub fn record_of(root: &Root, name: &str) -> Result<Option<resources::Resource>>
 pub fn create(root: &Root, net: &Network) -> Result<()> {
     let owner = owner(root, net);
     let mut nl = Netlink::new()?;
-    let pending = resources::record(root, super::LINK_KIND_NAME, &net.bridge, owner.clone())?;
+    let pending = resources::record(root, LINK_KIND.name(), &net.bridge, owner.clone())?;
     nl.add_bridge(&net.bridge)?;
     pending.commit()?;
     if let Err(e) = configure(root, net, &mut nl, &owner) {
@@ -143,7 +143,7 @@ pub fn ensure(root: &Root, net: &Network) -> Result<()> {
         // A bridge whose creator died between making the link and marking
         // the record live: it is ours, finish it.
         Some(r) if r.phase == Phase::Pending => {
-            resources::record(root, super::LINK_KIND_NAME, &net.bridge, owner.clone())?.commit()?
+            resources::record(root, LINK_KIND.name(), &net.bridge, owner.clone())?.commit()?
         }
         Some(_) => {}
     }
@@ -193,7 +193,7 @@ pub fn remove(root: &Root, net: &Network) -> Result<()> {
     let removed = (|| -> Result<()> {
         if record_of(root, &net.bridge)?.is_some() {
             Netlink::new()?.del_link(&net.bridge)?;
-            resources::forget(root, super::LINK_KIND_NAME, &net.bridge)?;
+            resources::forget(root, LINK_KIND.name(), &net.bridge)?;
         }
         Ok(())
     })();

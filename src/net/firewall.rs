@@ -9,6 +9,8 @@
 //! Coexisting with Docker's iptables rules is [`super::iptables`]'s job.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use ipnet::Ipv4Net;
@@ -20,9 +22,9 @@ use super::ports::Publish;
 use crate::state::resources::{self, Owner, Phase, ResourceKind, pid_alive};
 
 pub use super::iptables::{IPT_KIND, accept_chain};
-pub use super::nftable::{NFT_KIND, tool};
+pub use super::nftable::NFT_KIND;
 use crate::state::{Root, read_json, write_json};
-use crate::trace::Mechanism;
+use crate::trace::{Done, Mechanism};
 
 /// A masqueraded subnet (`net nat on`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,14 +76,33 @@ pub fn state_path(root: &Root) -> std::path::PathBuf {
     root.data.join("firewall.json")
 }
 
+/// The record as this command left it when its load into the kernel was
+/// only planned (`--dry-run`): nothing was written, so the rest of the
+/// plan reads this instead of the file, as the real run would read what
+/// it wrote.
+static PLANNED: Mutex<Option<(PathBuf, FwState)>> = Mutex::new(None);
+
+fn planned(root: &Root) -> Option<FwState> {
+    let guard = PLANNED.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .as_ref()
+        .filter(|(p, _)| *p == state_path(root))
+        .map(|(_, s)| s.clone())
+}
+
+fn remember_planned(root: &Root, state: &FwState) {
+    *PLANNED.lock().unwrap_or_else(|e| e.into_inner()) = Some((state_path(root), state.clone()));
+}
+
 /// Read, change and apply the firewall record under its lock. The record
 /// is written first, marked as being applied, then loaded into the
 /// kernel, then unmarked: a crash anywhere leaves a marked record, which
 /// the next update (or `system prune`) loads again. A record left marked
 /// is loaded even when `f` changes nothing.
 pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result<FwState> {
+    root.ensure()?;
     let _lock = super::store::lock_file(&root.data.join("firewall.lock"))?;
-    let mut state: FwState = read_json(&state_path(root))?.unwrap_or_default();
+    let mut state = load(root)?;
     // Under the lock no other command is applying: a mark is a dead one's.
     let interrupted = state.applying.is_some();
     let before = state.clone();
@@ -89,25 +110,27 @@ pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result
     if state.same_rules(&before) && !interrupted {
         return Ok(state);
     }
-    if crate::trace::dry_run() {
-        apply(root, &state)?;
-        return Ok(state);
-    }
     state.applying = Some(std::process::id());
     state.netns = netns::current();
     write_json(&state_path(root), &state)?;
-    if let Err(e) = apply(root, &state) {
-        // Put back what was there: the old record, in the kernel too.
-        let mut old = before;
-        old.applying = Some(std::process::id());
-        if write_json(&state_path(root), &old).is_ok() && apply(root, &old).is_ok() {
-            old.applying = None;
-            let _ = write_json(&state_path(root), &old);
+    let done = match apply(root, &state) {
+        Ok(done) => done,
+        Err(e) => {
+            // Put back what was there: the old record, in the kernel too.
+            let mut old = before;
+            old.applying = Some(std::process::id());
+            if write_json(&state_path(root), &old).is_ok() && apply(root, &old).is_ok() {
+                old.applying = None;
+                let _ = write_json(&state_path(root), &old);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     state.applying = None;
     write_json(&state_path(root), &state)?;
+    if !done.ran() {
+        remember_planned(root, &state);
+    }
     Ok(state)
 }
 
@@ -155,11 +178,12 @@ pub fn out_of_step(root: &Root) -> Result<Option<String>> {
         return Ok(None);
     }
     let table = root.names().firewall_table;
-    let recorded = root.data.join("resources.lock").exists()
-        && resources::list(root)?
-            .iter()
-            .any(|r| r.kind == NFT_KIND.name() && r.id == table);
-    let listing = nftable::list(&table);
+    let recorded = super::ledger(root)?
+        .iter()
+        .any(|r| r.kind == NFT_KIND.name() && r.id == table);
+    let Done::Ran(listing) = nftable::list(&table)? else {
+        return Ok(None);
+    };
     let want = nftable::comments(&batch(&table, &state));
     Ok(match listing {
         None if state.is_empty() => None,
@@ -181,7 +205,11 @@ pub fn out_of_step(root: &Root) -> Result<Option<String>> {
     })
 }
 
+/// The record: as this command planned it (`--dry-run`), else as saved.
 pub fn load(root: &Root) -> Result<FwState> {
+    if let Some(s) = planned(root) {
+        return Ok(s);
+    }
     Ok(read_json(&state_path(root))?.unwrap_or_default())
 }
 
@@ -267,16 +295,15 @@ pub fn batch(table: &str, state: &FwState) -> String {
 }
 
 /// Load `state` into the kernel as glassbox's table (or delete the table
-/// when nothing is left). The table is recorded in the ledger before it is
-/// made, unless this root's ledger already holds it live (then it is
-/// only replaced); a record a dead command left pending is taken over.
-fn apply(root: &Root, state: &FwState) -> Result<()> {
+/// when nothing is left); whether it ran or was only planned. The table
+/// is recorded in the ledger before it is made, unless it is live already
+/// (recorded so, or loaded earlier in this plan): then it is only
+/// replaced. A record a dead command left pending is taken over.
+fn apply(root: &Root, state: &FwState) -> Result<Done<()>> {
     let table = root.names().firewall_table;
     let script = batch(&table, state);
-    // Under --dry-run nothing is recorded (nor read: reading makes the
-    // ledger's lock file).
-    let live = !crate::trace::dry_run()
-        && resources::list(root)?
+    let live = planned(root).is_some_and(|s| !s.is_empty())
+        || super::ledger(root)?
             .iter()
             .any(|r| r.kind == NFT_KIND.name() && r.id == table && r.phase == Phase::Live);
     let pending = if state.is_empty() || live {
@@ -292,7 +319,7 @@ fn apply(root: &Root, state: &FwState) -> Result<()> {
         )?)
     };
     let n_rules = state.nat.len() + state.ports.len() * 4;
-    nftable::load(
+    let done = nftable::load(
         &table,
         &script,
         if state.is_empty() {
@@ -307,7 +334,7 @@ fn apply(root: &Root, state: &FwState) -> Result<()> {
     if state.is_empty() {
         resources::forget(root, NFT_KIND.name(), &table)?;
     }
-    Ok(())
+    Ok(done)
 }
 
 /// `net.ipv4.ip_forward=1`: the host routes between its links.
@@ -328,11 +355,20 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
     )
 }
 
+/// The sysctls this command has set (or planned to set): set once.
+static SET: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 fn sysctl(path: &str, value: &str, why: &str) -> Result<()> {
     let p = std::path::Path::new(path);
-    if std::fs::read_to_string(p)
-        .map(|s| s.trim() == value)
-        .unwrap_or(false)
+    let done_here = SET
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|s| s == path);
+    if done_here
+        || std::fs::read_to_string(p)
+            .map(|s| s.trim() == value)
+            .unwrap_or(false)
     {
         return Ok(());
     }
@@ -341,7 +377,11 @@ fn sysctl(path: &str, value: &str, why: &str) -> Result<()> {
         .shell(format!("sysctl -w {key}={value}"))
         .why(why)
         .man("proc_sys_net(5)")
-        .run(|| std::fs::write(p, value).with_context(|| format!("write {path}")))
+        .run(|| std::fs::write(p, value).with_context(|| format!("write {path}")))?;
+    SET.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_string());
+    Ok(())
 }
 
 /// Which firewall tools this host has, for `glassbox doctor`.
@@ -357,14 +397,18 @@ pub struct Backend {
 
 pub fn backend() -> Backend {
     let version = |prog: &str| {
-        tool(prog, &["--version"], None)
-            .ok()
-            .map(|s| s.trim().to_string())
+        let read = nftable::read(format!("{prog} --version"), prog, &["--version"], |said| {
+            Ok(said.ok.then(|| said.stdout.trim().to_string()))
+        });
+        match read {
+            Ok(Done::Ran(v)) => v,
+            _ => None,
+        }
     };
     Backend {
         nft: version("nft"),
         iptables: version("iptables"),
-        accept_chain: accept_chain().map(String::from),
+        accept_chain: accept_chain().value().flatten().map(String::from),
     }
 }
 

@@ -109,6 +109,31 @@ pub fn snapshot(root: &Root) -> Result<Vec<(Network, Vec<Lease>)>> {
         .collect()
 }
 
+/// `nets` with the leases this command holds in hand put in (each
+/// replacing the saved lease of its endpoint, its network added if it is
+/// not saved): what the files must say once this command's writes are
+/// done, the same whether they ran or were only planned.
+pub fn with_leases(
+    mut nets: Vec<(Network, Vec<Lease>)>,
+    in_hand: &[(Network, Lease)],
+) -> Vec<(Network, Vec<Lease>)> {
+    for (net, lease) in in_hand {
+        let i = match nets.iter().position(|(n, _)| n.name == net.name) {
+            Some(i) => i,
+            None => {
+                nets.push((net.clone(), Vec::new()));
+                nets.len() - 1
+            }
+        };
+        let leases = &mut nets[i].1;
+        match leases.iter_mut().find(|l| l.endpoint == lease.endpoint) {
+            Some(l) => *l = lease.clone(),
+            None => leases.push(lease.clone()),
+        }
+    }
+    nets
+}
+
 /// Hosts files glassbox wrote for `endpoint` that only leaving leases
 /// still name, and that `ip netns exec` reads (under `/etc/netns`): the
 /// member has left every network that gave it names.
@@ -126,12 +151,17 @@ pub fn orphaned_files(endpoint: &str, nets: &[(Network, Vec<Lease>)]) -> Vec<Pat
     out
 }
 
-/// Rewrite the hosts files of `endpoints` from the current leases, under
-/// one lock so that parallel connects and disconnects never write a stale
+/// Rewrite the hosts files of `endpoints` from the current leases (and
+/// the ones this command holds `in_hand`, see [`with_leases`]), under one
+/// lock so that parallel connects and disconnects never write a stale
 /// file; remove the files of those that have left every named network.
-pub fn refresh(root: &Root, endpoints: &BTreeSet<String>) -> Result<()> {
+pub fn refresh(
+    root: &Root,
+    endpoints: &BTreeSet<String>,
+    in_hand: &[(Network, Lease)],
+) -> Result<()> {
     let _lock = store::lock_file(&store::dir(root).join(".hosts.lock"))?;
-    let nets = snapshot(root)?;
+    let nets = with_leases(snapshot(root)?, in_hand);
     for e in endpoints {
         let (path, own, peers) = entries_for(e, &nets);
         if let Some(p) = path {

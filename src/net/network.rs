@@ -1,3 +1,5 @@
+//! Docker's networks as a library: the default network, find, create,
+//! remove, connect, disconnect, prune; what `network ...` and `run` call.
 //! A network's life: create it (its record, its bridge, its masquerade
 //! rule), plug members in and out, remove it. Each is a transaction: the
 //! network's record is written first, marked with the creating or removing
@@ -14,9 +16,8 @@ use std::net::Ipv4Addr;
 use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 
-use super::endpoint::{self, Attach, Target};
-use super::netlink::Netlink;
-use super::store::{self, Busy, Lease, Network, Op};
+use super::endpoint::{self, Attach, Attached, Detached, Target};
+use super::store::{self, Busy, Network, Op};
 use super::{bridge, cidr, ifname, nat, netns};
 use crate::state::Root;
 use crate::trace::{self, Mechanism};
@@ -49,6 +50,7 @@ fn new_default(root: &Root) -> Result<Network> {
 /// The default `bridge` network's record, made (without its bridge) on
 /// first use.
 pub fn default_network(root: &Root) -> Result<Network> {
+    root.ensure()?;
     let _g = store::global_lock(root)?;
     if let Some(n) = store::load(root, DEFAULT_NETWORK)? {
         return Ok(n);
@@ -108,6 +110,8 @@ pub fn check_usable(net: &Network) -> Result<()> {
 #[derive(Debug, Clone, Default)]
 pub struct Spec {
     pub name: String,
+    /// `bridge` (the only driver), or unset.
+    pub driver: Option<String>,
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
 }
@@ -126,6 +130,13 @@ fn check_gateway(subnet: Ipv4Net, gateway: Ipv4Addr) -> Result<()> {
 /// saved only with a network that was made.
 pub fn create(root: &Root, spec: &Spec) -> Result<Network> {
     store::validate_name(&spec.name)?;
+    if let Some(d) = spec.driver.as_deref()
+        && d != "bridge"
+    {
+        bail!(
+            "plugin \"{d}\" not found: glassbox has the bridge driver only (host and none are built in)"
+        );
+    }
     if PREDEFINED.contains(&spec.name.as_str()) {
         bail!(
             "network with name {} already exists (it is pre-defined)",
@@ -135,6 +146,7 @@ pub fn create(root: &Root, spec: &Spec) -> Result<Network> {
     if let (Some(s), Some(g)) = (spec.subnet, spec.gateway) {
         check_gateway(s, g)?;
     }
+    root.ensure()?;
     let _g = store::global_lock(root)?;
     clear_abandoned(root, &spec.name)?;
     if let Some(old) = store::load(root, &spec.name)? {
@@ -177,49 +189,10 @@ pub fn create(root: &Root, spec: &Spec) -> Result<Network> {
     };
     store::save(root, &net)?;
     let made = bridge::create(root, &net)
-        .and_then(|()| nat::nat_on(root, subnet).map(drop))
+        .and_then(|()| nat::masquerade(root, subnet, Some(net.bridge.clone())).map(drop))
         .and_then(|()| default.as_ref().map_or(Ok(()), |d| store::save(root, d)));
     if let Err(e) = made {
-        let _ = undo(root, &net);
-        return Err(e);
-    }
-    net.busy = None;
-    store::save(root, &net)?;
-    Ok(net)
-}
-
-/// `net bridge add NAME --subnet CIDR`: a network by hand, named after
-/// its bridge, with no masquerade and no names.
-pub fn add_bridge(root: &Root, name: &str, subnet: Ipv4Net) -> Result<Network> {
-    ifname::validate(name)?;
-    let _g = store::global_lock(root)?;
-    clear_abandoned(root, name)?;
-    if store::find(root, name)?.is_some() {
-        bail!("a network or bridge named {name} already exists: choose another name");
-    }
-    if Netlink::new()?.link(name)?.is_some() {
-        bail!(
-            "a link named {name} already exists on this host (`ip link show {name}`): choose another name"
-        );
-    }
-    bridge::check_free(root, subnet, &[])?;
-    let created = store::now_rfc3339();
-    let mut net = Network {
-        name: name.into(),
-        id: store::network_id(name, &created),
-        driver: "bridge".into(),
-        subnet,
-        gateway: cidr::gateway(subnet),
-        bridge: name.into(),
-        created,
-        manual: true,
-        default_bridge: false,
-        busy: Some(Busy::now(Op::Creating)),
-        netns: netns::current(),
-    };
-    store::save(root, &net)?;
-    if let Err(e) = bridge::create(root, &net) {
-        let _ = undo(root, &net);
+        let _ = teardown(root, &net);
         return Err(e);
     }
     net.busy = None;
@@ -245,13 +218,33 @@ pub fn remove(root: &Root, net: &Network) -> Result<()> {
     let mut marked = net.clone();
     marked.busy = Some(Busy::now(Op::Removing));
     store::save(root, &marked)?;
-    undo(root, &marked)
+    teardown(root, &marked)
 }
 
-/// Remove everything of `net` from the host, then its record; each part
-/// is "already gone" harmlessly, so this both undoes a half-made network
-/// and finishes a half-removed one.
-fn undo(root: &Root, net: &Network) -> Result<()> {
+/// `network rm NAME`: remove a network nothing is plugged into (members
+/// whose namespace went away are released first). A removal or creation
+/// that a command which died left half done is finished (undone) and
+/// counts as this one.
+pub fn rm(root: &Root, name: &str) -> Result<()> {
+    if PREDEFINED.contains(&name) {
+        bail!("{name} is a pre-defined network and cannot be removed");
+    }
+    root.ensure()?;
+    let _g = store::global_lock(root)?;
+    if clear_abandoned(root, name)? {
+        return Ok(());
+    }
+    let Some(net) = store::find(root, name)? else {
+        bail!("network {name} not found");
+    };
+    remove(root, &net)
+}
+
+/// Remove everything of `net` from the host (its masquerade and published
+/// ports, its accept rules, its bridge), then its record; each part is
+/// "already gone" harmlessly, so this both undoes a half-made network and
+/// finishes a half-removed one. It works from the record alone.
+pub fn teardown(root: &Root, net: &Network) -> Result<()> {
     nat::forget_network(root, net.subnet)?;
     bridge::remove(root, net)?;
     store::delete(root, &net.name)
@@ -274,33 +267,54 @@ pub fn clear_abandoned(root: &Root, name: &str) -> Result<bool> {
             b.pid
         ),
     );
-    undo(root, &net)?;
+    teardown(root, &net)?;
     Ok(true)
 }
 
-/// `network connect`: plug `target` into the network `key`.
-pub fn connect(root: &Root, key: &str, target: &Target, opts: &Attach) -> Result<(Network, Lease)> {
+/// Make sure what every member of `net` needs is there: for Docker's
+/// networks their masquerade (the default network's is switched on with
+/// its first member, as Docker does from the start), and the bridge,
+/// made on first use or finished after a crash.
+pub fn ensure(root: &Root, net: &Network) -> Result<()> {
+    if !net.manual {
+        nat::masquerade(root, net.subnet, Some(net.bridge.clone()))?;
+    }
+    bridge::ensure(root, net)
+}
+
+/// `network connect`: plug `target` into the network `key`, publishing
+/// `opts.ports` to its address; [`disconnect`] removes all of it.
+pub fn connect(
+    root: &Root,
+    key: &str,
+    target: &Target,
+    opts: &Attach,
+) -> Result<(Network, Attached)> {
+    root.ensure()?;
     let net = find(root, key)?;
     check_usable(&net)?;
     if net.default_bridge && !opts.aliases.is_empty() {
         bail!("network-scoped alias is supported only for containers in user defined networks");
     }
-    if net.default_bridge {
-        // Docker masquerades its default bridge from the start.
-        nat::nat_on(root, net.subnet)?;
-    }
-    let lease = endpoint::attach(root, &net, target, opts)?;
-    Ok((net, lease))
+    target.check()?;
+    ensure(root, &net)?;
+    let attached = endpoint::attach(root, &net, target, opts)?;
+    Ok((net, attached))
 }
 
-/// `network disconnect`: unplug member `endpoint` from the network `key`.
-/// A disconnect that a command which died left half done is finished,
-/// and counts as this one. Returns the lease and the ports that went.
-pub fn disconnect(root: &Root, key: &str, endpoint: &str) -> Result<(Lease, Vec<String>)> {
+/// `network disconnect`: unplug member `endpoint` from the network `key`
+/// (its veth, address, names and published ports). A disconnect that a
+/// command which died left half done is finished, and counts as this one;
+/// `None` if the member was not connected (already gone is success).
+pub fn disconnect(root: &Root, key: &str, endpoint: &str) -> Result<Option<Detached>> {
+    root.ensure()?;
     let net = find(root, key)?;
     let settled = endpoint::settle(root, &net)?;
-    if let Some((l, _)) = settled.into_iter().find(|(l, _)| l.endpoint == endpoint) {
-        return Ok((l, vec![]));
+    if let Some((lease, _)) = settled.into_iter().find(|(l, _)| l.endpoint == endpoint) {
+        return Ok(Some(Detached {
+            lease,
+            ports: vec![],
+        }));
     }
     endpoint::detach(root, &net, endpoint)
 }
@@ -308,6 +322,7 @@ pub fn disconnect(root: &Root, key: &str, endpoint: &str) -> Result<(Lease, Vec<
 /// `network prune`: remove every user network nothing is plugged into
 /// (after releasing members that went away); the names removed.
 pub fn prune(root: &Root) -> Result<Vec<String>> {
+    root.ensure()?;
     let _g = store::global_lock(root)?;
     let mut removed = Vec::new();
     for net in store::all(root)? {

@@ -9,14 +9,25 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::state::Root;
 use crate::state::resources::ResourceKind;
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
-/// Run a tool, feeding `stdin`; its stdout, or an error with its stderr.
-pub fn tool(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+/// What a tool said: whether it succeeded, and its output.
+#[derive(Debug, Clone)]
+pub struct Said {
+    pub ok: bool,
+    /// The exit code (`None` if a signal ended it).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Launch a tool, feeding `stdin`, and collect what it said. Only called
+/// from inside a step ([`tool`] for a change, [`read`] for a read).
+fn launch(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<Said> {
     let mut cmd = Command::new(prog);
     cmd.args(args)
         .stdin(if stdin.is_some() {
@@ -38,29 +49,98 @@ pub fn tool(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
     let out = child
         .wait_with_output()
         .with_context(|| format!("wait for {prog}"))?;
-    if !out.status.success() {
-        bail!(
-            "{prog} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    Ok(Said {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
+/// The error of a tool that failed; one that says it lacks permission
+/// carries `EPERM`, so that a plan made without root shows the step as
+/// needing root ([`Step::observe_or_plan`]).
+pub fn failed(prog: &str, args: &[&str], said: &Said) -> anyhow::Error {
+    let text = format!(
+        "{prog} {} failed (exit {}): {}",
+        args.join(" "),
+        said.code
+            .map_or("by a signal".to_string(), |c| c.to_string()),
+        said.stderr
+    );
+    let denied = [
+        "Permission denied",
+        "Operation not permitted",
+        "must be root",
+    ]
+    .iter()
+    .any(|w| said.stderr.contains(w));
+    if denied {
+        anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            said.stderr.clone(),
+        ))
+        .context(text)
+    } else {
+        anyhow::anyhow!(text)
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `nft list table ip TABLE`, or `None` if there is no such table.
-pub fn list(table: &str) -> Option<String> {
-    tool("nft", &["list", "table", "ip", table], None).ok()
+/// Run a tool that changes the host (inside the caller's step); its
+/// stdout, or an error with its stderr.
+pub fn tool(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let said = launch(prog, args, stdin)?;
+    if !said.ok {
+        return Err(failed(prog, args, &said));
+    }
+    Ok(said.stdout)
 }
 
+/// Run a tool that only reads, as a detail step: `answer` turns what it
+/// said into the value (a failure that means "not there" is an answer,
+/// not an error). In a plan made without root, a read the tool refuses
+/// is shown as needing root and gives `Done::Planned`.
+pub fn read<T>(
+    summary: String,
+    prog: &str,
+    args: &[&str],
+    answer: impl FnOnce(Said) -> Result<T>,
+) -> Result<Done<T>> {
+    Step::new(Mechanism::Net, Action::Process, summary)
+        .arg("command", format!("{prog} {}", args.join(" ")))
+        .shell(format!("{prog} {}", args.join(" ")))
+        .man(format!("{prog}(8)"))
+        .detail()
+        .observe_or_plan(|| answer(launch(prog, args, None)?))
+}
+
+/// `nft list table ip TABLE`: its listing, `None` if there is no such
+/// table; not read (`Done::Planned`) in a plan made without root.
+pub fn list(table: &str) -> Result<Done<Option<String>>> {
+    let args = ["list", "table", "ip", table];
+    read(format!("list nft table ip {table}"), "nft", &args, |said| {
+        if said.ok {
+            Ok(Some(said.stdout))
+        } else if said.stderr.contains("No such file or directory") {
+            Ok(None)
+        } else {
+            Err(failed("nft", &args, &said))
+        }
+    })
+}
+
+/// Is `table` in the kernel? (`false` where it cannot be read.)
 pub fn exists(table: &str) -> bool {
-    list(table).is_some()
+    matches!(list(table), Ok(Done::Ran(Some(_))))
 }
 
 /// May this process read the rule set (`nft list tables` works)?
 pub fn readable() -> bool {
-    tool("nft", &["list", "tables"], None).is_ok()
+    let args = ["list", "tables"];
+    matches!(
+        read("list nft tables".into(), "nft", &args, |said| Ok(said.ok)),
+        Ok(Done::Ran(true))
+    )
 }
 
 /// The comments of the rules in an nft script or listing, sorted: what
@@ -79,14 +159,14 @@ pub fn comments(text: &str) -> Vec<String> {
 }
 
 /// Load `script` (which deletes and re-creates `table`) in one
-/// transaction.
-pub fn load(table: &str, script: &str, summary: String) -> Result<()> {
+/// transaction; whether it ran or was only planned.
+pub fn load(table: &str, script: &str, summary: String) -> Result<Done<()>> {
     Step::new(Mechanism::Net, Action::Firewall, summary)
     .arg("table", table)
     .shell(format!("nft -f - <<'EOF'\n{script}EOF"))
     .why("One table of our own, replaced in one transaction: DNAT sends published ports to members, masquerade gives them the host's address outside.")
     .man("nft(8)")
-    .run(|| tool("nft", &["-f", "-"], Some(script)).map(drop))
+    .apply(|| tool("nft", &["-f", "-"], Some(script)).map(drop))
 }
 
 /// glassbox's nftables table.

@@ -8,14 +8,14 @@
 
 use std::net::Ipv4Addr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 
-use super::endpoint::Target;
+use super::endpoint::{Cable, HostEnd, Target};
 use super::netlink::Netlink;
-use super::{LINK_KIND_NAME, bridge, cidr, ifname};
+use super::{LINK_KIND, bridge, cidr, ifname};
 use crate::state::Root;
-use crate::state::resources::{self, Owner, Phase, pid_alive};
+use crate::state::resources::{self, Owner, Phase, ResourceKind, pid_alive};
 
 /// The host end and the temporary name of the other end, for `target`.
 pub fn names(root: &Root, target: &Target) -> (String, String) {
@@ -27,7 +27,8 @@ pub fn names(root: &Root, target: &Target) -> (String, String) {
 }
 
 /// Plug `target` in with address `ip`; the host end takes the subnet's
-/// first address.
+/// first address. The cable is [`endpoint`](super::endpoint)'s, with the
+/// host end holding the gateway instead of joining a bridge.
 pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
     let gw = cidr::gateway(ip.trunc());
     if gw == ip.addr() {
@@ -36,15 +37,14 @@ pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
             Ipv4Addr::from(u32::from(gw) + 1)
         );
     }
-    let ns = std::fs::File::open(&target.ns_path)
-        .with_context(|| format!("open network namespace {}", target.ns_path.display()))?;
+    target.check()?;
     let (host_if, peer_if) = names(root, target);
     let mut nl = Netlink::new()?;
     if let Some(r) = bridge::record_of(root, &host_if)? {
         if r.phase == Phase::Pending && !pid_alive(r.creator) {
             // Half made by a command that died: start again.
             nl.del_link(&host_if)?;
-            resources::forget(root, LINK_KIND_NAME, &host_if)?;
+            resources::forget(root, LINK_KIND.name(), &host_if)?;
         } else {
             bail!(
                 "a veth pair to {} is there already: remove it with `glassbox net veth del --ns {}`",
@@ -54,44 +54,42 @@ pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
         }
     }
     let mut inside = Netlink::in_netns(&target.ns_path, &target.ip_cmd)?;
+    let cable = Cable {
+        target,
+        host_if: host_if.clone(),
+        peer_if,
+        inner_if: "eth0".into(),
+        host_end: HostEnd::Address(Ipv4Net::new(gw, ip.prefix_len())?),
+        addr: ip,
+        gateway: gw,
+    };
+    // The record stays pending until the pair is wired: a pair half made
+    // by a command that died is the ledger's to remove.
     let pending = resources::record(
         root,
-        LINK_KIND_NAME,
+        LINK_KIND.name(),
         &host_if,
         Owner::Manual {
             command: format!("net veth add --ns {}", target.ns_shell),
         },
     )?;
-    nl.add_veth(&host_if, &peer_if)?;
-    let rest = (|| -> Result<()> {
-        let inner = "eth0";
-        nl.move_to_netns(&peer_if, &ns, &target.ns_shell, inner)?;
-        nl.add_address(&host_if, Ipv4Net::new(gw, ip.prefix_len())?)?;
-        nl.set_up(&host_if, true)?;
-        inside.add_address(inner, ip)?;
-        inside.set_up("lo", true)?;
-        inside.set_up(inner, true)?;
-        inside.add_route(Ipv4Net::default(), Some(gw), None)
-    })();
-    if let Err(e) = rest {
+    cable.make(&mut nl)?;
+    if let Err(e) = cable.wire(&mut nl, &mut inside) {
         let _ = nl.del_link(&host_if);
         return Err(e);
     }
     pending.commit()
 }
 
-/// Unplug `target`'s point-to-point pair; a pair already gone (its
-/// namespace was deleted) only has its record dropped.
-pub fn del(root: &Root, target: &Target) -> Result<()> {
+/// Unplug `target`'s point-to-point pair, from its record alone; true if
+/// there was one. A pair already gone (its namespace was deleted, or
+/// another command removed it) only has its record dropped.
+pub fn del(root: &Root, target: &Target) -> Result<bool> {
     let (host_if, _) = names(root, target);
-    let recorded = bridge::record_of(root, &host_if)?.is_some();
-    let mut nl = Netlink::new()?;
-    if !recorded {
-        bail!(
-            "no veth pair to {} was made by `glassbox net veth add` without --bridge",
-            target.ns_shell
-        );
+    if bridge::record_of(root, &host_if)?.is_none() {
+        return Ok(false);
     }
-    nl.del_link(&host_if)?;
-    resources::forget(root, LINK_KIND_NAME, &host_if)
+    Netlink::new()?.del_link(&host_if)?;
+    resources::forget(root, LINK_KIND.name(), &host_if)?;
+    Ok(true)
 }

@@ -143,13 +143,10 @@ fn leases_path(root: &Root, name: &str) -> PathBuf {
     dir(root).join(format!("{name}.leases.json"))
 }
 
-/// Take an exclusive state lock, except under `--dry-run` (which writes
-/// nothing and may run without root).
+/// Take an exclusive state lock (none in a plan, which writes nothing and
+/// may be made without root).
 pub fn lock_file(path: &Path) -> Result<Option<StateLock>> {
-    if crate::trace::dry_run() {
-        return Ok(None);
-    }
-    StateLock::exclusive(path).map(Some)
+    StateLock::for_change(path)
 }
 
 /// The lock of one network's record and leases.
@@ -191,9 +188,6 @@ pub fn load(root: &Root, name: &str) -> Result<Option<Network>> {
 }
 
 pub fn save(root: &Root, net: &Network) -> Result<()> {
-    if crate::trace::dry_run() {
-        return Ok(());
-    }
     write_json(&path(root, &net.name), net)
 }
 
@@ -253,9 +247,6 @@ pub fn leases(root: &Root, name: &str) -> Result<Vec<Lease>> {
 }
 
 pub fn save_leases(root: &Root, name: &str, leases: &[Lease]) -> Result<()> {
-    if crate::trace::dry_run() {
-        return Ok(());
-    }
     write_json(&leases_path(root, name), &leases)
 }
 
@@ -340,28 +331,35 @@ pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> 
     Ok(out)
 }
 
-/// Mark `endpoint`'s lease on `net` as worked on by this process (`op`);
-/// the lease as marked, `None` if there is none. Refused while another
-/// live command works on it.
-pub fn mark(root: &Root, net: &str, endpoint: &str, op: Op) -> Result<Option<Lease>> {
+/// What [`mark`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marked {
+    /// The lease, now marked by this process.
+    Mine(Lease),
+    /// No lease of that endpoint: it is not (or no longer) plugged in.
+    Absent,
+    /// Another live command is at work on it.
+    Busy(Busy),
+}
+
+/// Mark `endpoint`'s lease on `net` as worked on by this process (`op`),
+/// unless another live command is at work on it.
+pub fn mark(root: &Root, net: &str, endpoint: &str, op: Op) -> Result<Marked> {
     let _lock = lock(root, net)?;
     let mut all = leases(root, net)?;
     let Some(l) = all.iter_mut().find(|l| l.endpoint == endpoint) else {
-        return Ok(None);
+        return Ok(Marked::Absent);
     };
     if let Some(b) = l.busy
         && b.pid != std::process::id()
         && !b.abandoned()
     {
-        bail!(
-            "{endpoint} is being plugged in or out of network {net} by pid {}: wait for it to finish",
-            b.pid
-        );
+        return Ok(Marked::Busy(b));
     }
     l.busy = Some(Busy::now(op));
     let out = l.clone();
     save_leases(root, net, &all)?;
-    Ok(Some(out))
+    Ok(Marked::Mine(out))
 }
 
 /// Mark [`Op::Detaching`], in one write, every lease of `net` for which
@@ -386,23 +384,18 @@ pub fn mark_all(
     Ok(out)
 }
 
-/// Change `endpoint`'s lease on `net` under the network's lock; the lease
-/// as changed, or `None` if there is none.
-pub fn update_lease(
-    root: &Root,
-    net: &str,
-    endpoint: &str,
-    f: impl FnOnce(&mut Lease),
-) -> Result<Option<Lease>> {
+/// Save `lease` as this command's finished attachment to `net`, under the
+/// network's lock: it replaces the marked lease of the same endpoint this
+/// command allocated (or, in a plan, where nothing was written, joins the
+/// others).
+pub fn finish_lease(root: &Root, net: &str, lease: &Lease) -> Result<()> {
     let _lock = lock(root, net)?;
     let mut all = leases(root, net)?;
-    let Some(l) = all.iter_mut().find(|l| l.endpoint == endpoint) else {
-        return Ok(None);
-    };
-    f(l);
-    let out = l.clone();
-    save_leases(root, net, &all)?;
-    Ok(Some(out))
+    match all.iter_mut().find(|l| l.endpoint == lease.endpoint) {
+        Some(l) => *l = lease.clone(),
+        None => all.push(lease.clone()),
+    }
+    save_leases(root, net, &all)
 }
 
 /// Now, in RFC 3339 (UTC, nanoseconds), as Docker prints `Created`.

@@ -46,17 +46,22 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`write_bytes`], saying whether the write ran or was only planned
 /// (`--dry-run`).
 pub fn apply_bytes(path: &Path, bytes: &[u8]) -> Result<Done<()>> {
+    write_step(path, bytes.len()).apply(|| write_atomically(path, bytes))
+}
+
+/// The step of [`write_bytes`]: what a plan shows for a state write whose
+/// content only the real run knows.
+pub fn write_step(path: &Path, len: usize) -> Step {
     Step::new(
         Mechanism::System,
         Action::State,
         format!("write state file {}", path.display()),
     )
     .arg("path", path.display())
-    .arg("bytes", bytes.len())
+    .arg("bytes", len)
     .why("State is written to a temporary file, fsynced and renamed over the old one: a crash leaves the old file or the new, never half of one.")
     .man("rename(2)")
     .detail()
-    .apply(|| write_atomically(path, bytes))
 }
 
 /// The temporary file beside `path` that [`write_bytes`] renames into

@@ -46,6 +46,16 @@ impl StateLock {
         }
     }
 
+    /// The exclusive lock a command takes before it changes state, or
+    /// none under `--dry-run`: a plan changes nothing, and may be made
+    /// without root and before the root directory exists.
+    pub fn for_change(path: &Path) -> Result<Option<StateLock>> {
+        if crate::trace::dry_run() {
+            return Ok(None);
+        }
+        StateLock::exclusive(path).map(Some)
+    }
+
     /// Take a shared lock: many readers, no writer.
     pub fn shared(path: &Path) -> Result<StateLock> {
         let file = open(path)?;

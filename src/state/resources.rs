@@ -101,11 +101,11 @@ fn update<T>(root: &Root, f: impl FnOnce(&mut Vec<Resource>) -> Result<T>) -> Re
     Ok(out)
 }
 
-/// Under `--dry-run`: list in the plan the ledger write that a real run
-/// makes at this point (a state step, shown at `-vv`), writing nothing, so
-/// that the plan is the run step for step.
-fn plan_ledger_write(root: &Root) -> Result<()> {
-    super::atomic::write_bytes(&ledger(root), b"")
+/// Under `--dry-run` the ledger is neither read nor written (that may
+/// need root), but the plan lists the write the real run makes, so that it
+/// shows the same steps.
+fn plan_write(root: &Root) -> Result<()> {
+    super::atomic::write_step(&ledger(root), 0).run(|| Ok(()))
 }
 
 /// All recorded resources.
@@ -128,7 +128,7 @@ pub struct Pending {
 /// already recorded as live (someone else owns it).
 pub fn record(root: &Root, kind: &str, id: &str, owner: Owner) -> Result<Pending> {
     if crate::trace::dry_run() {
-        plan_ledger_write(root)?;
+        plan_write(root)?;
         return Ok(Pending {
             root: root.clone(),
             kind: kind.into(),
@@ -173,9 +173,8 @@ impl Pending {
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
         if crate::trace::dry_run() {
-            // Nothing was recorded (see `record`), so nothing to mark; the
-            // plan lists the write a real run makes here.
-            return plan_ledger_write(&self.root);
+            // Nothing was recorded (see `record`), so nothing to mark.
+            return plan_write(&self.root);
         }
         let (kind, id) = (self.kind.clone(), self.id.clone());
         update(&self.root, |all| {
@@ -201,8 +200,11 @@ impl Drop for Pending {
 /// which `doctor` names and `system prune` finishes, never a live record
 /// of a half-removed object. Ids without a record are skipped.
 pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
-    if crate::trace::dry_run() || ids.is_empty() {
+    if ids.is_empty() {
         return Ok(());
+    }
+    if crate::trace::dry_run() {
+        return plan_write(root);
     }
     let me = std::process::id();
     update(root, |all| {
@@ -220,7 +222,7 @@ pub fn begin_removal(root: &Root, kind: &str, ids: &[String]) -> Result<()> {
 /// Drop the record of a resource that has been removed.
 pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
     if crate::trace::dry_run() {
-        return plan_ledger_write(root);
+        return plan_write(root);
     }
     update(root, |all| {
         all.retain(|r| !(r.kind == kind && r.id == id));

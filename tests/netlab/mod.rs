@@ -130,6 +130,13 @@ impl Lab {
         common::stdout(&out)
     }
 
+    /// Expect success; returns stderr (the commentary and the trace).
+    pub fn ok_stderr(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        common::assert_succeeded(args, &out);
+        common::stderr(&out)
+    }
+
     /// Expect failure with a clear error; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
