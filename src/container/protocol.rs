@@ -57,9 +57,9 @@ pub enum Request {
     /// Send this connection the container's output from now on (and take
     /// its input when `stdin`); with `logs`, what was written before too.
     Attach { stdin: bool },
-    /// Let the init exec (the shim holds it until then, so an attached
-    /// `run` misses nothing).
-    Start,
+    /// Start the init (the shim holds it until then, so an attached `run`
+    /// misses nothing), its terminal this size (0: unknown).
+    Start { rows: u16, cols: u16 },
     /// Deliver a signal to the init.
     Signal { signal: i32 },
     /// The terminal's new size.

@@ -49,6 +49,21 @@ pub struct RunImage {
     pub lease: lease::Held,
 }
 
+/// The id of the image `what` (a reference or an id prefix) names.
+pub fn resolve_id(root: &Root, what: &str) -> Result<String> {
+    store::Store::open(root)?.images()?.resolve(what)
+}
+
+/// `docker inspect` of one image, as a JSON value (for the top-level
+/// `inspect`, which tries containers first).
+pub fn inspect_value(root: &Root, what: &str) -> Result<serde_json::Value> {
+    let store = store::Store::open(root)?;
+    let images = store.images()?;
+    let id = images.resolve(what)?;
+    let v = human::inspect_json(&store, &images, &images.images[&id])?;
+    Ok(serde_json::to_value(v)?)
+}
+
 /// Find an image by reference or id for `run`/`create`; pull it (progress
 /// on stderr, as `docker run` does) when it is missing and `pull_missing`.
 /// The image comes with a lease held by this process ([`lease`]). All pull
