@@ -21,16 +21,19 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand shares.
+/// Options every subcommand shares (shown under their own heading in every
+/// subcommand's help).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// State root: data and runtime files both live under DIR
     /// [default: /var/lib/glassbox and /run/glassbox]
     #[arg(long, global = true, env = "GLASSBOX_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Show each step (-v), and every syscall (-vv)
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    /// Show each step (-v), and every syscall (-vv); before the subcommand
+    /// (`glassbox -v run ...`), since `run -v` is Docker's --volume
+    #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
 
     /// Say why each step is done and which man page to read (implies -v)
@@ -84,4 +87,30 @@ pub enum Command {
     Login(cmd::image::LoginArgs),
     /// Log out from a registry
     Logout(cmd::image::LogoutArgs),
+    /// Create and run a new container from an image
+    Run(cmd::container::run::RunArgs),
+    /// Create a new container
+    Create(cmd::container::run::RunArgs),
+    /// Start one or more stopped containers
+    Start(cmd::container::StartArgs),
+    /// Stop one or more running containers
+    Stop(cmd::container::StopArgs),
+    /// Kill one or more running containers
+    Kill(cmd::container::KillArgs),
+    /// Remove one or more containers
+    Rm(cmd::container::RmArgs),
+    /// List containers
+    Ps(cmd::container::PsArgs),
+    /// Fetch the logs of a container
+    Logs(cmd::container::LogsArgs),
+    /// Display detailed information on containers or images
+    Inspect(cmd::container::InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(cmd::container::NamesArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(cmd::container::Command),
+    /// A container's monitor process (started by run and start)
+    #[command(hide = true)]
+    Shim(cmd::container::ShimArgs),
 }

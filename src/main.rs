@@ -74,6 +74,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(a) => cmd::image::login(&ctx, a)?,
         Command::Logout(a) => cmd::image::logout(&ctx, a)?,
         Command::Rmi(a) => cmd::image::execute(&ctx, &cmd::image::Command::Rm(a.clone()))?,
+        Command::Run(a) => return cmd::container::run(&ctx, a),
+        Command::Create(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Create(a.clone()));
+        }
+        Command::Start(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Start(a.clone()));
+        }
+        Command::Stop(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Stop(a.clone()));
+        }
+        Command::Kill(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Kill(a.clone()));
+        }
+        Command::Rm(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Rm(a.clone()));
+        }
+        Command::Ps(a) => return cmd::container::ps(&ctx, a),
+        Command::Logs(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Logs(a.clone()));
+        }
+        Command::Inspect(a) => return cmd::container::inspect(&ctx, a),
+        Command::Wait(a) => {
+            return cmd::container::execute(&ctx, &cmd::container::Command::Wait(a.clone()));
+        }
+        Command::Container(c) => return cmd::container::execute(&ctx, c),
+        Command::Shim(a) => return cmd::container::shim(&ctx, a),
     }
     Ok(ExitCode::SUCCESS)
 }

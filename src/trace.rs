@@ -194,6 +194,35 @@ impl Step {
         step.report(result, elapsed)
     }
 
+    /// A look at the host that only root may take (the namespaces of
+    /// another user's process, a state file under a root-only directory).
+    /// It runs like [`Step::observe`]; but under `--dry-run`, when the
+    /// right to look is missing, the plan lists the step as needing root
+    /// instead of failing, and [`Done::Planned`] is returned: a plan made
+    /// without root shows every step and fails on none.
+    pub fn observe_or_plan<T>(mut self, f: impl FnOnce() -> Result<T>) -> Result<Done<T>> {
+        if !config().dry_run {
+            return self.observe(f).map(Done::Ran);
+        }
+        let start = Instant::now();
+        match f() {
+            Ok(v) => {
+                emit(&self, Outcome::Ok(start.elapsed()));
+                Ok(Done::Ran(v))
+            }
+            Err(e) if is_permission_denied(&e) => {
+                self.summary = format!("{} (needs root: not read in this plan)", self.summary);
+                emit(&self, Outcome::Planned);
+                Ok(Done::Planned)
+            }
+            Err(e) => {
+                emit(&self, Outcome::Failed(start.elapsed(), format!("{e:#}")));
+                let what = self.what_failed();
+                Err(e.context(what))
+            }
+        }
+    }
+
     fn execute<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         let result = f();
@@ -218,6 +247,16 @@ impl Step {
             None => self.summary.clone(),
         }
     }
+}
+
+/// Was `err` caused by a missing permission (`EACCES`, `EPERM`)?
+fn is_permission_denied(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || e.downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|n| matches!(n, nix::errno::Errno::EPERM | nix::errno::Errno::EACCES))
+    })
 }
 
 /// What [`Step::apply`] did: ran the step (with its value), or only

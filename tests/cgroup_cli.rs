@@ -1192,9 +1192,11 @@ fn without_root_a_dry_run_plans_and_shows_the_root_only_read() {
         steps
     };
     let ledger_read = |steps: &[common::plan::Traced]| {
-        steps
-            .iter()
-            .any(|s| s.result == "planned" && s.summary.contains("(only root may)"))
+        steps.iter().any(|s| {
+            s.result == "planned"
+                && s.summary.contains("ledger")
+                && s.summary.contains("(needs root")
+        })
     };
     // In a root glassbox has not used yet there is no ledger to read.
     let steps = plan_as_nobody(&["cgroup", "create", "lab/mem", "--memory", "64m"], 0);

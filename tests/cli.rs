@@ -95,6 +95,38 @@ fn completions_for_each_shell() {
     }
 }
 
+#[test]
+fn every_subcommand_shows_the_global_options_under_their_own_heading() {
+    use clap::CommandFactory;
+    fn walk(cmd: &mut clap::Command, path: &str, out: &mut Vec<String>) {
+        let help = cmd.render_help().to_string();
+        let (own, global) = help.split_once("Global options:").unwrap_or((&help, ""));
+        if !global.contains("--root <DIR>") || !global.contains("--dry-run") {
+            out.push(format!(
+                "{path}: no 'Global options:' heading with --root and --dry-run"
+            ));
+        }
+        if own.contains("--root <DIR>") || own.contains("--trace-json") {
+            out.push(format!(
+                "{path}: a global option is listed among its own options"
+            ));
+        }
+        // clap's generated `help` subcommands take no options.
+        for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let name = format!("{path} {}", sub.get_name());
+            walk(sub, &name, out);
+        }
+    }
+    let mut cli = glassbox::cli::Cli::command();
+    cli.build();
+    let mut wrong = Vec::new();
+    for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+        let name = format!("glassbox {}", sub.get_name());
+        walk(sub, &name, &mut wrong);
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// `mount -t tmpfs -o OPTIONS SOURCE TARGET`, for the test's own use.
 fn mount_tmpfs(source: &str, options: &str, target: &std::path::Path) {
     let ok = Command::new("mount")

@@ -113,7 +113,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         "--subnet",
         "10.53.0.0/24",
     ]);
-    assert!(e.contains("15 characters"), "{e}");
+    assert!(e.contains("1 to 15 bytes"), "{e}");
     let e = lab.fails(&["net", "veth", "add", "--ns", &c1, "--bridge", "nosuchbr"]);
     assert!(e.contains("not made by glassbox"), "{e}");
     let e = lab.fails(&[

@@ -68,6 +68,39 @@ fn a_rootfs_without_the_command_fails_with_127_and_leaves_nothing() {
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
 
+/// Lab 01's loop `for a in $(busybox --list); do ln -sf busybox
+/// rootfs/bin/$a; done` also links busybox to itself: every applet then
+/// ends in a symlink loop, and glassbox says so (ELOOP), not "not found".
+#[test]
+fn a_command_behind_a_symlink_loop_is_named_as_a_loop() {
+    require_root();
+    let root = TestRoot::new();
+    let rootfs = common::rootfs::busybox();
+    let bin = rootfs.path().join("bin");
+    let busybox = bin.join("busybox");
+    std::fs::remove_file(&busybox).unwrap();
+    std::os::unix::fs::symlink("busybox", &busybox).unwrap(); // ln -sf busybox bin/busybox
+    let r = rootfs.path().to_str().unwrap();
+    for cmd in ["sh", "/bin/sh", "busybox"] {
+        let out = root.run(&["ns", "run", "--pid", "--rootfs", r, "--", cmd]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(126), "{cmd}: {err}");
+        assert!(
+            err.contains(&format!("exec: {cmd:?}: symlink loop at /bin/busybox")),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("too many levels of symbolic links"), "{err}");
+        assert!(!err.contains("not found"), "{cmd}: {err}");
+        assert_eq!(mounts_mentioning(rootfs.path()), 0, "{cmd}: left a mount");
+    }
+    let out = root.run(&["ns", "run", "--pid", "--rootfs", r, "--", "sh"]);
+    assert!(
+        stderr(&out).contains("(reached from /bin/sh)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_failing_mount_inside_is_reported_and_undone() {
     require_root();

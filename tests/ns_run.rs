@@ -370,8 +370,14 @@ fn nothing_holds_the_namespaces_after_exit() {
     let text = stdout(&out);
     let links: Vec<&str> = text.lines().collect();
     assert_eq!(links.len(), 2, "{text}");
-    // When PID 1 exits the kernel kills the rest of its pid namespace.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // When PID 1 exits the kernel kills the rest of its pid namespace; the
+    // sleeper may take a moment to go: poll until a deadline, never a
+    // fixed wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let held = || !holders("net", links[0]).is_empty() || !holders("mnt", links[1]).is_empty();
+    while held() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         holders("net", links[0]).is_empty(),
         "{} still held",

@@ -182,3 +182,49 @@ fn a_forwarded_signal_is_a_traced_detail_step() {
         stderr(&done)
     );
 }
+
+/// The clone step's shell line is what a student could type: `unshare`
+/// for namespaces made, `nsenter` for those joined, and none for a plain
+/// fork (`ns run -- true` used to show `nsenter  --`, which joins nothing).
+#[test]
+fn the_clone_step_shows_a_shell_line_that_does_what_it_does() {
+    require_root();
+    let root = TestRoot::new();
+    let clone_shell = |args: &[&str]| -> Option<String> {
+        let trace = root.path().join("clone.jsonl");
+        let _ = std::fs::remove_file(&trace);
+        let out = root.run(&[&["--trace-json", trace.to_str().unwrap()], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let clone: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|s| {
+                s["summary"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("clone "))
+            })
+            .unwrap_or_else(|| panic!("no clone step: {text}"));
+        clone["shell"].as_str().map(str::to_string)
+    };
+    assert_eq!(clone_shell(&["ns", "run", "--", "true"]), None);
+    let out = root.run(&["-v", "ns", "run", "--", "true"]);
+    assert!(!stderr(&out).contains("nsenter"), "{}", stderr(&out));
+    assert_eq!(
+        clone_shell(&["ns", "run", "--uts", "--pid", "--", "true"]).as_deref(),
+        Some("unshare --pid --uts --fork")
+    );
+    let me = std::process::id();
+    assert_eq!(
+        clone_shell(&[
+            "ns",
+            "enter",
+            "--target",
+            &me.to_string(),
+            "--uts",
+            "--",
+            "true"
+        ]),
+        Some(format!("nsenter --uts=/proc/{me}/ns/uts --"))
+    );
+}

@@ -87,20 +87,22 @@ fn ledger(root: &Root) -> PathBuf {
     root.data.join("resources.json")
 }
 
-/// Did this fail because only root may read or write there?
-fn denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-    })
-}
-
-/// The ledger's records of this root's groups. Without root the ledger
-/// cannot be read (the state root is root's alone): a plan then shows the
-/// read as a planned step and gets `None`; a real run fails there.
+/// The ledger's records of this root's groups, read as a step (shown at
+/// `-vv`). Without root the ledger cannot be read (the state root is
+/// root's alone): a plan then lists the read as needing root and gets
+/// `None`; a real run fails there.
 fn records(root: &Root) -> Result<Option<Vec<Resource>>> {
     let path = ledger(root);
-    let read = || -> Result<Vec<Resource>> {
+    Step::new(
+        Mechanism::Cgroup,
+        Action::FileRead,
+        format!("read the ledger {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("cat {}", path.display()))
+    .why("The ledger says which groups this root made, and which a crashed command left half-made.")
+    .detail()
+    .observe_or_plan(|| {
         let there = path
             .try_exists()
             .with_context(|| format!("stat {}", path.display()))?;
@@ -111,21 +113,8 @@ fn records(root: &Root) -> Result<Option<Vec<Resource>>> {
             .into_iter()
             .filter(|r| r.kind == KIND_NAME)
             .collect())
-    };
-    match read() {
-        Ok(recs) => Ok(Some(recs)),
-        Err(e) if denied(&e) => Step::new(
-            Mechanism::Cgroup,
-            Action::FileRead,
-            format!("read the ledger {} (only root may)", path.display()),
-        )
-        .arg("path", path.display())
-        .shell(format!("cat {}", path.display()))
-        .why("The ledger says which groups this root made, and which a crashed command left half-made; the state root is root's alone.")
-        .apply(|| Err::<Vec<Resource>, _>(e))
-        .map(Done::value),
-        Err(e) => Err(e),
-    }
+    })
+    .map(Done::value)
 }
 
 /// Might the ledger exist? (Without root it cannot be told: yes.)

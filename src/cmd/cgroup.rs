@@ -84,7 +84,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Name of the cgroup to run the command in (see `glassbox cgroup ls`)
+    /// The cgroup to run CMD in (made with `cgroup create`)
     pub name: String,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -178,33 +178,29 @@ fn set(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
 
 fn run(ctx: &Ctx, a: &RunArgs) -> Result<ExitCode> {
     let g = lifecycle::open_existing(&ctx.root, &a.name)?;
-    let exit = process::run(&g, &a.command)?;
-    if exit.oom_killed {
-        trace::say(
-            Mechanism::Cgroup,
-            format!(
-                "process {} was killed by the OOM killer (the group's oom_kill count rose by {}): exit status 137",
-                exit.pid, exit.oom_kills
-            ),
-        );
-    } else if exit.oom_kills > 0 {
-        trace::say(
-            Mechanism::Cgroup,
-            format!(
-                "the OOM killer killed {} process(es) in the group; {} itself exited with {}",
-                exit.oom_kills, a.command[0], exit.status
-            ),
-        );
-    } else if let Some(sig) = exit.signal {
-        trace::say(
-            Mechanism::Cgroup,
-            format!(
-                "process {} was killed by signal {sig}: exit status {}",
-                exit.pid, exit.status
-            ),
-        );
+    let ran = process::run(&g, &a.command)?;
+    let say = |text: String| trace::say(Mechanism::Cgroup, text);
+    match &ran {
+        process::Ran::Planned => say("dry run: nothing was started".into()),
+        process::Ran::NotStarted { message, .. } => eprintln!("glassbox: error: {message}"),
+        process::Ran::Ended(e) if e.oom_killed => say(format!(
+            "process {} was killed by the OOM killer (the group's oom_kill count rose by {}): exit status 137",
+            e.pid, e.oom_kills
+        )),
+        process::Ran::Ended(e) if e.oom_kills > 0 => say(format!(
+            "the OOM killer killed {} process(es) in the group; {} itself exited with {}",
+            e.oom_kills, a.command[0], e.status
+        )),
+        process::Ran::Ended(e) => {
+            if let Some(sig) = e.signal {
+                say(format!(
+                    "process {} was killed by signal {sig}: exit status {}",
+                    e.pid, e.status
+                ));
+            }
+        }
     }
-    Ok(ExitCode::from(exit.status.clamp(0, 255) as u8))
+    Ok(ExitCode::from(ran.exit_code()))
 }
 
 fn stat(ctx: &Ctx, a: &StatArgs) -> Result<()> {

@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod completions;
+pub mod container;
 pub mod doctor;
 pub mod image;
 pub mod net;

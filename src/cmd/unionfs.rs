@@ -1,5 +1,6 @@
 //! `glassbox unionfs`: build an overlay stack by hand, see what a writable
-//! layer changed, and run the guided demo.
+//! layer changed, and run the guided demo. The work is done by
+//! [`crate::unionfs`]; this file parses and prints.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use super::Ctx;
 use crate::state::resources::Owner;
 use crate::trace::{self, Mechanism};
 use crate::unionfs::check::Request;
+use crate::unionfs::options::split_lowers;
 use crate::unionfs::stack::{self, Method, MountOptions};
 use crate::unionfs::{demo, diff};
 
@@ -24,6 +26,27 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// How to hand the layers to the kernel (`--method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// The new mount API when the kernel has `lowerdir+`, else classic
+    Auto,
+    /// fsopen/fsconfig(lowerdir+)/fsmount/move_mount (Linux 6.8+)
+    NewApi,
+    /// mount(2) with one page of options; short relative paths for tall stacks
+    Classic,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::NewApi => Method::NewApi,
+            MethodArg::Classic => Method::Classic,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct MountArgs {
     /// Lower layers, top first, separated by ':' (as overlay's lowerdir); may repeat
@@ -36,8 +59,8 @@ pub struct MountArgs {
     #[arg(long, value_name = "DIR")]
     pub work: Option<PathBuf>,
     /// How to pass the layers to the kernel
-    #[arg(long, value_enum, default_value_t = Method::Auto, env = "GLASSBOX_OVERLAY_METHOD")]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto, env = "GLASSBOX_OVERLAY_METHOD")]
+    pub method: MethodArg,
     /// With --method classic, use short relative paths even when absolute ones fit
     #[arg(long)]
     pub short_paths: bool,
@@ -51,6 +74,7 @@ pub struct MountArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct UmountArgs {
+    /// Where the stack is mounted (only a stack this root mounted is unmounted)
     pub target: PathBuf,
 }
 
@@ -71,8 +95,8 @@ pub struct DemoArgs {
     /// A new or empty directory for the layers [default: <root>/unionfs-demo]
     pub dir: Option<PathBuf>,
     /// How to pass the layers to the kernel
-    #[arg(long, value_enum, default_value_t = Method::Auto, env = "GLASSBOX_OVERLAY_METHOD")]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto, env = "GLASSBOX_OVERLAY_METHOD")]
+    pub method: MethodArg,
 }
 
 pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
@@ -83,24 +107,26 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
             trace::say(Mechanism::Unionfs, done.describe(&a.target));
             Ok(())
         }
-        Command::Diff(a) => diff_cmd(ctx, a),
+        Command::Diff(a) => {
+            let changes = diff::changes(&ctx.root, &a.upper, &split_lowers(&a.lower))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&changes)?);
+            } else {
+                for c in &changes {
+                    println!("{}", c.line());
+                }
+            }
+            Ok(())
+        }
         Command::Demo(a) => {
             let dir = a
                 .dir
                 .clone()
                 .unwrap_or_else(|| ctx.root.data.join("unionfs-demo"));
             let mut out = std::io::stdout().lock();
-            demo::run(&ctx.root, &dir, a.method, &mut out)
+            demo::run(&ctx.root, &dir, a.method.into(), &mut out)
         }
     }
-}
-
-/// `--lower A:B --lower C` -> [A, B, C] (escaped `\:` kept in a name).
-fn split_lowers(args: &[String]) -> Vec<PathBuf> {
-    args.iter()
-        .flat_map(|a| crate::unionfs::options::split_lowerdir(a))
-        .map(PathBuf::from)
-        .collect()
 }
 
 fn mount(ctx: &Ctx, a: &MountArgs) -> Result<()> {
@@ -111,14 +137,16 @@ fn mount(ctx: &Ctx, a: &MountArgs) -> Result<()> {
         target: a.target.clone(),
     };
     let opts = MountOptions {
-        method: a.method,
+        method: a.method.into(),
         force_short: a.short_paths,
         no_preflight: a.no_preflight,
         owner: Owner::Manual {
             command: "unionfs mount".into(),
         },
+        layers_planned: false,
     };
-    let s = stack::mount(&ctx.root, &req, &opts)?;
+    let m = stack::mount(&ctx.root, &req, &opts)?;
+    let s = &m.stack;
     let how = match s.method {
         Method::NewApi => "new mount API".to_string(),
         _ => format!("mount(2), {}", s.paths),
@@ -126,12 +154,8 @@ fn mount(ctx: &Ctx, a: &MountArgs) -> Result<()> {
     trace::say(
         Mechanism::Unionfs,
         format!(
-            "{} overlay on {} ({} lower layer(s), {}{}), top layer {}",
-            if trace::dry_run() {
-                "would mount"
-            } else {
-                "mounted"
-            },
+            "{} overlay on {} ({} lower layer(s), {}, {how}), top layer {}",
+            if m.ran { "mounted" } else { "would mount" },
             s.target.display(),
             s.lowers.len(),
             if s.upper.is_some() {
@@ -139,41 +163,11 @@ fn mount(ctx: &Ctx, a: &MountArgs) -> Result<()> {
             } else {
                 "read-only"
             },
-            format_args!(", {how}"),
             s.lowers
                 .first()
                 .map(|l| l.display().to_string())
                 .unwrap_or_default()
         ),
     );
-    Ok(())
-}
-
-fn diff_cmd(ctx: &Ctx, a: &DiffArgs) -> Result<()> {
-    let lowers = if a.lower.is_empty() {
-        stack::find_by_upper(&ctx.root, &a.upper)?.1
-    } else {
-        let lowers = split_lowers(&a.lower);
-        for l in &lowers {
-            if !l.is_dir() {
-                anyhow::bail!(
-                    "lower layer {} does not exist or is not a directory",
-                    l.display()
-                );
-            }
-        }
-        lowers
-    };
-    if !a.upper.is_dir() {
-        anyhow::bail!("upper directory {} does not exist", a.upper.display());
-    }
-    let changes = diff::diff(&a.upper, &lowers)?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&changes)?);
-    } else {
-        for c in &changes {
-            println!("{}", c.line());
-        }
-    }
     Ok(())
 }

@@ -46,8 +46,8 @@ pub fn read_file(mech: Mechanism, path: &Path) -> Result<String> {
         })
 }
 
-/// `mkdir -p`.
-pub fn mkdir(mech: Mechanism, path: &Path) -> Result<()> {
+/// The step of [`mkdir`].
+pub fn mkdir_step(mech: Mechanism, path: &Path) -> Step {
     Step::new(
         mech,
         Action::Filesystem,
@@ -56,7 +56,12 @@ pub fn mkdir(mech: Mechanism, path: &Path) -> Result<()> {
     .arg("path", path.display())
     .shell(format!("mkdir -p {}", path.display()))
     .detail()
-    .run(|| std::fs::create_dir_all(path).with_context(|| format!("mkdir {}", path.display())))
+}
+
+/// `mkdir -p`.
+pub fn mkdir(mech: Mechanism, path: &Path) -> Result<()> {
+    mkdir_step(mech, path)
+        .run(|| std::fs::create_dir_all(path).with_context(|| format!("mkdir {}", path.display())))
 }
 
 /// `rm -f PATH`: remove a file (or symlink); "already gone" is success.

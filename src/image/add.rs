@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::digest::{chain_ids, sha256_of};
+use super::digest::{UNKNOWN, chain_ids, sha256_of};
 use super::manifest::{
     Descriptor, ImageConfig, Manifest, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD,
     OCI_MANIFEST,
@@ -18,13 +18,57 @@ use super::manifest::{
 use super::reference::Reference;
 use super::store::{Added, ImageRecord, LayerRecord, Store, now};
 use super::unpack::Compression;
+use crate::trace::Done;
 
-/// A layer file on disk, compressed or not.
+/// A layer, compressed or not.
 #[derive(Debug, Clone)]
 pub struct LayerFile {
-    pub path: PathBuf,
+    pub source: LayerSource,
     /// Its media type if known (from a manifest), else from its bytes.
     pub media_type: Option<String>,
+}
+
+/// Where a layer's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerSource {
+    /// A file on disk: an archive's member, a tarball, a packed directory.
+    File(PathBuf),
+    /// A member of an archive that a `--dry-run` read without unpacking
+    /// it: what the file would hash to.
+    Scanned {
+        digest: String,
+        len: u64,
+        compression: Compression,
+    },
+    /// Content a `--dry-run` did not make (the layer `image from-host`
+    /// packs from files it stages): its digests are
+    /// [`super::digest::UNKNOWN`].
+    Unmade,
+}
+
+impl LayerSource {
+    /// sha256, length and compression of the layer's bytes.
+    fn hashed(&self) -> Result<(String, u64, Compression)> {
+        match self {
+            LayerSource::File(p) => hash_file(p),
+            LayerSource::Scanned {
+                digest,
+                len,
+                compression,
+            } => Ok((digest.clone(), *len, *compression)),
+            LayerSource::Unmade => Ok((UNKNOWN.to_string(), 0, Compression::None)),
+        }
+    }
+
+    /// The file to read when the layer is stored (only a run stores it).
+    fn path(&self) -> Result<&Path> {
+        match self {
+            LayerSource::File(p) => Ok(p),
+            _ => {
+                bail!("the layer's bytes were never made: only a --dry-run plan goes without them")
+            }
+        }
+    }
 }
 
 /// Everything needed to add one image.
@@ -37,10 +81,27 @@ pub struct NewImage {
     pub repo_digests: Vec<String>,
 }
 
-/// Add an image to the store; returns its id (the config digest). An
+impl NewImage {
+    /// Are all its bytes there (not a plan of content it did not make)?
+    fn known(&self) -> bool {
+        self.layers.iter().all(|l| l.source != LayerSource::Unmade)
+    }
+
+    /// The image id: the config's digest, unknown with its layer.
+    pub fn id(&self) -> String {
+        if self.known() {
+            sha256_of(&self.config)
+        } else {
+            UNKNOWN.to_string()
+        }
+    }
+}
+
+/// Add an image to the store; returns its id (the config digest), or
+/// `Done::Planned` when `images.json` was only planned (`--dry-run`). An
 /// image the store has whole already only gets the new tags. If adding it
 /// fails, what it had stored is taken back ([`Store::undo`]).
-pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
+pub fn add_image(store: &Store, new: NewImage) -> Result<Done<String>> {
     let gc = store.gc_shared()?;
     let added = Added::default();
     match add(store, new, &added) {
@@ -52,7 +113,7 @@ pub fn add_image(store: &Store, new: NewImage) -> Result<String> {
     }
 }
 
-fn add(store: &Store, new: NewImage, added: &Added) -> Result<String> {
+fn add(store: &Store, new: NewImage, added: &Added) -> Result<Done<String>> {
     let config = ImageConfig::parse(&new.config)?;
     if config.rootfs.diff_ids.len() != new.layers.len() {
         bail!(
@@ -61,19 +122,20 @@ fn add(store: &Store, new: NewImage, added: &Added) -> Result<String> {
             config.rootfs.diff_ids.len()
         );
     }
-    let id = sha256_of(&new.config);
-    let whole = store
-        .images()?
-        .images
-        .get(&id)
-        .is_some_and(|r| r.layers.iter().all(|l| store.has_layer(&l.chain_id)));
+    let id = new.id();
+    let whole = store.read_images()?.value().is_some_and(|images| {
+        images
+            .images
+            .get(&id)
+            .is_some_and(|r| r.layers.iter().all(|l| store.has_layer(&l.chain_id)))
+    });
     let record = if whole {
         None
     } else {
         Some(store_content(store, &new, &config, &id, added)?)
     };
     let _l = store.lock_images()?;
-    let mut images = store.images()?;
+    let mut images = store.read_images()?.value().unwrap_or_default();
     if let Some(mut rec) = record {
         if let Some(old) = images.images.remove(&id) {
             rec.repo_digests = old.repo_digests;
@@ -92,8 +154,10 @@ fn add(store: &Store, new: NewImage, added: &Added) -> Result<String> {
             images.tags.insert(full, id.clone());
         }
     }
-    store.save_images(&images)?;
-    Ok(id)
+    Ok(match store.save_images(&images)? {
+        Done::Ran(()) => Done::Ran(id),
+        Done::Planned => Done::Planned,
+    })
 }
 
 /// Unpack the layers the store lacks, store their blobs, the config and
@@ -110,7 +174,7 @@ fn store_content(
     let mut descriptors = Vec::new();
     let mut size = 0;
     for (i, lf) in new.layers.iter().enumerate() {
-        let (digest, len, compression) = hash_file(&lf.path)?;
+        let (digest, len, compression) = lf.source.hashed()?;
         let media_type = lf.media_type.clone().unwrap_or_else(|| {
             match compression {
                 Compression::Gzip => OCI_LAYER_GZIP,
@@ -121,25 +185,27 @@ fn store_content(
         });
         {
             let _l = store.lock_layer(&chains[i])?;
-            if !store.has_layer(&chains[i]) {
-                let f = File::open(&lf.path)
-                    .with_context(|| format!("open layer {}", lf.path.display()))?;
-                store.unpack_layer(&chains[i], &config.rootfs.diff_ids[i], BufReader::new(f))?;
-                added.layer(&chains[i]);
+            if store.has_layer(&chains[i]) {
+                size += store.layer_size(&chains[i])?;
+            } else {
+                let open = || {
+                    let p = lf.source.path()?;
+                    let f = File::open(p).with_context(|| format!("open layer {}", p.display()))?;
+                    Ok(BufReader::new(f))
+                };
+                if let Done::Ran(u) =
+                    store.unpack_layer(&chains[i], &config.rootfs.diff_ids[i], open)?
+                {
+                    added.layer(&chains[i]);
+                    size += u.content_size;
+                }
             }
         }
-        {
-            let _b = store.lock_blob(&digest)?;
-            if !store.has_blob(&digest) {
-                let mut w = store.blob_writer()?;
-                let mut f = File::open(&lf.path)
-                    .with_context(|| format!("open layer {}", lf.path.display()))?;
-                std::io::copy(&mut f, &mut w).context("copy the layer into the store")?;
-                w.commit(Some(&digest), Some(len))?;
-                added.blob(&digest);
-            }
-        }
-        size += store.layer_meta(&chains[i])?.map(|m| m.size).unwrap_or(0);
+        let path = match &lf.source {
+            LayerSource::File(p) => p.clone(),
+            _ => PathBuf::new(),
+        };
+        store.put_file_blob(&path, &digest, len, added)?;
         records.push(LayerRecord {
             digest: digest.clone(),
             media_type: media_type.clone(),
@@ -155,7 +221,7 @@ fn store_content(
             annotations: None,
         });
     }
-    store.put_blob(&new.config, Some(id), added)?;
+    store.put_blob_as(&new.config, id, added)?;
     let (manifest_bytes, manifest_mt) = match &new.manifest {
         Some(m) => m.clone(),
         None => {
@@ -175,7 +241,12 @@ fn store_content(
             (serde_json::to_vec(&m)?, OCI_MANIFEST.to_string())
         }
     };
-    let manifest_digest = store.put_blob(&manifest_bytes, None, added)?;
+    let manifest_digest = if new.known() {
+        sha256_of(&manifest_bytes)
+    } else {
+        UNKNOWN.to_string()
+    };
+    store.put_blob_as(&manifest_bytes, &manifest_digest, added)?;
     Ok(ImageRecord::new(
         id,
         &manifest_digest,

@@ -16,21 +16,23 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::add::{LayerFile, NewImage, add_image};
+use super::add::{LayerFile, LayerSource, NewImage, add_image};
 use super::digest::{hex_part, sha256_of};
 use super::manifest::{Document, OCI_INDEX, Platform};
 use super::member;
 use super::reference::Reference;
+use super::scan::Scan;
+use super::space::{Meter, MeteredWriter, Reserve};
 use super::store::Store;
 use super::unpack::unpack_layer;
 use crate::state::Root;
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 /// One entry of `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,67 +93,190 @@ struct Planned {
     tags: Vec<Reference>,
 }
 
+/// An archive's members: unpacked in the work directory, or (in a plan,
+/// which unpacks nothing) read through once ([`Scan`]).
+enum Members {
+    Unpacked(PathBuf),
+    Scanned(Scan),
+}
+
+impl Members {
+    fn exists(&self, name: &str) -> bool {
+        match self {
+            Members::Unpacked(dir) => member::exists(dir, name),
+            Members::Scanned(s) => s.exists(name),
+        }
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        match self {
+            Members::Unpacked(dir) => member::read(dir, name),
+            Members::Scanned(s) => s.read(name),
+        }
+    }
+
+    fn layer(&self, name: &str) -> Result<LayerSource> {
+        match self {
+            Members::Unpacked(dir) => Ok(LayerSource::File(member::member(dir, name)?)),
+            Members::Scanned(s) => s.layer(name),
+        }
+    }
+}
+
+/// Where `image load` reads.
+pub enum Input<'a> {
+    /// `-i FILE`.
+    Path(&'a Path),
+    /// Standard input (or any stream): copied into the store's work
+    /// directory first, as `docker load` reads it whole.
+    Stream(&'a mut dyn Read),
+}
+
 /// `image load`: the lines Docker prints (`Loaded image: busybox:latest`).
-pub fn load(root: &Root, input: &Path) -> Result<Vec<String>> {
+/// Under `--dry-run` the archive is read, not unpacked, and nothing is
+/// stored: the lines say what a load would do.
+pub fn load(root: &Root, input: Input) -> Result<Vec<String>> {
+    let (given, mut stream) = match input {
+        Input::Path(p) => (Some(p), None),
+        Input::Stream(r) => (None, Some(Stream::new(r)?)),
+    };
     let store = Store::open(root)?;
     let tmp = TempDir::new(&store, "load")?;
-    Step::new(
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => tmp.0.join("input"),
+    };
+    let copied = match stream.as_mut() {
+        Some(r) => copy_stream(&store, r, &path)?,
+        None => Done::Ran(()),
+    };
+    let unpacked = Step::new(
         Mechanism::Image,
         Action::Filesystem,
-        format!("unpack archive {}", input.display()),
+        format!("unpack archive {}", path.display()),
     )
-    .arg("archive", input.display())
-    .shell(format!(
-        "tar -xf {} -C {}",
-        input.display(),
-        tmp.0.display()
-    ))
-    .run(|| {
-        let f = File::open(input).with_context(|| format!("open {}", input.display()))?;
+    .arg("archive", path.display())
+    .shell(format!("tar -xf {} -C {}", path.display(), tmp.0.display()))
+    .apply(|| {
+        let f = File::open(&path).with_context(|| format!("open {}", path.display()))?;
         unpack_layer(BufReader::new(f), &tmp.0)
-            .with_context(|| format!("read archive {}", input.display()))
+            .with_context(|| format!("read archive {}", path.display()))
             .map(|_| ())
     })
     .map_err(|e| store.explain_no_room(e))?;
-    let dir = &tmp.0;
-    let planned = if member::exists(dir, "manifest.json") {
-        plan_docker(dir)?
-    } else if member::exists(dir, "index.json") {
-        plan_oci_layout(dir)?
+    let members = match (unpacked, copied, stream) {
+        (Done::Ran(()), ..) => Members::Unpacked(tmp.0.clone()),
+        (Done::Planned, Done::Planned, Some(r)) => Members::Scanned(
+            Scan::of(BufReader::new(r))
+                .with_context(|| format!("read archive {}", path.display()))?,
+        ),
+        (Done::Planned, ..) => {
+            let f = File::open(&path).with_context(|| format!("open {}", path.display()))?;
+            Members::Scanned(
+                Scan::of(BufReader::new(f))
+                    .with_context(|| format!("read archive {}", path.display()))?,
+            )
+        }
+    };
+    let planned = if members.exists("manifest.json") {
+        plan_docker(&members)?
+    } else if members.exists("index.json") {
+        plan_oci_layout(&members)?
     } else {
         bail!(
             "{} is neither a docker save archive nor an OCI layout (no manifest.json or index.json)",
-            input.display()
+            path.display()
         );
     };
     let mut lines = Vec::new();
     for p in planned {
-        let id = add_image(&store, p.new)?;
+        let id = p.new.id();
+        add_image(&store, p.new)?;
         loaded_lines(&mut lines, &id, &p.tags);
     }
     Ok(lines)
 }
 
+/// Standard input (or any stream) that is not empty: its first bytes are
+/// read before anything is made, so an empty one is refused at once.
+pub struct Stream<'a> {
+    head: std::io::Cursor<Vec<u8>>,
+    rest: &'a mut dyn Read,
+}
+
+impl<'a> Stream<'a> {
+    pub fn new(rest: &'a mut dyn Read) -> Result<Stream<'a>> {
+        let mut head = vec![0u8; 64 * 1024];
+        let n = loop {
+            match rest.read(&mut head) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.context("read standard input")?,
+            }
+        };
+        if n == 0 {
+            bail!("requested load from stdin, but stdin is empty: use -i FILE or redirect input");
+        }
+        head.truncate(n);
+        Ok(Stream {
+            head: std::io::Cursor::new(head),
+            rest,
+        })
+    }
+}
+
+impl Read for Stream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => self.rest.read(buf),
+            n => Ok(n),
+        }
+    }
+}
+
+/// Copy a stream into `path` in the store's work directory, stopping
+/// below the free-space reserve.
+pub fn copy_stream(store: &Store, r: &mut Stream, path: &Path) -> Result<Done<()>> {
+    Step::new(
+        Mechanism::Image,
+        Action::Filesystem,
+        format!("copy standard input to {}", path.display()),
+    )
+    .arg("path", path.display())
+    .shell(format!("cat > {}", path.display()))
+    .why("an archive or a layer is read whole before anything enters the store")
+    .detail()
+    .apply(|| {
+        let f = File::create(path).with_context(|| format!("create {}", path.display()))?;
+        let mut w = MeteredWriter {
+            inner: f,
+            meter: Meter::new(Reserve::for_dir(&store.dir)?),
+        };
+        std::io::copy(r, &mut w)
+            .with_context(|| format!("copy standard input to {}", path.display()))
+            .map_err(|e| store.explain_no_room(e))?;
+        Ok(())
+    })
+}
+
 /// The images of a `docker save` archive, every member checked.
-fn plan_docker(dir: &Path) -> Result<Vec<Planned>> {
-    let entries: Vec<DockerManifestEntry> =
-        serde_json::from_slice(&member::read(dir, "manifest.json")?)
-            .context("manifest.json is not a docker save manifest")?;
-    let originals = if member::exists(dir, "index.json") {
+fn plan_docker(dir: &Members) -> Result<Vec<Planned>> {
+    let entries: Vec<DockerManifestEntry> = serde_json::from_slice(&dir.read("manifest.json")?)
+        .context("manifest.json is not a docker save manifest")?;
+    let originals = if dir.exists("index.json") {
         oci_manifests(dir)?
     } else {
         BTreeMap::new()
     };
     let mut out = Vec::new();
     for e in entries {
-        let config = member::read(dir, &e.config).context("read the image config")?;
+        let config = dir.read(&e.config).context("read the image config")?;
         let id = sha256_of(&config);
         let layers = e
             .layers
             .iter()
             .map(|l| {
                 Ok(LayerFile {
-                    path: member::member(dir, l)?,
+                    source: dir.layer(l)?,
                     media_type: None,
                 })
             })
@@ -189,18 +314,18 @@ fn loaded_lines(lines: &mut Vec<String>, id: &str, tags: &[Reference]) {
 /// The OCI manifests of a layout, by config digest (to keep the
 /// originals). Blobs it lacks are skipped; blobs that are not regular
 /// files refuse the archive.
-fn oci_manifests(dir: &Path) -> Result<BTreeMap<String, (Vec<u8>, String)>> {
+fn oci_manifests(dir: &Members) -> Result<BTreeMap<String, (Vec<u8>, String)>> {
     let mut out = BTreeMap::new();
-    let idx = member::read(dir, "index.json")?;
+    let idx = dir.read("index.json")?;
     let Ok(Document::Index(index)) = Document::parse(&idx, Some(OCI_INDEX)) else {
         return Ok(out);
     };
     for d in index.manifests {
         let name = blob_name(&d.digest)?;
-        if !member::exists(dir, &name) {
+        if !dir.exists(&name) {
             continue;
         }
-        let bytes = member::read(dir, &name)?;
+        let bytes = dir.read(&name)?;
         if sha256_of(&bytes) != d.digest {
             continue;
         }
@@ -218,9 +343,11 @@ fn blob_name(digest: &str) -> Result<String> {
 }
 
 /// Read a verified blob of an OCI layout.
-fn layout_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+fn layout_blob(dir: &Members, digest: &str) -> Result<Vec<u8>> {
     let name = blob_name(digest)?;
-    let bytes = member::read(dir, &name).with_context(|| format!("the layout's blob {digest}"))?;
+    let bytes = dir
+        .read(&name)
+        .with_context(|| format!("the layout's blob {digest}"))?;
     if sha256_of(&bytes) != digest {
         bail!("blob {digest} of the layout is corrupt: refusing it");
     }
@@ -228,8 +355,8 @@ fn layout_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
 }
 
 /// Every image an OCI layout's index.json names, every member checked.
-fn plan_oci_layout(dir: &Path) -> Result<Vec<Planned>> {
-    let idx = member::read(dir, "index.json")?;
+fn plan_oci_layout(dir: &Members) -> Result<Vec<Planned>> {
+    let idx = dir.read("index.json")?;
     let Document::Index(index) = Document::parse(&idx, Some(OCI_INDEX))? else {
         bail!("index.json is not an image index");
     };
@@ -265,7 +392,7 @@ fn plan_oci_layout(dir: &Path) -> Result<Vec<Planned>> {
             .map(|l| {
                 super::manifest::check_layer_media_type(&l.media_type)?;
                 Ok(LayerFile {
-                    path: member::member(dir, &blob_name(&l.digest)?)?,
+                    source: dir.layer(&blob_name(&l.digest)?)?,
                     media_type: Some(l.media_type.clone()),
                 })
             })

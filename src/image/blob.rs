@@ -17,7 +17,7 @@ use super::digest::{HashWriter, sha256_of, short};
 use super::gc::Added;
 use super::space::{Meter, MeteredWriter, Reserve};
 use super::store::{Store, unique};
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 impl Store {
     /// Store small bytes (a manifest, a config) under their digest, unless
@@ -29,19 +29,102 @@ impl Store {
         {
             bail!("blob content hashes to {digest} but {e} was expected: refusing it");
         }
-        let _lock = self.lock_blob(&digest)?;
-        if self.has_blob(&digest) {
-            return Ok(digest);
-        }
-        let mut w = self.blob_writer()?;
-        w.write_all(bytes)?;
-        w.commit(Some(&digest), None)?;
-        added.blob(&digest);
+        self.put_blob_as(bytes, &digest, added)?;
         Ok(digest)
     }
 
+    /// Store `bytes` as blob `digest` (which the caller computed, or
+    /// [`super::digest::UNKNOWN`] in a plan of content it did not make),
+    /// unless the store has it already; a new blob is noted in `added`.
+    pub fn put_blob_as(&self, bytes: &[u8], digest: &str, added: &Added) -> Result<Done<()>> {
+        let _lock = self.lock_blob(digest)?;
+        if self.has_blob(digest) {
+            return Ok(Done::Ran(()));
+        }
+        let done = self.store_step(digest, bytes.len() as u64).apply(|| {
+            let mut w = self.blob_writer()?;
+            w.write_all(bytes)?;
+            w.commit(Some(digest), None).map(|_| ())
+        })?;
+        self.stored(digest, &done, added);
+        Ok(done)
+    }
+
+    /// Store the file at `path` as blob `digest` of `size` bytes (checked
+    /// while it is copied), unless the store has it already; a new blob is
+    /// noted in `added`. The file is opened only when the step runs.
+    pub fn put_file_blob(
+        &self,
+        path: &Path,
+        digest: &str,
+        size: u64,
+        added: &Added,
+    ) -> Result<Done<()>> {
+        let _lock = self.lock_blob(digest)?;
+        if self.has_blob(digest) {
+            return Ok(Done::Ran(()));
+        }
+        let done = self.store_step(digest, size).apply(|| {
+            let mut w = self.blob_writer()?;
+            let mut f = File::open(path).with_context(|| format!("open {}", path.display()))?;
+            io::copy(&mut f, &mut w).context("copy the layer into the store")?;
+            w.commit(Some(digest), Some(size)).map(|_| ())
+        })?;
+        self.stored(digest, &done, added);
+        Ok(done)
+    }
+
+    /// Rename a downloaded blob, verified already, to its address; `blob`
+    /// is `None` in a plan, which downloaded nothing. The caller holds the
+    /// blob's lock.
+    pub fn commit_blob(
+        &self,
+        digest: &str,
+        size: u64,
+        blob: Option<VerifiedBlob>,
+        added: &Added,
+    ) -> Result<Done<()>> {
+        let done = self.store_step(digest, size).apply(|| {
+            blob.context("no verified blob to store")?.commit()?;
+            Ok(())
+        })?;
+        self.stored(digest, &done, added);
+        Ok(done)
+    }
+
+    /// Note a blob a step stored (to take back if the command fails) or
+    /// planned (so the plan finds it later, as the run would).
+    fn stored(&self, digest: &str, done: &Done<()>, added: &Added) {
+        match done {
+            Done::Ran(()) => added.blob(digest),
+            Done::Planned => self.plan(&self.blob_path(digest)),
+        }
+    }
+
+    /// The step that puts blob `digest` at its address.
+    fn store_step(&self, digest: &str, size: u64) -> Step {
+        let dest = self.blob_path(digest);
+        let tmp = self.dir.join("blobs/sha256/.tmp-PID-N");
+        Step::new(
+            Mechanism::Image,
+            Action::Filesystem,
+            format!("store blob {}", short(digest)),
+        )
+        .arg("digest", digest)
+        .arg("size", size)
+        .shell(format!(
+            "sha256sum {0} && mv {0} {1}",
+            tmp.display(),
+            dest.display()
+        ))
+        .why("a blob appears at its address only once its sha256 matched")
+        .man("rename(2)")
+        .detail()
+    }
+
     /// A temporary file that becomes a blob when its digest checks out;
-    /// writing stops below the free-space reserve.
+    /// writing stops below the free-space reserve. Call it only inside a
+    /// step that stores the blob: it creates the temporary file.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
         let tmp = self
             .dir
@@ -87,7 +170,8 @@ impl BlobWriter {
         self.tmp.as_deref()
     }
 
-    /// Verify (digest and size if given) and rename to the blob's address.
+    /// Verify (digest and size if given) and rename to the blob's address
+    /// (inside the step that stores it).
     pub fn commit(self, expected: Option<&str>, size: Option<u64>) -> Result<String> {
         self.verify(expected, size)?.commit()
     }
@@ -151,29 +235,18 @@ impl VerifiedBlob {
         self.tmp.as_deref().unwrap_or(Path::new("/nonexistent"))
     }
 
-    /// Rename the blob to its address (the caller holds the blob's lock).
+    /// Rename the blob to its address (inside the step that stores it;
+    /// the caller holds the blob's lock). On failure the temporary file is
+    /// removed.
     pub fn commit(mut self) -> Result<String> {
         let tmp = self.tmp.take().context("blob already committed")?;
         let dest = self.store.blob_path(&self.digest);
-        let r = Step::new(
-            Mechanism::Image,
-            Action::Filesystem,
-            format!("store blob {}", short(&self.digest)),
-        )
-        .arg("digest", &self.digest)
-        .arg("size", self.size)
-        .shell(format!("mv {} {}", tmp.display(), dest.display()))
-        .why("a blob appears at its address only once its sha256 matched")
-        .man("rename(2)")
-        .detail()
-        .run(|| {
-            fs::rename(&tmp, &dest)
-                .with_context(|| format!("rename {} to {}", tmp.display(), dest.display()))
-        });
-        if r.is_err() || crate::trace::dry_run() {
-            let _ = fs::remove_file(&tmp);
-        }
-        r.map(|_| self.digest.clone())
+        fs::rename(&tmp, &dest)
+            .with_context(|| format!("rename {} to {}", tmp.display(), dest.display()))
+            .inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })?;
+        Ok(self.digest.clone())
     }
 }
 

@@ -7,6 +7,12 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest as _, Sha256};
 
+/// The digest of content a `--dry-run` plan did not make (the layer of
+/// `image from-host`, packed from files the plan never staged): known only
+/// once the real run has made the bytes. Anything addressed by it (a
+/// chain id, the config and manifest that name it) is unknown too.
+pub const UNKNOWN: &str = "sha256:<unknown>";
+
 /// `sha256:` + 64 hex digits of `bytes`.
 pub fn sha256_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
@@ -39,6 +45,7 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     for d in diff_ids {
         let id = match out.last() {
             None => d.clone(),
+            Some(parent) if parent == UNKNOWN || d == UNKNOWN => UNKNOWN.to_string(),
             Some(parent) => sha256_of(format!("{parent} {d}").as_bytes()),
         };
         out.push(id);
@@ -150,5 +157,13 @@ mod tests {
         assert_eq!(ids[1], sha256_of(b"sha256:aaaa sha256:bbbb"));
         assert_eq!(short(&ids[1]).len(), 12);
         assert!(chain_ids(&[]).is_empty());
+    }
+
+    #[test]
+    fn what_stacks_on_an_unknown_layer_is_unknown() {
+        let a = "sha256:aaaa".to_string();
+        let ids = chain_ids(&[a.clone(), UNKNOWN.into(), a.clone()]);
+        assert_eq!(ids, [a.as_str(), UNKNOWN, UNKNOWN]);
+        assert_eq!(short(UNKNOWN), "<unknown>");
     }
 }

@@ -100,8 +100,9 @@ impl Store {
     /// explained with what to do. Call after releasing the gc lock.
     pub fn undo(&self, added: &Added, err: anyhow::Error) -> anyhow::Error {
         let err = self.explain_no_room(err);
+        // A plan stores nothing, so it has nothing to take back.
         let items = added.take();
-        if items.is_empty() || crate::trace::dry_run() {
+        if items.is_empty() {
             return err;
         }
         let (layers, blobs) = count(&items);

@@ -1,15 +1,19 @@
 //! Tags, removal and pruning: images.json edits under its lock, then a
 //! garbage collection that deletes the layers and blobs no image uses any
-//! more (a shared layer stays until its last image goes).
+//! more (a shared layer stays until its last image goes). An image that a
+//! container's record names, or that a lease keeps for a container being
+//! made ([`super::lease`]), is not removed.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 
 use super::digest::short;
+use super::lease::{self, Lease};
 use super::reference::Reference;
 use super::store::{ImageRecord, Images, Store};
 use crate::state::Root;
+use crate::trace::Done;
 
 /// Containers (by id) that use each image id: read from
 /// `containers/<id>/config.json`, whose `Image` field is the image id.
@@ -36,27 +40,58 @@ pub fn containers_using(root: &Root) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// `image tag SOURCE TARGET`.
-pub fn tag(root: &Root, source: &str, target: &str) -> Result<()> {
+/// `image tag SOURCE TARGET`. `Done::Planned`: a plan that may not read
+/// `images.json` stops there (see [`Store::read_images`]).
+pub fn tag(root: &Root, source: &str, target: &str) -> Result<Done<()>> {
     let store = Store::open(root)?;
     let target = Reference::parse(target)?;
     let Some(t) = target.tagged().filter(|_| target.digest.is_none()) else {
         bail!("refusing to create a tag with a digest reference");
     };
     let _l = store.lock_images()?;
-    let mut images = store.images()?;
+    let Done::Ran(mut images) = store.read_images()? else {
+        return Ok(Done::Planned);
+    };
     let id = images.resolve(source)?;
     images.tags.insert(t, id);
-    store.save_images(&images)
+    store.save_images(&images)?;
+    Ok(Done::Ran(()))
+}
+
+/// What keeps images from removal: the containers whose records name
+/// them, and the leases of images being handed to a container
+/// ([`super::lease`]), by image id.
+struct InUse {
+    containers: BTreeMap<String, Vec<String>>,
+    leases: BTreeMap<String, Vec<Lease>>,
+}
+
+impl InUse {
+    fn read(root: &Root, store: &Store) -> Result<InUse> {
+        Ok(InUse {
+            containers: containers_using(root),
+            leases: lease::live(store)?,
+        })
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.containers.contains_key(id) || self.leases.contains_key(id)
+    }
 }
 
 /// `image rm`: the lines Docker prints (`Untagged: ...`, `Deleted: ...`).
-pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Vec<String>> {
+/// An image a container's record names is removed only with `force`; a
+/// leased one never (`force` by a reference only untags it, as Docker
+/// does for a running container's image). `Done::Planned`: a plan that
+/// may not read `images.json` stops there.
+pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Done<Vec<String>>> {
     let store = Store::open(root)?;
     let _gc = store.gc_exclusive()?;
     let _l = store.lock_images()?;
-    let mut images = store.images()?;
-    let used = containers_using(root);
+    let Done::Ran(mut images) = store.read_images()? else {
+        return Ok(Done::Planned);
+    };
+    let used = InUse::read(root, &store)?;
     let mut lines = Vec::new();
     for w in what {
         let id = images.resolve(w)?;
@@ -66,18 +101,46 @@ pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Vec<String>> 
             .ok()
             .and_then(|r| r.tagged())
             .filter(|t| images.tags.get(t) == Some(&id));
-        if let Some(users) = used.get(&id)
+        let leased = used.leases.get(&id).and_then(|l| l.first());
+        if let Some(l) = leased {
+            if by_tag.is_none() {
+                bail!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by a container being created (lease {} of pid {}, {})",
+                    short(&id),
+                    l.id,
+                    l.pid,
+                    l.holder
+                );
+            }
+            if !force && tags.len() == 1 {
+                bail!(
+                    "conflict: unable to remove repository reference {w:?} (must force) - a container being created (lease {} of pid {}, {}) is using its referenced image {}",
+                    l.id,
+                    l.pid,
+                    l.holder,
+                    short(&id)
+                );
+            }
+        }
+        if let Some(users) = used.containers.get(&id)
             && !force
-            && (by_tag.is_none() || tags.len() == 1)
         {
-            bail!(
-                "conflict: unable to remove image {w} (must force) - container {} is using its referenced image {}",
-                short(&users[0]),
-                short(&id)
-            );
+            match &by_tag {
+                None => bail!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by container {}",
+                    short(&id),
+                    short(&users[0])
+                ),
+                Some(_) if tags.len() == 1 => bail!(
+                    "conflict: unable to remove repository reference {w:?} (must force) - container {} is using its referenced image {}",
+                    short(&users[0]),
+                    short(&id)
+                ),
+                Some(_) => {}
+            }
         }
         match by_tag {
-            Some(t) if tags.len() > 1 => {
+            Some(t) if tags.len() > 1 || leased.is_some() => {
                 images.tags.remove(&t);
                 lines.push(format!("Untagged: {}", Reference::parse(&t)?.familiar()));
                 continue;
@@ -106,24 +169,31 @@ pub fn remove(root: &Root, what: &[String], force: bool) -> Result<Vec<String>> 
     }
     store.save_images(&images)?;
     lines.extend(store.collect_garbage(&images)?.lines);
-    Ok(lines)
+    Ok(Done::Ran(lines))
 }
 
 /// `image prune [-a]`: dangling (untagged) images, or all unused with -a,
 /// then every layer and blob no image uses and what crashed commands left
-/// half written. Returns the deleted lines and the bytes freed on disk
-/// (what `du` would see go).
-pub fn prune(root: &Root, all: bool) -> Result<(Vec<String>, u64)> {
+/// (half-written temporaries, leases of dead holders). An image that a
+/// container's record names or a live lease keeps stays. Returns the
+/// deleted lines and the bytes freed on disk (what `du` would see go);
+/// `Done::Planned`: a plan that may not read `images.json` stops there.
+pub fn prune(root: &Root, all: bool) -> Result<Done<(Vec<String>, u64)>> {
     let store = Store::open_unswept(root)?;
     let _gc = store.gc_exclusive()?;
     let mut freed = store.sweep_stale();
     let _l = store.lock_images()?;
-    let mut images = store.images()?;
-    let used = containers_using(root);
+    let Done::Ran(mut images) = store.read_images()? else {
+        return Ok(Done::Planned);
+    };
+    for (path, _) in lease::stale(&store)? {
+        lease::remove_stale(&path)?;
+    }
+    let used = InUse::read(root, &store)?;
     let victims: Vec<String> = images
         .images
         .keys()
-        .filter(|id| !used.contains_key(*id))
+        .filter(|id| !used.contains(id))
         .filter(|id| all || images.tags_of(id).is_empty())
         .cloned()
         .collect();
@@ -140,7 +210,7 @@ pub fn prune(root: &Root, all: bool) -> Result<(Vec<String>, u64)> {
     }
     store.save_images(&images)?;
     freed += store.collect_garbage(&images)?.bytes;
-    Ok((lines, freed))
+    Ok(Done::Ran((lines, freed)))
 }
 
 /// One stored layer and the images that use it.

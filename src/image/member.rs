@@ -29,40 +29,89 @@ use super::unpack::safe_relative;
 const MAX_LINKS: usize = 8;
 
 /// Refusals say what to do about them.
-const ONLY_REGULAR: &str = "an image archive is read only from its regular files";
+pub const ONLY_REGULAR: &str = "an image archive is read only from its regular files";
+
+/// What `lstat(2)` says of a path inside an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir,
+    /// A regular file and how many names it has (hard links).
+    File {
+        nlink: u64,
+    },
+    Symlink(PathBuf),
+    /// Anything else: `a FIFO`, `a character device`, ...
+    Other(&'static str),
+}
+
+/// An archive's members: unpacked in a directory ([`Unpacked`]), or read
+/// through once without unpacking by a `--dry-run` ([`super::scan::Scan`]).
+pub trait Tree {
+    /// `lstat(2)` of `rel` (relative to the archive); `None` if absent.
+    fn node(&self, rel: &Path) -> Result<Option<Node>>;
+}
+
+/// An archive unpacked into a directory.
+pub struct Unpacked<'a>(pub &'a Path);
+
+impl Tree for Unpacked<'_> {
+    fn node(&self, rel: &Path) -> Result<Option<Node>> {
+        let full = self.0.join(rel);
+        let md = match std::fs::symlink_metadata(&full) {
+            Ok(md) => md,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("lstat {}", full.display())),
+        };
+        let ft = md.file_type();
+        Ok(Some(if ft.is_dir() {
+            Node::Dir
+        } else if ft.is_file() {
+            Node::File { nlink: md.nlink() }
+        } else if ft.is_symlink() {
+            Node::Symlink(
+                std::fs::read_link(&full)
+                    .with_context(|| format!("readlink {}", full.display()))?,
+            )
+        } else {
+            Node::Other(kind(&ft))
+        }))
+    }
+}
 
 /// The path of member `name` (as the archive's JSON names it) under the
 /// unpacked archive `dir`: a regular file inside it, or an error.
 pub fn member(dir: &Path, name: &str) -> Result<PathBuf> {
+    Ok(dir.join(resolve(&Unpacked(dir), name)?))
+}
+
+/// Where member `name` is in `tree`, relative to the archive: a regular
+/// file inside it (through relative symlinks that stay inside), or an
+/// error naming what it is instead.
+pub fn resolve(tree: &impl Tree, name: &str) -> Result<PathBuf> {
     let mut rel =
         safe_relative(name.as_bytes()).with_context(|| format!("archive path {name:?}"))?;
     for _ in 0..=MAX_LINKS {
-        let (full, md) = walk(dir, &rel, name)?;
-        let ft = md.file_type();
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&full)
-                .with_context(|| format!("readlink {}", full.display()))?;
-            rel = inside_target(&rel, &target).with_context(|| {
-                format!(
-                    "archive member {name:?} is a symlink to {}, outside the archive: {ONLY_REGULAR}",
-                    target.display()
-                )
-            })?;
-            continue;
-        }
-        if ft.is_file() {
-            if md.nlink() > 1 {
-                bail!(
-                    "archive member {name:?} is a hard link ({} names for one file): {ONLY_REGULAR}",
-                    md.nlink()
-                );
+        match walk(tree, &rel, name)? {
+            Node::Symlink(target) => {
+                rel = inside_target(&rel, &target).with_context(|| {
+                    format!(
+                        "archive member {name:?} is a symlink to {}, outside the archive: {ONLY_REGULAR}",
+                        target.display()
+                    )
+                })?;
+                continue;
             }
-            return Ok(full);
+            Node::File { nlink } if nlink > 1 => bail!(
+                "archive member {name:?} is a hard link ({nlink} names for one file): {ONLY_REGULAR}"
+            ),
+            Node::File { .. } => return Ok(rel),
+            Node::Dir => {
+                bail!("archive member {name:?} is a directory, not a regular file: {ONLY_REGULAR}")
+            }
+            Node::Other(what) => {
+                bail!("archive member {name:?} is {what}, not a regular file: {ONLY_REGULAR}")
+            }
         }
-        bail!(
-            "archive member {name:?} is {}, not a regular file: {ONLY_REGULAR}",
-            kind(&ft)
-        );
     }
     bail!("archive member {name:?}: more than {MAX_LINKS} symlinks in a row")
 }
@@ -107,29 +156,30 @@ pub fn exists(dir: &Path, name: &str) -> bool {
     std::fs::symlink_metadata(dir.join(name)).is_ok()
 }
 
-/// `lstat(2)` of `rel` under `dir`, every parent a real directory.
-fn walk(dir: &Path, rel: &Path, name: &str) -> Result<(PathBuf, std::fs::Metadata)> {
-    let mut cur = dir.to_path_buf();
+/// `lstat(2)` of `rel` in `tree`, every parent a real directory.
+fn walk(tree: &impl Tree, rel: &Path, name: &str) -> Result<Node> {
+    let mut cur = PathBuf::new();
     let mut comps = rel.components().peekable();
     while let Some(c) = comps.next() {
         cur.push(c);
-        let md = match std::fs::symlink_metadata(&cur) {
-            Ok(md) => md,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+        let Some(node) = tree.node(&cur)? else {
+            bail!(
                 "the archive names {name:?} but does not contain it: the archive is truncated or incomplete"
-            ),
-            Err(e) => return Err(e).with_context(|| format!("lstat {}", cur.display())),
+            )
         };
         if comps.peek().is_none() {
-            return Ok((cur, md));
+            return Ok(node);
         }
-        if !md.is_dir() {
-            bail!(
-                "archive member {name:?}: {} is {}, not a directory: {ONLY_REGULAR}",
-                cur.strip_prefix(dir).unwrap_or(&cur).display(),
-                kind(&md.file_type())
-            );
-        }
+        let what = match node {
+            Node::Dir => continue,
+            Node::File { .. } => "a regular file",
+            Node::Symlink(_) => "a symlink",
+            Node::Other(what) => what,
+        };
+        bail!(
+            "archive member {name:?}: {} is {what}, not a directory: {ONLY_REGULAR}",
+            cur.display()
+        );
     }
     bail!("archive path {name:?} names the archive itself")
 }

@@ -22,7 +22,7 @@ use super::reference::Reference;
 use super::registry::Registry;
 use super::store::{Added, ImageRecord, LayerRecord, Store};
 use crate::state::Root;
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 /// Docker's default `max-concurrent-downloads`.
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 3;
@@ -147,22 +147,15 @@ fn pull_into(
         &chains,
     );
     let (downloaded, existing, bytes) = result?;
-    if crate::trace::dry_run() {
-        trace_say("dry run: nothing was downloaded or stored");
-        return Ok(Pulled {
-            id,
-            digest: top_digest,
-            ..Pulled::default()
-        });
-    }
 
     // Record the image: blobs first (unless the store has the image
     // whole already), then images.json.
-    let whole = store
-        .images()?
-        .images
-        .get(&id)
-        .is_some_and(|rec| rec.layers.iter().all(|l| store.has_layer(&l.chain_id)));
+    let whole = store.read_images()?.value().is_some_and(|images| {
+        images
+            .images
+            .get(&id)
+            .is_some_and(|rec| rec.layers.iter().all(|l| store.has_layer(&l.chain_id)))
+    });
     if !whole {
         store.put_blob(&config_bytes, Some(&id), added)?;
         store.put_blob(&manifest_bytes, Some(&manifest_digest), added)?;
@@ -170,7 +163,7 @@ fn pull_into(
     let mut size = 0;
     let mut layers = Vec::new();
     for (i, l) in manifest.layers.iter().enumerate() {
-        size += store.layer_meta(&chains[i])?.map(|m| m.size).unwrap_or(0);
+        size += store.layer_size(&chains[i])?;
         layers.push(LayerRecord {
             digest: l.digest.clone(),
             media_type: l.media_type.clone(),
@@ -180,9 +173,9 @@ fn pull_into(
         });
     }
     let repo_digest = format!("{}@{top_digest}", r.name());
-    let up_to_date = {
+    let (saved, up_to_date) = {
         let _lock = store.lock_images()?;
-        let mut images = store.images()?;
+        let mut images = store.read_images()?.value().unwrap_or_default();
         let before = r.tagged().and_then(|t| images.tags.get(&t).cloned());
         if !whole {
             let mut rec = ImageRecord::new(&id, &manifest_digest, manifest_mt, layers, size);
@@ -201,9 +194,20 @@ fn pull_into(
         if let Some(t) = r.tagged() {
             images.tags.insert(t, id.clone());
         }
-        store.save_images(&images)?;
-        before.as_deref() == Some(id.as_str()) && downloaded == 0
+        let saved = store.save_images(&images)?;
+        (
+            saved,
+            before.as_deref() == Some(id.as_str()) && downloaded == 0,
+        )
     };
+    if !saved.ran() {
+        trace_say("dry run: nothing was downloaded or stored");
+        return Ok(Pulled {
+            id,
+            digest: top_digest,
+            ..Pulled::default()
+        });
+    }
     progress.line(&format!("Digest: {top_digest}"));
     progress.line(&format!(
         "Status: {} for {}",
@@ -359,7 +363,8 @@ fn download_layers(
     Ok((d, layers.len() - d, bytes.load(Ordering::SeqCst)))
 }
 
-/// One layer: `Ok(None)` if it was already there, else bytes downloaded.
+/// One layer: `Ok(None)` if it was already there, else bytes downloaded
+/// (none in a plan).
 fn fetch_layer(
     store: &Store,
     added: &Added,
@@ -376,11 +381,13 @@ fn fetch_layer(
     if store.has_blob(&layer.digest) {
         // Downloaded before (e.g. by `load`), not unpacked yet.
         let blob = store.blob_path(&layer.digest);
-        extract(store, bar, chain, diff_id, layer.size, || {
+        let unpacked = extract(store, bar, chain, diff_id, layer.size, || {
             File::open(&blob).with_context(|| format!("open blob {}", layer.digest))
         })?;
-        added.layer(chain);
-        bar.done("Pull complete");
+        if unpacked.ran() {
+            added.layer(chain);
+            bar.done("Pull complete");
+        }
         return Ok(Some(0));
     }
     let verified = Step::new(
@@ -399,7 +406,7 @@ fn fetch_layer(
         reg.curl(&format!("blobs/{}", layer.digest))
     ))
     .why("the layer's sha256 is checked while it downloads; a wrong byte and it is refused")
-    .run(|| {
+    .apply(|| {
         let mut f = reg.get(&format!("blobs/{}", layer.digest), None)?;
         bar.bytes("Downloading", layer.size);
         let mut w = store.blob_writer()?;
@@ -418,19 +425,22 @@ fn fetch_layer(
         bar.status("Verifying Checksum");
         let v = w.verify(Some(&layer.digest), Some(layer.size))?;
         bar.status("Download complete");
-        Ok(Some(v))
+        Ok(v)
+    })?
+    .value();
+    let path = verified.as_ref().map(|v| v.path().to_path_buf());
+    let unpacked = extract(store, bar, chain, diff_id, layer.size, || {
+        let p = path.context("the layer was not downloaded")?;
+        File::open(p).context("reopen the downloaded layer")
     })?;
-    let Some(verified) = verified else {
-        return Ok(None); // dry run
-    };
-    extract(store, bar, chain, diff_id, layer.size, || {
-        File::open(verified.path()).context("reopen the downloaded layer")
-    })?;
-    added.layer(chain);
-    let n = verified.size;
-    verified.commit()?;
-    added.blob(&layer.digest);
-    bar.done("Pull complete");
+    if unpacked.ran() {
+        added.layer(chain);
+    }
+    let n = verified.as_ref().map(|v| v.size).unwrap_or(0);
+    store.commit_blob(&layer.digest, layer.size, verified, added)?;
+    if unpacked.ran() {
+        bar.done("Pull complete");
+    }
     Ok(Some(n))
 }
 
@@ -443,18 +453,14 @@ fn extract(
     diff_id: &str,
     size: u64,
     open: impl FnOnce() -> Result<File>,
-) -> Result<()> {
-    bar.bytes("Extracting", size);
-    let f = open()?;
-    store.unpack_layer(
-        chain,
-        diff_id,
-        Counting {
-            inner: BufReader::new(f),
+) -> Result<Done<super::unpack::Unpacked>> {
+    store.unpack_layer(chain, diff_id, || {
+        bar.bytes("Extracting", size);
+        Ok(Counting {
+            inner: BufReader::new(open()?),
             bar,
-        },
-    )?;
-    Ok(())
+        })
+    })
 }
 
 /// Advances the bar as compressed bytes are read.

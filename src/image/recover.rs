@@ -13,7 +13,9 @@
 //! recorded, so these are looked for only when the lock can be taken
 //! exclusively at once, and removed only under it, after checking again.
 //! The next pull or load of the same image also reuses them; the next
-//! command that opens the store sweeps dead temporaries. Read `flock(2)`.
+//! command that opens the store sweeps dead temporaries. And leases
+//! ([`super::lease`]) whose holder died before dropping them: they keep
+//! nothing, and are removed (so is each by `image prune`). Read `flock(2)`.
 
 use anyhow::Result;
 
@@ -29,13 +31,12 @@ pub static IMAGE_STORE: ImageStore = ImageStore;
 const TEMP: &str = "image-temp";
 const LAYER: &str = "image-layer";
 const BLOB: &str = "image-blob";
+const LEASE: &str = "image-lease";
 
 /// The store of `root` without creating or sweeping anything (doctor
 /// only looks).
 fn store(root: &Root) -> Store {
-    Store {
-        dir: root.data.clone(),
-    }
+    Store::at(&root.data)
 }
 
 impl Recover for ImageStore {
@@ -54,6 +55,20 @@ impl Recover for ImageStore {
                 reason: format!("{} of pid {}, which died before finishing", t.what, t.pid),
             })
             .collect();
+        match super::lease::stale(&store) {
+            Ok(stale) => out.extend(stale.into_iter().map(|(path, l)| Leftover {
+                kind: LEASE.into(),
+                id: path.display().to_string(),
+                reason: format!(
+                    "a lease on image {} for {}, whose holder (pid {}) died before the container's record held the image",
+                    super::digest::short(&l.image),
+                    l.holder,
+                    l.pid
+                ),
+            })),
+            Err(e) if crate::doctor::is_permission_error(&e) => {}
+            Err(e) => return Err(e),
+        }
         if !store.dir.join("locks").is_dir() {
             return Ok(out);
         }
@@ -117,6 +132,7 @@ impl Recover for ImageStore {
                     )
                 }
             }
+            LEASE => super::lease::remove_stale(path),
             LAYER | BLOB => {
                 let item = if l.kind == LAYER {
                     Item::Layer(name)

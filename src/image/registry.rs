@@ -9,8 +9,7 @@
 //! `insecure-registries` of `<root>/daemon.json`, are spoken to in plain
 //! HTTP; others over HTTPS with the system's CA roots plus
 //! `<root>/certs.d/<host>/ca.crt` (Docker's layout). Credentials come from
-//! `<root>/auth.json` (written by `glassbox login`) and
-//! `~/.docker/config.json`, both in Docker's `auths` format.
+//! [`super::auth`].
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,40 +19,19 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use super::auth::credentials;
 use super::reference::{DEFAULT_DOMAIN, Reference};
 use crate::state::Root;
+use crate::trace::{Action, Mechanism, Step};
 
 /// What Docker Hub's API host is called.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
-/// The key Docker uses for Docker Hub in `config.json`.
-pub const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 
 /// `daemon.json`: the registry settings Docker keeps there.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DaemonConfig {
     #[serde(default, rename = "insecure-registries")]
     pub insecure_registries: Vec<String>,
-}
-
-/// Docker's `config.json` (the part about credentials).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AuthFile {
-    #[serde(default)]
-    pub auths: std::collections::BTreeMap<String, AuthEntry>,
-    #[serde(flatten)]
-    pub other: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AuthEntry {
-    /// base64("user:password")
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub auth: String,
-}
-
-/// Where glassbox keeps its own logins.
-pub fn auth_file_path(root: &Root) -> PathBuf {
-    root.data.join("auth.json")
 }
 
 /// Is this registry host on loopback (`localhost`, `127.0.0.0/8`, `::1`)?
@@ -68,75 +46,6 @@ pub fn is_loopback(domain: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
-}
-
-/// The key a registry's credentials are stored under.
-pub fn auth_key(domain: &str) -> String {
-    if domain == DEFAULT_DOMAIN {
-        DOCKER_HUB_AUTH_KEY.to_string()
-    } else {
-        domain.to_string()
-    }
-}
-
-/// Docker's own credentials file: `$DOCKER_CONFIG/config.json`, else
-/// `$HOME/.docker/config.json` (as the Docker CLI looks).
-pub fn docker_config_path() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-        Some(PathBuf::from(dir).join("config.json"))
-    } else {
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
-    }
-}
-
-/// Find credentials for `domain`: glassbox's file first, then Docker's.
-/// Docker's file is not glassbox state: one that cannot be read is
-/// skipped with a warning (as the Docker CLI does), never rewritten.
-pub fn credentials(root: &Root, domain: &str) -> Result<Option<(String, String)>> {
-    let key = auth_key(domain);
-    let mut files = vec![(auth_file_path(root), true)];
-    if let Some(p) = docker_config_path() {
-        files.push((p, false));
-    }
-    for (f, ours) in files {
-        let af = match crate::state::read_json::<AuthFile>(&f) {
-            Ok(Some(af)) => af,
-            Ok(None) => continue,
-            Err(e) if ours => return Err(e),
-            Err(e) => {
-                let why = match e.downcast_ref::<crate::state::atomic::DamagedState>() {
-                    Some(_) => "it is not valid JSON".to_string(),
-                    None => format!("{e:#}"),
-                };
-                crate::trace::warn(format!(
-                    "Docker's credentials file {} skipped: {why}",
-                    f.display()
-                ));
-                continue;
-            }
-        };
-        let found = af.auths.iter().find(|(k, _)| {
-            let k = k
-                .trim_start_matches("https://")
-                .trim_start_matches("http://");
-            k == key.trim_start_matches("https://") || k.split('/').next() == Some(domain)
-        });
-        if let Some((_, e)) = found
-            && !e.auth.is_empty()
-        {
-            let raw = base64_decode(&e.auth)
-                .with_context(|| format!("decode the auth of {domain} in {}", f.display()))?;
-            let s = String::from_utf8(raw).context("credentials are not UTF-8")?;
-            let (u, p) = s.split_once(':').with_context(|| {
-                format!(
-                    "the auth of {domain} in {} is not user:password",
-                    f.display()
-                )
-            })?;
-            return Ok(Some((u.to_string(), p.to_string())));
-        }
-    }
-    Ok(None)
 }
 
 /// A client for one repository on one registry.
@@ -171,8 +80,18 @@ impl Registry {
         r: &Reference,
         creds: Option<(String, String)>,
     ) -> Result<Registry> {
-        let daemon: DaemonConfig =
-            crate::state::read_json(&root.data.join("daemon.json"))?.unwrap_or_default();
+        let daemon_json = root.data.join("daemon.json");
+        let daemon: DaemonConfig = Step::new(
+            Mechanism::Image,
+            Action::FileRead,
+            format!("read {}", daemon_json.display()),
+        )
+        .arg("path", daemon_json.display())
+        .detail()
+        .observe_or_plan(|| crate::state::read_json(&daemon_json))?
+        .value()
+        .flatten()
+        .unwrap_or_default();
         // A CA given for the host means it speaks TLS, even on loopback.
         let has_ca = ca_paths(root, &r.domain).iter().any(|p| p.is_file());
         let insecure =
@@ -402,35 +321,6 @@ impl Registry {
     }
 }
 
-/// Store credentials for `domain` (Docker's `auths` format). Every write
-/// of the file, here and in [`remove_credentials`], goes through
-/// [`crate::state::write_json`], whose temporary file is created 0600
-/// before a byte is written: the rename keeps that mode, so the file is
-/// never readable by another user, even for a moment.
-pub fn save_credentials(root: &Root, domain: &str, user: &str, pass: &str) -> Result<PathBuf> {
-    let path = auth_file_path(root);
-    let mut af: AuthFile = crate::state::read_json(&path)?.unwrap_or_default();
-    af.auths.insert(
-        auth_key(domain),
-        AuthEntry {
-            auth: base64_encode(format!("{user}:{pass}").as_bytes()),
-        },
-    );
-    crate::state::write_json(&path, &af)?;
-    Ok(path)
-}
-
-/// Forget the credentials for `domain`; false if there were none.
-pub fn remove_credentials(root: &Root, domain: &str) -> Result<bool> {
-    let path = auth_file_path(root);
-    let mut af: AuthFile = crate::state::read_json(&path)?.unwrap_or_default();
-    let had = af.auths.remove(&auth_key(domain)).is_some();
-    if had {
-        crate::state::write_json(&path, &af)?;
-    }
-    Ok(had)
-}
-
 /// `Bearer realm="https://auth",service="reg",scope="repository:x:pull"`.
 pub fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
     let h = h.trim();
@@ -615,7 +505,6 @@ mod tests {
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("docker.io"));
         assert!(!is_loopback("10.0.0.1:5000"));
-        assert_eq!(auth_key("docker.io"), DOCKER_HUB_AUTH_KEY);
         assert_eq!(
             url_encode("repository:a/b:pull"),
             "repository%3Aa%2Fb%3Apull"

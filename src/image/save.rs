@@ -21,7 +21,7 @@ use super::reference::Reference;
 use super::store::Store;
 use super::unpack::decompressed;
 use crate::state::Root;
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 /// Where `image save` writes.
 #[derive(Debug, Clone, Copy)]
@@ -33,9 +33,12 @@ pub enum Dest<'a> {
 }
 
 /// `image save`: write the images (and the tags given) to `out`.
-pub fn save(root: &Root, refs: &[String], dest: Dest) -> Result<()> {
+/// `Done::Planned`: a plan that may not read `images.json` stops there.
+pub fn save(root: &Root, refs: &[String], dest: Dest) -> Result<Done<()>> {
     let store = Store::open(root)?;
-    let images = store.images()?;
+    let Done::Ran(images) = store.read_images()? else {
+        return Ok(Done::Planned);
+    };
     // Image id -> the tags asked for.
     let mut wanted: BTreeMap<String, Vec<Reference>> = BTreeMap::new();
     for r in refs {
@@ -63,8 +66,8 @@ pub fn save(root: &Root, refs: &[String], dest: Dest) -> Result<()> {
     .arg("output", &shown)
     .why("a docker save archive is also an OCI image layout: manifest.json for docker load, index.json and blobs/ for OCI tools; a regular file is replaced atomically, a device or FIFO is written in place")
     .man("rename(2)");
-    step.run(|| {
-        let work = TempDir::new(&store, "save")?;
+    let work = TempDir::new(&store, "save")?;
+    step.apply(|| {
         let (out, f) = match dest {
             Dest::Path(p) => Output::open(p)?,
             Dest::Stdout => Output::stdout()?,
@@ -196,5 +199,6 @@ pub fn save(root: &Root, refs: &[String], dest: Dest) -> Result<()> {
             .map_err(|e| e.into_error())
             .with_context(|| format!("write {shown}"))?;
         out.finish(f)
-    })
+    })?;
+    Ok(Done::Ran(()))
 }

@@ -5,7 +5,9 @@
 //! layers/<chain-hex>/diff/  one layer unpacked, shared by every image with it
 //! layers/<chain-hex>/layer.json
 //! images.json               image records and the tags pointing at them
+//! leases/                   images handed to containers being made
 //! locks/                    one lock file per blob and per layer
+//! tmp/                      work directories (WHAT-PID-N)
 //! ```
 //!
 //! A blob is written to a temporary file while its sha256 is computed and
@@ -25,22 +27,30 @@
 //! renaming it to a temporary name first, so a crash half way through a
 //! deletion never leaves a half layer at its address. Writers stop before
 //! the filesystem fills ([`super::space`]).
+//!
+//! Under `--dry-run` every one of these changes is a step that is only
+//! planned; the store remembers what its plan made, so the rest of the
+//! plan finds it as the real run would, and the plan lists the steps the
+//! run takes. A read the plan may not make (the store is root's alone) is
+//! listed as needing root ([`crate::trace::Step::observe_or_plan`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{hex_part, sha256_of, short};
+use super::digest::{UNKNOWN, hex_part, sha256_of, short};
 use super::reference::Reference;
 use super::space::disk_usage;
 use super::unpack::{Unpacked, unpack_layer};
-use crate::state::{Root, StateLock, read_json, write_json};
-use crate::trace::{Action, Mechanism, Step};
+use crate::state::atomic::apply_json;
+use crate::state::{Root, StateLock, read_json};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 pub use super::blob::{BlobWriter, VerifiedBlob};
 pub use super::gc::{Added, Collected, Item, referenced};
@@ -174,6 +184,9 @@ pub struct LayerMeta {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub dir: PathBuf,
+    /// What this command's `--dry-run` plan has made so far (blobs,
+    /// layers, lock files): a later look finds them, as in the real run.
+    planned: Arc<Mutex<BTreeSet<PathBuf>>>,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -187,32 +200,86 @@ pub(super) fn unique(prefix: &str) -> String {
 }
 
 impl Store {
-    /// The store of `root`, creating its directories (not under
-    /// `--dry-run`: a plan only reads), and sweeping what dead processes
-    /// left half written.
+    /// The store in `dir`, as it is: nothing made or swept (doctor only
+    /// looks).
+    pub fn at(dir: &Path) -> Store {
+        Store {
+            dir: dir.to_path_buf(),
+            planned: Arc::default(),
+        }
+    }
+
+    /// Note that a plan made `path` (a step that makes it was planned).
+    /// What an unknown digest addresses is not one thing: each of them is
+    /// made anew.
+    pub(super) fn plan(&self, path: &Path) {
+        if path.to_string_lossy().contains(hex_part(UNKNOWN)) {
+            return;
+        }
+        if let Ok(mut p) = self.planned.lock() {
+            p.insert(path.to_path_buf());
+        }
+    }
+
+    /// Did this command's plan make `path`?
+    fn planned(&self, path: &Path) -> bool {
+        self.planned.lock().is_ok_and(|p| p.contains(path))
+    }
+
+    /// The store of `root`, creating its directories, and sweeping what
+    /// dead processes left half written (both only planned under
+    /// `--dry-run`).
     pub fn open(root: &Root) -> Result<Store> {
         let s = Store::open_unswept(root)?;
-        if !crate::trace::dry_run() {
-            s.sweep_stale();
-        }
+        s.sweep_stale();
         Ok(s)
     }
 
     /// [`Store::open`] without the sweep (for a caller that counts it).
     pub fn open_unswept(root: &Root) -> Result<Store> {
-        let s = Store {
-            dir: root.data.clone(),
-        };
-        if crate::trace::dry_run() {
-            return Ok(s);
-        }
+        let s = Store::at(&root.data);
         root.ensure()?;
-        for d in [
+        let dirs = [
             s.dir.join("blobs/sha256"),
             s.dir.join("layers"),
             s.dir.join("locks"),
-        ] {
-            fs::create_dir_all(&d).with_context(|| format!("mkdir {}", d.display()))?;
+        ];
+        let missing = Step::new(
+            Mechanism::Image,
+            Action::FileRead,
+            format!("look at the image store in {}", s.dir.display()),
+        )
+        .arg("dir", s.dir.display())
+        .detail()
+        .observe_or_plan(|| {
+            let mut missing = Vec::new();
+            for d in &dirs {
+                match fs::symlink_metadata(d) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(d.clone()),
+                    Err(e) => return Err(e).with_context(|| format!("lstat {}", d.display())),
+                }
+            }
+            Ok(missing)
+        })?;
+        let missing = missing.value().unwrap_or_default();
+        if !missing.is_empty() {
+            let shown: Vec<String> = missing.iter().map(|d| d.display().to_string()).collect();
+            Step::new(
+                Mechanism::Image,
+                Action::Filesystem,
+                format!("create the image store in {}", s.dir.display()),
+            )
+            .arg("dirs", shown.join(" "))
+            .shell(format!("mkdir -p {}", shown.join(" ")))
+            .why("blobs/ holds content by its sha256, layers/ each layer unpacked once, locks/ one flock(2) file per blob, layer and images.json")
+            .detail()
+            .apply(|| {
+                for d in &missing {
+                    fs::create_dir_all(d).with_context(|| format!("mkdir {}", d.display()))?;
+                }
+                Ok(())
+            })?;
         }
         Ok(s)
     }
@@ -276,7 +343,8 @@ impl Store {
     }
 
     pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).is_file()
+        let p = self.blob_path(digest);
+        p.is_file() || self.planned(&p)
     }
 
     pub fn layer_dir(&self, chain_id: &str) -> PathBuf {
@@ -289,20 +357,48 @@ impl Store {
     }
 
     pub fn has_layer(&self, chain_id: &str) -> bool {
-        self.layer_dir(chain_id).join("layer.json").is_file()
+        let d = self.layer_dir(chain_id);
+        d.join("layer.json").is_file() || self.planned(&d)
     }
 
     pub fn layer_meta(&self, chain_id: &str) -> Result<Option<LayerMeta>> {
         read_json(&self.layer_dir(chain_id).join("layer.json"))
     }
 
-    /// A lock file under `locks/`; none under `--dry-run` (nothing is
-    /// written then, and the store may not even exist).
+    /// A lock file under `locks/`, taken exclusively. Making the file is a
+    /// step: under `--dry-run` a missing one is only planned, and no lock
+    /// is held (a plan changes nothing another command could trip on).
     fn lock(&self, name: &str) -> Result<Option<StateLock>> {
-        if crate::trace::dry_run() {
+        self.lock_file(name, StateLock::exclusive)
+    }
+
+    fn lock_file(
+        &self,
+        name: &str,
+        take: fn(&Path) -> Result<StateLock>,
+    ) -> Result<Option<StateLock>> {
+        let path = self.dir.join("locks").join(name);
+        if self.planned(&path) {
             return Ok(None);
         }
-        StateLock::exclusive(&self.dir.join("locks").join(name)).map(Some)
+        if fs::symlink_metadata(&path).is_ok() {
+            return take(&path).map(Some);
+        }
+        let made = Step::new(
+            Mechanism::Image,
+            Action::State,
+            format!("create lock file {}", path.display()),
+        )
+        .arg("path", path.display())
+        .shell(format!("flock {} true", path.display()))
+        .why("commands that touch the same blob, layer or images.json take turns on its lock file")
+        .man("flock(2)")
+        .detail()
+        .apply(|| take(&path))?;
+        if !made.ran() {
+            self.plan(&path);
+        }
+        Ok(made.value())
     }
 
     pub fn lock_blob(&self, digest: &str) -> Result<Option<StateLock>> {
@@ -320,10 +416,7 @@ impl Store {
 
     /// Held shared by pulls/loads, exclusively by garbage collection.
     pub fn gc_shared(&self) -> Result<Option<StateLock>> {
-        if crate::trace::dry_run() {
-            return Ok(None);
-        }
-        StateLock::shared(&self.dir.join("locks/gc")).map(Some)
+        self.lock_file("gc", StateLock::shared)
     }
 
     pub fn gc_exclusive(&self) -> Result<Option<StateLock>> {
@@ -334,8 +427,24 @@ impl Store {
         Ok(read_json(&self.dir.join("images.json"))?.unwrap_or_default())
     }
 
-    pub fn save_images(&self, images: &Images) -> Result<()> {
-        write_json(&self.dir.join("images.json"), images)
+    /// `images.json`, or `Done::Planned` when a `--dry-run` by a user who
+    /// may not read it (the store is root's alone) goes on without it.
+    pub fn read_images(&self) -> Result<Done<Images>> {
+        let path = self.dir.join("images.json");
+        Step::new(
+            Mechanism::Image,
+            Action::FileRead,
+            format!("read {}", path.display()),
+        )
+        .arg("path", path.display())
+        .shell(format!("cat {}", path.display()))
+        .detail()
+        .observe_or_plan(|| self.images())
+    }
+
+    /// Write `images.json`; whether it ran or was only planned.
+    pub fn save_images(&self, images: &Images) -> Result<Done<()>> {
+        apply_json(&self.dir.join("images.json"), images)
     }
 
     /// Read a blob and check its bytes still match its address.
@@ -353,16 +462,20 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Unpack a layer stream as chain `chain_id`, checking its diff id.
-    /// The layer appears complete or not at all; the caller holds the
-    /// layer's lock.
-    pub fn unpack_layer(
+    /// Unpack a layer stream (opened by `open`) as chain `chain_id`,
+    /// checking its diff id. The layer appears complete or not at all; the
+    /// caller holds the layer's lock. Something at the address that is not
+    /// a whole layer (left by an older glassbox) is moved away first.
+    pub fn unpack_layer<R: Read>(
         &self,
         chain_id: &str,
         expected_diff_id: &str,
-        reader: impl Read,
-    ) -> Result<Unpacked> {
+        open: impl FnOnce() -> Result<R>,
+    ) -> Result<Done<Unpacked>> {
         let final_dir = self.layer_dir(chain_id);
+        if fs::symlink_metadata(&final_dir).is_ok() {
+            self.remove_layer_dir(&final_dir)?;
+        }
         let tmp = self.dir.join("layers").join(format!(".{}", unique("tmp")));
         let step = Step::new(
             Mechanism::Image,
@@ -378,17 +491,19 @@ impl Store {
         ))
         .why("each layer is unpacked once, under its chain id, and shared by every image that has it")
         .man("tar(5)");
-        let result = step.run(|| {
+        let result = step.apply(|| {
             let diff = tmp.join("diff");
             fs::create_dir_all(&diff).with_context(|| format!("mkdir {}", diff.display()))?;
-            let u = unpack_layer(reader, &diff)?;
+            let u = unpack_layer(open()?, &diff)?;
             if u.diff_id != expected_diff_id {
                 bail!(
                     "layer content hashes to {} but the image config says {expected_diff_id}: refusing a corrupt layer",
                     u.diff_id
                 );
             }
-            write_json(
+            // Part of the layer being made under its temporary name: the
+            // whole directory is renamed into place below.
+            write_meta(
                 &tmp.join("layer.json"),
                 &LayerMeta {
                     chain_id: chain_id.to_string(),
@@ -397,16 +512,14 @@ impl Store {
                     entries: u.entries,
                 },
             )?;
-            // Something at the address without layer.json is incomplete
-            // (left by an older glassbox): out of the way first.
-            if fs::symlink_metadata(&final_dir).is_ok() {
-                self.remove_layer_dir(&final_dir)?;
-            }
             fs::rename(&tmp, &final_dir).with_context(|| {
                 format!("rename {} to {}", tmp.display(), final_dir.display())
             })?;
             Ok(u)
         });
+        if let Ok(Done::Planned) = &result {
+            self.plan(&final_dir);
+        }
         result.map_err(|e| {
             if fs::symlink_metadata(&tmp).is_ok() {
                 let _ = fs::remove_dir_all(&tmp);
@@ -415,6 +528,15 @@ impl Store {
                 e
             }
         })
+    }
+
+    /// The unpacked size of a stored layer (Docker's SIZE adds these); 0
+    /// for a layer the store lacks (one a plan did not unpack).
+    pub fn layer_size(&self, chain_id: &str) -> Result<u64> {
+        if !self.layer_dir(chain_id).join("layer.json").is_file() {
+            return Ok(0);
+        }
+        Ok(self.layer_meta(chain_id)?.map(|m| m.size).unwrap_or(0))
     }
 
     /// Delete a layer directory: renamed to a temporary name first (one
@@ -474,6 +596,17 @@ pub struct Temporary {
     pub pid: u32,
     /// `work directory`, `half-unpacked or half-deleted layer`, `half-written blob`.
     pub what: &'static str,
+}
+
+/// `layer.json` of a layer being unpacked (in its temporary directory):
+/// written and fsynced before the directory is renamed into place.
+fn write_meta(path: &Path, meta: &LayerMeta) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(meta).context("serialize layer.json")?;
+    bytes.push(b'\n');
+    let mut f = fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    io::Write::write_all(&mut f, &bytes).with_context(|| format!("write {}", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("fsync {}", path.display()))
 }
 
 /// `rm -rf PATH` for a directory or a file of the store.
@@ -558,12 +691,16 @@ mod tests {
         let real = sha256_of(&tar);
         let e = format!(
             "{:#}",
-            s.unpack_layer(&real, &sha256_of(b"nope"), &tar[..])
+            s.unpack_layer(&real, &sha256_of(b"nope"), || Ok(&tar[..]))
                 .unwrap_err()
         );
         assert!(e.contains("refusing a corrupt layer"), "{e}");
         assert_eq!(fs::read_dir(s.dir.join("layers")).unwrap().count(), 0);
-        let u = s.unpack_layer(&real, &real, &tar[..]).unwrap();
+        let u = s
+            .unpack_layer(&real, &real, || Ok(&tar[..]))
+            .unwrap()
+            .value()
+            .unwrap();
         assert_eq!(u.diff_id, real);
         assert!(s.has_layer(&real));
         assert_eq!(fs::read(s.layer_diff(&real).join("f")).unwrap(), b"x");
@@ -587,7 +724,7 @@ mod tests {
             .build();
         let chain = sha256_of(&tar);
         let added = Added::default();
-        s.unpack_layer(&chain, &chain, &tar[..]).unwrap();
+        s.unpack_layer(&chain, &chain, || Ok(&tar[..])).unwrap();
         added.layer(&chain);
         let mine = s.put_blob(b"config", None, &added).unwrap();
         // A blob that was there before is not the failed command's.
@@ -610,7 +747,7 @@ mod tests {
             .file("f", &[7u8; 100_000], 0o644)
             .build();
         let chain = sha256_of(&tar);
-        s.unpack_layer(&chain, &chain, &tar[..]).unwrap();
+        s.unpack_layer(&chain, &chain, || Ok(&tar[..])).unwrap();
         let used = disk_usage(&s.layer_dir(&chain));
         let got = s.collect_garbage(&Images::default()).unwrap();
         assert_eq!(got.bytes, used);

@@ -1,10 +1,14 @@
 //! Subnets: parse what the user typed, check it, and choose a free one.
 //!
 //! A bridge network is one IPv4 subnet: the bridge holds the first host
-//! address (the gateway), members get the others. The subnet must not
-//! overlap any route the host already has, or packets for it would go the
-//! wrong way: Docker's `docker0` (172.17.0.0/16) may already be there, and
-//! so may a VPN or the lab's own LAN. Read `ip-route(8)`.
+//! address (the gateway), members get the others, so it needs room for a
+//! gateway and one member besides the network and broadcast addresses: a
+//! /30 at least. The subnet must not overlap any route the host already
+//! has, or packets for it would go the wrong way: Docker's `docker0`
+//! (172.17.0.0/16) may already be there, and so may a VPN or the lab's own
+//! LAN. Nor may it touch the ranges the kernel treats specially (loopback,
+//! link-local, multicast, class E and the limited broadcast). Read
+//! `ip-route(8)`, RFC 6890 (special-purpose address ranges).
 
 use std::net::Ipv4Addr;
 
@@ -31,13 +35,33 @@ pub fn parse_subnet(s: &str) -> Result<Ipv4Net> {
             net.trunc()
         );
     }
-    if net.network().is_loopback() || net.network().is_multicast() || net.network().is_unspecified()
-    {
-        bail!(
-            "subnet {s} cannot be used for a network: loopback, multicast and 0.0.0.0/x are reserved"
-        );
-    }
+    check_not_reserved(net)?;
     Ok(net)
+}
+
+/// Ranges no bridge subnet may touch, and why (RFC 6890).
+pub const RESERVED: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\", a source address only"),
+    ("127.0.0.0/8", "loopback, never routed to a link"),
+    ("169.254.0.0/16", "link-local, never forwarded"),
+    ("224.0.0.0/4", "multicast"),
+    (
+        "240.0.0.0/4",
+        "reserved (class E) and the limited broadcast 255.255.255.255",
+    ),
+];
+
+/// Refuse a subnet that overlaps a special-purpose range.
+pub fn check_not_reserved(net: Ipv4Net) -> Result<()> {
+    for (range, what) in RESERVED {
+        let r: Ipv4Net = range.parse().expect("a valid reserved range");
+        if overlaps(net, r) {
+            bail!(
+                "subnet {net} overlaps {r} ({what}): use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Parse an interface address in CIDR form, `10.0.0.2/24`: a host address
@@ -125,6 +149,36 @@ mod tests {
         );
         assert!(parse_subnet("127.0.0.0/8").is_err());
         assert!(parse_subnet("").is_err());
+    }
+
+    #[test]
+    fn special_ranges_and_broadcast_only_prefixes_are_refused() {
+        for s in [
+            "0.0.0.0/8",
+            "0.1.0.0/16",
+            "127.0.0.0/8",
+            "169.254.0.0/16",
+            "169.254.3.0/24",
+            "169.0.0.0/8",
+            "224.0.0.0/8",
+            "239.1.0.0/16",
+            "240.0.0.0/8",
+            "255.255.255.252/30",
+        ] {
+            let e = parse_subnet(s).unwrap_err().to_string();
+            assert!(
+                e.contains("overlaps") && e.contains("private range"),
+                "{s}: {e}"
+            );
+        }
+        for s in ["10.0.0.0/31", "10.0.0.0/32", "10.0.0.1/32", "224.0.0.0/4"] {
+            assert!(parse_subnet(s).is_err(), "{s}");
+        }
+        // A /30 holds a gateway and one member: the smallest bridge subnet.
+        assert_eq!(parse_subnet("10.0.0.4/30").unwrap(), net("10.0.0.4/30"));
+        parse_subnet("192.168.0.0/16").unwrap();
+        parse_subnet("172.16.0.0/12").unwrap();
+        parse_subnet("100.64.0.0/10").unwrap();
     }
 
     #[test]

@@ -1,73 +1,32 @@
 //! Plugging a network namespace into a network: a veth pair whose host end
 //! is a port of the bridge and whose other end moves into the namespace
 //! (renamed `eth0`, `eth1`, ...), an address from the network's leases, the
-//! default route through the gateway, and the member's names. Detaching
-//! deletes the host end (the kernel deletes its peer), gives the address
-//! back and rewrites the names. Read `veth(4)`, `ip-netns(8)`.
+//! default route through the gateway, the member's names, and the ports
+//! it publishes. [`attach`] and [`detach`] are a pair: whatever attach
+//! sets up, detach removes, from the saved lease alone (so a shim, `rm`,
+//! prune or a command after a reboot can), and "already gone" is success.
+//! Both are transactions: the lease is marked while a command works on
+//! it, and [`settle`] undoes or finishes what a command that died left,
+//! and releases members whose namespace is gone (deleting a namespace
+//! deletes its veth ends). The cable itself ([`Cable`]) is also what a
+//! point-to-point pair without a bridge is made of ([`super::p2p`]). Read
+//! `veth(4)`, `ip-netns(8)`.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use ipnet::Ipv4Net;
 
 use super::netlink::Netlink;
-use super::store::{self, Lease, Network};
-use super::{LINK_KIND_NAME, bridge, hosts, ifname};
+use super::ports::{PortSpec, Publish};
+use super::store::{self, Lease, Marked, Network, Op};
+pub use super::target::{Target, name_of_path};
+use super::{LINK_KIND, bridge, hosts, ifname, nat};
 use crate::state::Root;
-use crate::state::resources::{self, Owner};
-
-/// A network namespace to plug in: `NAME` (`/run/netns/NAME`, as `ip netns
-/// add` makes) or a `PID`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The member's name on the network.
-    pub name: String,
-    pub ns_path: PathBuf,
-    /// How `ip link set ... netns X` names it.
-    pub ns_shell: String,
-    /// The `ip` command that works inside it.
-    pub ip_cmd: String,
-    /// Where its `hosts` and `resolv.conf` go.
-    pub hosts_dir: Option<PathBuf>,
-}
-
-impl Target {
-    pub fn parse(s: &str, hosts_dir: Option<PathBuf>) -> Result<Target> {
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-            let pid: u32 = s.parse().with_context(|| format!("invalid pid {s}"))?;
-            return Ok(Target {
-                name: format!("pid-{pid}"),
-                ns_path: PathBuf::from(format!("/proc/{pid}/ns/net")),
-                ns_shell: pid.to_string(),
-                ip_cmd: format!("nsenter -t {pid} -n ip"),
-                hosts_dir,
-            });
-        }
-        if s.is_empty() || s.contains('/') || s == "." || s == ".." {
-            bail!("invalid namespace {s:?}: give a PID or a name from `ip netns list`");
-        }
-        Ok(Target {
-            name: s.to_string(),
-            ns_path: PathBuf::from(format!("/run/netns/{s}")),
-            ns_shell: s.to_string(),
-            ip_cmd: format!("ip -n {s}"),
-            hosts_dir: Some(hosts_dir.unwrap_or_else(|| store::hosts_dir_for_netns(s))),
-        })
-    }
-
-    fn open(&self) -> Result<File> {
-        File::open(&self.ns_path).with_context(|| {
-            format!(
-                "open network namespace {}: no such process or `ip netns` name {:?}",
-                self.ns_path.display(),
-                self.ns_shell
-            )
-        })
-    }
-}
+use crate::state::resources::{self, Owner, ResourceKind};
 
 /// Options of an attachment.
 #[derive(Debug, Clone, Default)]
@@ -77,10 +36,91 @@ pub struct Attach {
     pub aliases: Vec<String>,
     /// Copied to the member's `resolv.conf` when it has a hosts dir.
     pub resolv_conf: Option<PathBuf>,
+    /// Ports to publish to the member's address (Docker's `-p`).
+    pub ports: Vec<PortSpec>,
+}
+
+/// What [`attach`] set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub lease: Lease,
+    /// The ports published to the member, host ports chosen.
+    pub published: Vec<Publish>,
+}
+
+/// What [`detach`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detached {
+    pub lease: Lease,
+    /// The ports that were published to the member's address.
+    pub ports: Vec<String>,
+}
+
+/// The host side of a veth pair.
+#[derive(Debug, Clone, Copy)]
+pub enum HostEnd<'a> {
+    /// A port of this bridge (which holds the gateway address).
+    Bridge(&'a str),
+    /// Point to point: the host end itself holds this address, the
+    /// namespace's gateway.
+    Address(Ipv4Net),
+}
+
+/// One veth pair into a namespace, as it is to be made.
+#[derive(Debug, Clone)]
+pub struct Cable<'a> {
+    pub target: &'a Target,
+    pub host_if: String,
+    /// The other end's name until it moves into the namespace.
+    pub peer_if: String,
+    /// Its name inside (`eth0`, ...).
+    pub inner_if: String,
+    pub host_end: HostEnd<'a>,
+    /// The inner end's address and prefix.
+    pub addr: Ipv4Net,
+    pub gateway: Ipv4Addr,
+}
+
+impl Cable<'_> {
+    /// `ip link add HOST type veth peer name PEER` (the caller recorded
+    /// the host end first).
+    pub fn make(&self, nl: &mut Netlink) -> Result<()> {
+        nl.add_veth(&self.host_if, &self.peer_if)
+    }
+
+    /// The rest, once the pair exists: the peer moves in and is renamed,
+    /// the host end joins the bridge (or takes the gateway address), both
+    /// come up with the inner address, and the default route goes through
+    /// the gateway unless the namespace has one. Returns the inner end's
+    /// hardware address (none in a plan).
+    pub fn wire(&self, nl: &mut Netlink, inside: &mut Netlink) -> Result<String> {
+        let t = self.target;
+        nl.move_to_netns(&self.peer_if, &t.ns_path, &t.ns_shell, &self.inner_if)?;
+        match self.host_end {
+            HostEnd::Bridge(br) => {
+                nl.set_master(&self.host_if, br)?;
+                nl.set_hairpin(&self.host_if)?;
+            }
+            HostEnd::Address(a) => nl.add_address(&self.host_if, a)?,
+        }
+        nl.set_up(&self.host_if, true)?;
+        inside.add_address(&self.inner_if, self.addr)?;
+        inside.set_up("lo", true)?;
+        inside.set_up(&self.inner_if, true)?;
+        let mac = inside
+            .link(&self.inner_if)?
+            .map(|l| l.mac)
+            .unwrap_or_default();
+        let has_default = inside.routes()?.iter().any(|r| r.dst.prefix_len() == 0);
+        if !has_default {
+            inside.add_route(Ipv4Net::default(), Some(self.gateway), None)?;
+        }
+        Ok(mac)
+    }
 }
 
 /// The first `ethN` not taken inside the namespace.
-fn inner_name(nl: &mut Netlink) -> Result<String> {
+pub fn inner_name(nl: &mut Netlink) -> Result<String> {
     let taken: BTreeSet<String> = nl.links()?.into_iter().map(|l| l.name).collect();
     (0..100)
         .map(|i| format!("eth{i}"))
@@ -88,15 +128,19 @@ fn inner_name(nl: &mut Netlink) -> Result<String> {
         .context("no free ethN name in the namespace")
 }
 
-/// Plug `target` into `net`. Everything made is undone on failure.
-pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Result<Lease> {
-    let ns = target.open()?;
-    bridge::ensure(root, net)?;
+/// Plug `target` into `net`, whose bridge is up ([`super::network::ensure`])
+/// and whose namespace the caller checked ([`Target::check`]). The lease
+/// is written first, marked as being attached, and unmarked last:
+/// everything made (the veth, the names, the published ports) is undone
+/// on failure, and what a crash leaves is undone by the next command that
+/// touches the network (or `system prune`). A lease of the same member
+/// that a dead command left, or whose namespace went away, is cleared
+/// first.
+pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Result<Attached> {
+    settle(root, net)?;
     let mut inside = Netlink::in_netns(&target.ns_path, &target.ip_cmd)?;
     let prefix = root.names().link_prefix;
     let host_if = ifname::veth_host(&prefix, &net.name, &target.name);
-    let peer_if = ifname::veth_peer(&prefix, &net.name, &target.name);
-    let inner_if = inner_name(&mut inside)?;
     let lease = store::allocate(
         root,
         net,
@@ -105,7 +149,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             endpoint: target.name.clone(),
             netns: target.ns_path.clone(),
             host_if: host_if.clone(),
-            inner_if: inner_if.clone(),
+            inner_if: inner_name(&mut inside)?,
             // Names are a feature of Docker's networks, not of a bridge
             // made by hand.
             hosts: if net.manual {
@@ -115,11 +159,10 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             },
             aliases: opts.aliases.clone(),
             mac: String::new(),
+            busy: None,
         },
     )?;
-    let mut mac = String::new();
-    let mut created = false;
-    let made = (|| -> Result<()> {
+    let made = (|| -> Result<(String, Vec<Publish>)> {
         let owner = if net.manual {
             Owner::Manual {
                 command: format!("net veth add --ns {}", target.ns_shell),
@@ -129,25 +172,20 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
                 path: store::path(root, &net.name),
             }
         };
+        let cable = Cable {
+            target,
+            host_if: host_if.clone(),
+            peer_if: ifname::veth_peer(&prefix, &net.name, &target.name),
+            inner_if: lease.inner_if.clone(),
+            host_end: HostEnd::Bridge(&net.bridge),
+            addr: Ipv4Net::new(lease.ip, net.subnet.prefix_len())?,
+            gateway: net.gateway,
+        };
         let mut nl = Netlink::new()?;
-        let pending = resources::record(root, LINK_KIND_NAME, &host_if, owner)?;
-        nl.add_veth(&host_if, &peer_if)?;
-        created = true;
+        let pending = resources::record(root, LINK_KIND.name(), &host_if, owner)?;
+        cable.make(&mut nl)?;
         pending.commit()?;
-        nl.move_to_netns(&peer_if, &ns, &target.ns_shell, &inner_if)?;
-        nl.set_master(&host_if, &net.bridge)?;
-        nl.set_hairpin(&host_if)?;
-        nl.set_up(&host_if, true)?;
-        inside.add_address(&inner_if, Ipv4Net::new(lease.ip, net.subnet.prefix_len())?)?;
-        inside.set_up("lo", true)?;
-        inside.set_up(&inner_if, true)?;
-        if let Some(l) = inside.link(&inner_if)? {
-            mac = l.mac;
-        }
-        let has_default = inside.routes()?.iter().any(|r| r.dst.prefix_len() == 0);
-        if !has_default {
-            inside.add_route(Ipv4Net::default(), Some(net.gateway), None)?;
-        }
+        let mac = cable.wire(&mut nl, &mut inside)?;
         if let Some(dir) = &target.hosts_dir
             && !net.manual
             && let Some(src) = &opts.resolv_conf
@@ -156,56 +194,192 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
                 .with_context(|| format!("read the resolv.conf source {}", src.display()))?;
             hosts::write_in_place(&dir.join("resolv.conf"), &text)?;
         }
-        Ok(())
+        hosts::refresh(
+            root,
+            &members(root, net, &lease)?,
+            &[(net.clone(), lease.clone())],
+        )?;
+        let published = if opts.ports.is_empty() {
+            Vec::new()
+        } else {
+            nat::publish_to(root, net, &opts.ports, lease.ip)?
+        };
+        Ok((mac, published))
     })();
-    if let Err(e) = made {
-        // Remove only what this command made: a link of that name that
-        // was there before is someone else's.
-        if created {
-            let _ = unplug(root, &host_if);
+    let (mac, published) = match made {
+        Ok(v) => v,
+        Err(e) => {
+            // Undo as a crash would be undone: what this command made goes,
+            // a link of that name that was there before is someone else's.
+            if let Ok(Marked::Mine(l)) = store::mark(root, &net.name, &target.name, Op::Detaching) {
+                let _ = finish_detach(root, net, &l);
+            }
+            return Err(e);
         }
-        let _ = store::release(root, &net.name, &target.name);
-        return Err(e);
-    }
-    if !mac.is_empty() {
-        store::set_mac(root, &net.name, &target.name, &mac)?;
-    }
-    hosts::refresh(root, &members_and(root, net, &target.name)?, None)?;
-    Ok(Lease { mac, ..lease })
+    };
+    let done = Lease {
+        mac,
+        busy: None,
+        ..lease
+    };
+    store::finish_lease(root, &net.name, &done)?;
+    Ok(Attached {
+        lease: done,
+        published,
+    })
 }
 
-/// Every member of `net`, and `also`.
-fn members_and(root: &Root, net: &Network, also: &str) -> Result<BTreeSet<String>> {
-    let mut set: BTreeSet<String> = store::leases(root, &net.name)?
+/// Every member of `net` (leaving ones too: their files may have to go),
+/// with `also` (a lease this command holds in hand).
+fn members(root: &Root, net: &Network, also: &Lease) -> Result<BTreeSet<String>> {
+    let mut out: BTreeSet<String> = store::leases(root, &net.name)?
         .into_iter()
         .map(|l| l.endpoint)
         .collect();
-    set.insert(also.to_string());
-    Ok(set)
+    out.insert(also.endpoint.clone());
+    Ok(out)
 }
 
-fn unplug(root: &Root, host_if: &str) -> Result<()> {
+/// Delete a host veth end this root recorded (the kernel deletes its
+/// peer); "already gone" is success, a link this root did not record is
+/// someone else's and stays.
+pub fn unplug(root: &Root, host_if: &str) -> Result<()> {
+    if bridge::record_of(root, host_if)?.is_none() {
+        return Ok(());
+    }
     Netlink::new()?.del_link(host_if)?;
-    resources::forget(root, LINK_KIND_NAME, host_if)
+    resources::forget(root, LINK_KIND.name(), host_if)
 }
 
-/// Unplug `endpoint` from `net`: its veth, its lease, its names.
-pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Lease> {
-    let Some(lease) = store::leases(root, &net.name)?
-        .into_iter()
-        .find(|l| l.endpoint == endpoint)
-    else {
-        bail!("{endpoint} is not connected to network {}", net.name);
-    };
+/// How long a teardown waits for another command unplugging the same
+/// member to finish.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(60);
+
+/// Unplug `endpoint` from `net`: its veth, its lease, its names, and the
+/// ports published to its address, all from the saved lease (any process
+/// can, after any other). `None` if it is not plugged in: already gone is
+/// success. If another live command is unplugging it at the same time,
+/// this waits for that one to finish (and then finds it gone).
+pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Option<Detached>> {
+    let start = Instant::now();
+    loop {
+        match store::mark(root, &net.name, endpoint, Op::Detaching)? {
+            Marked::Mine(lease) => {
+                let ports = finish_detach(root, net, &lease)?;
+                return Ok(Some(Detached { lease, ports }));
+            }
+            Marked::Absent => return Ok(None),
+            Marked::Busy(b) if b.op == Op::Detaching && start.elapsed() < WAIT_FOR_OTHER => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Marked::Busy(b) => bail!(
+                "{endpoint} is being plugged in or out of network {} by pid {}: wait for it to finish",
+                net.name,
+                b.pid
+            ),
+        }
+    }
+}
+
+/// The rest of a detachment, once the lease is marked leaving: names
+/// first (the member is left out of every hosts file, its own files go),
+/// then the published ports, the veth, and last the lease. Each part is
+/// done again harmlessly, so a detachment a crash cut short is finished
+/// by running this again.
+fn finish_detach(root: &Root, net: &Network, lease: &Lease) -> Result<Vec<String>> {
+    hosts::refresh(
+        root,
+        &members(root, net, lease)?,
+        &[(net.clone(), lease.clone())],
+    )?;
+    // A port published to the address it leaves would forward to whoever
+    // gets that address next: it goes with the member.
+    let ports: Vec<String> = super::firewall::load(root)?
+        .ports
+        .iter()
+        .filter(|p| p.publish.container_ip == lease.ip)
+        .map(|p| p.publish.to_string())
+        .collect();
+    if !ports.is_empty() {
+        nat::unpublish_all_to(root, lease.ip)?;
+    }
     unplug(root, &lease.host_if)?;
-    store::release(root, &net.name, endpoint)?;
-    hosts::refresh(root, &members_and(root, net, endpoint)?, Some(&lease))?;
-    Ok(lease)
+    store::release(root, &net.name, &lease.endpoint)?;
+    Ok(ports)
+}
+
+/// Why a lease needs putting right, if it does: a command that died while
+/// plugging it in or out, or a member whose veth is gone (its namespace
+/// was deleted, or its process exited). `links` are the names of the
+/// links in glassbox's network namespace.
+pub fn trouble(l: &Lease, links: &BTreeSet<String>) -> Option<String> {
+    match l.busy {
+        Some(b) if b.abandoned() => Some(match b.op {
+            Op::Attaching => format!(
+                "half-made: `network connect` (pid {}) died before finishing",
+                b.pid
+            ),
+            _ => format!(
+                "half-removed: a disconnect (pid {}) died before finishing",
+                b.pid
+            ),
+        }),
+        Some(_) => None,
+        None if !links.contains(&l.host_if) => Some(format!(
+            "its veth {} is gone: the namespace {} was deleted or its process exited",
+            l.host_if,
+            l.netns.display()
+        )),
+        None => None,
+    }
+}
+
+/// The names of the links in glassbox's network namespace.
+pub fn link_names() -> Result<BTreeSet<String>> {
+    Ok(Netlink::new()?
+        .links()?
+        .into_iter()
+        .map(|l| l.name)
+        .collect())
+}
+
+/// Put right every lease of `net` that [`trouble`] finds: a half-made
+/// attachment is undone, a half-done detachment finished, a member that
+/// went away released (its veth end, its address, its names, its ports).
+/// Returns the leases released, with why. Nothing is done from another
+/// network namespace than the network's: its veth ends are not gone, only
+/// out of sight.
+pub fn settle(root: &Root, net: &Network) -> Result<Vec<(Lease, String)>> {
+    if !super::netns::is_here(net.netns) {
+        return Ok(vec![]);
+    }
+    let links = link_names()?;
+    let troubled = store::mark_all(root, &net.name, |l| trouble(l, &links))?;
+    let mut errors = Vec::new();
+    for (l, why) in &troubled {
+        crate::trace::say(
+            crate::trace::Mechanism::Net,
+            format!("releasing {} from network {}: {why}", l.endpoint, net.name),
+        );
+        if let Err(e) = finish_detach(root, net, l) {
+            errors.push(format!("{}: {e:#}", l.endpoint));
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "could not release every member of network {} that needs it: {}",
+            net.name,
+            errors.join("; ")
+        );
+    }
+    Ok(troubled)
 }
 
 /// Unplug `endpoint` from every network it is on (a container going
-/// away); keeps going after an error and reports them all.
-pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<Lease>> {
+/// away), from the saved leases alone; keeps going after an error and
+/// reports them all. What it removed, by network (nothing if it was on
+/// none).
+pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<(String, Detached)>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for net in store::all(root)? {
@@ -214,7 +388,8 @@ pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<Lease>> {
             .any(|l| l.endpoint == endpoint)
         {
             match detach(root, &net, endpoint) {
-                Ok(l) => out.push(l),
+                Ok(Some(d)) => out.push((net.name.clone(), d)),
+                Ok(None) => {}
                 Err(e) => errors.push(format!("{}: {e:#}", net.name)),
             }
         }
@@ -223,23 +398,4 @@ pub fn detach_everywhere(root: &Root, endpoint: &str) -> Result<Vec<Lease>> {
         bail!("detaching {endpoint}: {}", errors.join("; "));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        let t = Target::parse("1234", None).unwrap();
-        assert_eq!(t.ns_path, PathBuf::from("/proc/1234/ns/net"));
-        assert_eq!(t.name, "pid-1234");
-        assert!(t.hosts_dir.is_none());
-        let t = Target::parse("c1", None).unwrap();
-        assert_eq!(t.ns_path, PathBuf::from("/run/netns/c1"));
-        assert_eq!(t.ip_cmd, "ip -n c1");
-        assert_eq!(t.hosts_dir.unwrap(), PathBuf::from("/etc/netns/c1"));
-        assert!(Target::parse("../x", None).is_err());
-        assert!(Target::parse("", None).is_err());
-    }
 }

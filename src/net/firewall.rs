@@ -8,20 +8,23 @@
 //!
 //! Coexisting with Docker's iptables rules is [`super::iptables`]'s job.
 
-use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use super::netns::{self, NsId};
+use super::nftable;
 use super::ports::Publish;
-use crate::state::resources::{self, Owner, ResourceKind};
+use crate::state::resources::{self, Owner, Phase, ResourceKind, pid_alive};
 
 pub use super::iptables::{IPT_KIND, accept_chain};
+pub use super::nftable::NFT_KIND;
 use crate::state::{Root, read_json, write_json};
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Done, Mechanism};
 
 /// A masqueraded subnet (`net nat on`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,34 +51,165 @@ pub struct FwState {
     pub nat: Vec<Nat>,
     #[serde(default)]
     pub ports: Vec<Port>,
+    /// The pid of the command loading this record into the kernel: set
+    /// before the table is touched, cleared once it holds the record. Left
+    /// set by a command that died; the next update loads it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applying: Option<u32>,
+    /// The network namespace the table was loaded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NsId>,
 }
 
 impl FwState {
     pub fn is_empty(&self) -> bool {
         self.nat.is_empty() && self.ports.is_empty()
     }
+
+    /// The same rules (whoever is applying them)?
+    pub fn same_rules(&self, other: &FwState) -> bool {
+        self.nat == other.nat && self.ports == other.ports
+    }
 }
 
-fn state_path(root: &Root) -> std::path::PathBuf {
+pub fn state_path(root: &Root) -> std::path::PathBuf {
     root.data.join("firewall.json")
 }
 
-/// Read, change and apply the firewall record under its lock.
+/// The record as this command left it when its load into the kernel was
+/// only planned (`--dry-run`): nothing was written, so the rest of the
+/// plan reads this instead of the file, as the real run would read what
+/// it wrote.
+static PLANNED: Mutex<Option<(PathBuf, FwState)>> = Mutex::new(None);
+
+fn planned(root: &Root) -> Option<FwState> {
+    let guard = PLANNED.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .as_ref()
+        .filter(|(p, _)| *p == state_path(root))
+        .map(|(_, s)| s.clone())
+}
+
+fn remember_planned(root: &Root, state: &FwState) {
+    *PLANNED.lock().unwrap_or_else(|e| e.into_inner()) = Some((state_path(root), state.clone()));
+}
+
+/// Read, change and apply the firewall record under its lock. The record
+/// is written first, marked as being applied, then loaded into the
+/// kernel, then unmarked: a crash anywhere leaves a marked record, which
+/// the next update (or `system prune`) loads again. A record left marked
+/// is loaded even when `f` changes nothing.
 pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result<FwState> {
+    root.ensure()?;
     let _lock = super::store::lock_file(&root.data.join("firewall.lock"))?;
-    let mut state: FwState = read_json(&state_path(root))?.unwrap_or_default();
+    let mut state = load(root)?;
+    // Under the lock no other command is applying: a mark is a dead one's.
+    let interrupted = state.applying.is_some();
     let before = state.clone();
     f(&mut state)?;
-    if state != before {
-        apply(root, &state)?;
-        if !crate::trace::dry_run() {
-            write_json(&state_path(root), &state)?;
+    if state.same_rules(&before) && !interrupted {
+        return Ok(state);
+    }
+    state.applying = Some(std::process::id());
+    state.netns = netns::current();
+    write_json(&state_path(root), &state)?;
+    let done = match apply(root, &state) {
+        Ok(done) => done,
+        Err(e) => {
+            // Put back what was there: the old record, in the kernel too.
+            let mut old = before;
+            old.applying = Some(std::process::id());
+            if write_json(&state_path(root), &old).is_ok() && apply(root, &old).is_ok() {
+                old.applying = None;
+                let _ = write_json(&state_path(root), &old);
+            }
+            return Err(e);
         }
+    };
+    state.applying = None;
+    write_json(&state_path(root), &state)?;
+    if !done.ran() {
+        remember_planned(root, &state);
     }
     Ok(state)
 }
 
+/// Load the record into the kernel again (a crash left it half applied,
+/// or the table was changed behind glassbox's back), in the network
+/// namespace it was loaded in (from another one, nothing is done).
+pub fn reapply(root: &Root) -> Result<()> {
+    let _lock = super::store::lock_file(&root.data.join("firewall.lock"))?;
+    let Some(mut state) = read_json::<FwState>(&state_path(root))? else {
+        return Ok(());
+    };
+    if !netns::is_here(state.netns) {
+        return Ok(());
+    }
+    state.applying = Some(std::process::id());
+    write_json(&state_path(root), &state)?;
+    apply(root, &state)?;
+    state.applying = None;
+    write_json(&state_path(root), &state)
+}
+
+/// What is wrong between the record and the kernel's table, if anything:
+/// an update that died half way, or a table that does not hold the
+/// record's rules. Nothing while a live command is applying, when the
+/// rule set cannot be read here, or from another network namespace than
+/// the table's (where it is out of sight, not gone).
+pub fn out_of_step(root: &Root) -> Result<Option<String>> {
+    let path = state_path(root);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let state: FwState = read_json(&path)?.unwrap_or_default();
+    if !netns::is_here(state.netns) {
+        return Ok(None);
+    }
+    if let Some(pid) = state.applying {
+        if pid_alive(pid) {
+            return Ok(None);
+        }
+        return Ok(Some(format!(
+            "an update by pid {pid} died before the kernel's table was known to hold it"
+        )));
+    }
+    if !nftable::readable() {
+        return Ok(None);
+    }
+    let table = root.names().firewall_table;
+    let recorded = super::ledger(root)?
+        .iter()
+        .any(|r| r.kind == NFT_KIND.name() && r.id == table);
+    let Done::Ran(listing) = nftable::list(&table)? else {
+        return Ok(None);
+    };
+    let want = nftable::comments(&batch(&table, &state));
+    Ok(match listing {
+        None if state.is_empty() => None,
+        None => Some(format!(
+            "it holds {} rule(s) but nft table ip {table} is gone",
+            want.len()
+        )),
+        Some(_) if state.is_empty() && !recorded => None,
+        Some(text) => {
+            let have = nftable::comments(&text);
+            (have != want).then(|| {
+                format!(
+                    "nft table ip {table} holds {} rule(s) that differ from its {} (changed by hand?)",
+                    have.len(),
+                    want.len()
+                )
+            })
+        }
+    })
+}
+
+/// The record: as this command planned it (`--dry-run`), else as saved.
 pub fn load(root: &Root) -> Result<FwState> {
+    if let Some(s) = planned(root) {
+        return Ok(s);
+    }
     Ok(read_json(&state_path(root))?.unwrap_or_default())
 }
 
@@ -160,50 +294,19 @@ pub fn batch(table: &str, state: &FwState) -> String {
     s
 }
 
-/// Run a tool, feeding `stdin`; its stdout, or an error with its stderr.
-pub fn tool(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let mut cmd = Command::new(prog);
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| {
-        format!("run {prog}: is it installed? (Debian: apt-get install nftables iptables)")
-    })?;
-    if let Some(input) = stdin
-        && let Some(mut pipe) = child.stdin.take()
-    {
-        pipe.write_all(input.as_bytes())
-            .with_context(|| format!("write to {prog}'s stdin"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .with_context(|| format!("wait for {prog}"))?;
-    if !out.status.success() {
-        bail!(
-            "{prog} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn table_exists(table: &str) -> bool {
-    tool("nft", &["list", "table", "ip", table], None).is_ok()
-}
-
 /// Load `state` into the kernel as glassbox's table (or delete the table
-/// when nothing is left), recording the table in the ledger first.
-fn apply(root: &Root, state: &FwState) -> Result<()> {
+/// when nothing is left); whether it ran or was only planned. The table
+/// is recorded in the ledger before it is made, unless it is live already
+/// (recorded so, or loaded earlier in this plan): then it is only
+/// replaced. A record a dead command left pending is taken over.
+fn apply(root: &Root, state: &FwState) -> Result<Done<()>> {
     let table = root.names().firewall_table;
     let script = batch(&table, state);
-    let pending = if state.is_empty() {
+    let live = planned(root).is_some_and(|s| !s.is_empty())
+        || super::ledger(root)?
+            .iter()
+            .any(|r| r.kind == NFT_KIND.name() && r.id == table && r.phase == Phase::Live);
+    let pending = if state.is_empty() || live {
         None
     } else {
         Some(resources::record(
@@ -213,35 +316,25 @@ fn apply(root: &Root, state: &FwState) -> Result<()> {
             Owner::StateFile {
                 path: state_path(root),
             },
-        ))
-    };
-    let pending = match pending {
-        Some(Err(e)) if e.to_string().contains("already recorded") => None,
-        Some(p) => Some(p?),
-        None => None,
+        )?)
     };
     let n_rules = state.nat.len() + state.ports.len() * 4;
-    Step::new(
-        Mechanism::Net,
-        Action::Firewall,
+    let done = nftable::load(
+        &table,
+        &script,
         if state.is_empty() {
             format!("delete nft table ip {table}")
         } else {
             format!("load nft table ip {table} ({n_rules} rules)")
         },
-    )
-    .arg("table", &table)
-    .shell(format!("nft -f - <<'EOF'\n{}EOF", script))
-    .why("One table of our own, replaced in one transaction: DNAT sends published ports to members, masquerade gives them the host's address outside.")
-    .man("nft(8)")
-    .run(|| tool("nft", &["-f", "-"], Some(&script)).map(drop))?;
+    )?;
     if let Some(p) = pending {
         p.commit()?;
     }
     if state.is_empty() {
         resources::forget(root, NFT_KIND.name(), &table)?;
     }
-    Ok(())
+    Ok(done)
 }
 
 /// `net.ipv4.ip_forward=1`: the host routes between its links.
@@ -262,11 +355,20 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
     )
 }
 
+/// The sysctls this command has set (or planned to set): set once.
+static SET: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 fn sysctl(path: &str, value: &str, why: &str) -> Result<()> {
     let p = std::path::Path::new(path);
-    if std::fs::read_to_string(p)
-        .map(|s| s.trim() == value)
-        .unwrap_or(false)
+    let done_here = SET
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|s| s == path);
+    if done_here
+        || std::fs::read_to_string(p)
+            .map(|s| s.trim() == value)
+            .unwrap_or(false)
     {
         return Ok(());
     }
@@ -275,42 +377,11 @@ fn sysctl(path: &str, value: &str, why: &str) -> Result<()> {
         .shell(format!("sysctl -w {key}={value}"))
         .why(why)
         .man("proc_sys_net(5)")
-        .run(|| std::fs::write(p, value).with_context(|| format!("write {path}")))
-}
-
-// ----- resource kinds ----------------------------------------------------
-
-/// glassbox's nftables table.
-pub struct NftTableKind;
-pub static NFT_KIND: NftTableKind = NftTableKind;
-
-impl ResourceKind for NftTableKind {
-    fn name(&self) -> &'static str {
-        "nft-table"
-    }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
-        table_exists(id)
-    }
-    fn remove(&self, _root: &Root, id: &str) -> Result<()> {
-        if !table_exists(id) {
-            return Ok(());
-        }
-        Step::new(
-            Mechanism::Net,
-            Action::Firewall,
-            format!("delete nft table ip {id}"),
-        )
-        .shell(format!("nft delete table ip {id}"))
-        .run(|| tool("nft", &["delete", "table", "ip", id], None).map(drop))
-    }
-    fn scan(&self, root: &Root) -> Vec<String> {
-        let table = root.names().firewall_table;
-        if table_exists(&table) {
-            vec![table]
-        } else {
-            vec![]
-        }
-    }
+        .run(|| std::fs::write(p, value).with_context(|| format!("write {path}")))?;
+    SET.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_string());
+    Ok(())
 }
 
 /// Which firewall tools this host has, for `glassbox doctor`.
@@ -326,14 +397,18 @@ pub struct Backend {
 
 pub fn backend() -> Backend {
     let version = |prog: &str| {
-        tool(prog, &["--version"], None)
-            .ok()
-            .map(|s| s.trim().to_string())
+        let read = nftable::read(format!("{prog} --version"), prog, &["--version"], |said| {
+            Ok(said.ok.then(|| said.stdout.trim().to_string()))
+        });
+        match read {
+            Ok(Done::Ran(v)) => v,
+            _ => None,
+        }
     };
     Backend {
         nft: version("nft"),
         iptables: version("iptables"),
-        accept_chain: accept_chain().map(String::from),
+        accept_chain: accept_chain().value().flatten().map(String::from),
     }
 }
 
@@ -360,6 +435,8 @@ mod tests {
                 bridge: "gbn0".into(),
                 subnet: "172.18.0.0/16".parse().unwrap(),
             }],
+            applying: None,
+            netns: None,
         };
         insta::assert_snapshot!(batch("glassbox_test", &state));
     }
@@ -381,6 +458,8 @@ mod tests {
                 bridge: "b".into(),
                 subnet: "10.0.0.0/24".parse().unwrap(),
             }],
+            applying: None,
+            netns: None,
         };
         let s = batch("t", &state);
         assert!(s.contains("udp dport 5353 dnat to 10.0.0.2:53"), "{s}");

@@ -3,8 +3,11 @@
 //! On the default bridge members get no names of each other (Docker's
 //! rule). A `hosts` file may be bind-mounted into a container, so it is
 //! rewritten in place (`O_TRUNC` + write): a rename would leave the
-//! container looking at the old inode. Read `hosts(5)`, `ip-netns(8)`
-//! (`ip netns exec` binds `/etc/netns/NAME/hosts` over `/etc/hosts`).
+//! container looking at the old inode. A member that is leaving (its lease
+//! marked [`super::store::Op::Detaching`]) is already left out, and when no
+//! lease of it names a hosts file any more, the files glassbox made for it
+//! under `/etc/netns` go. Read `hosts(5)`, `ip-netns(8)` (`ip netns exec`
+//! binds `/etc/netns/NAME/hosts` over `/etc/hosts`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -30,7 +33,8 @@ pub fn render(own: &[Entry], peers: &[Entry]) -> String {
     s
 }
 
-/// What `endpoint`'s hosts file should say, from every network's leases.
+/// What `endpoint`'s hosts file should say, from every network's leases
+/// (members that are leaving left out).
 pub fn entries_for(
     endpoint: &str,
     nets: &[(Network, Vec<Lease>)],
@@ -39,7 +43,10 @@ pub fn entries_for(
     let mut own = Vec::new();
     let mut peers: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
     for (net, leases) in nets.iter().filter(|(n, _)| !n.manual) {
-        let Some(me) = leases.iter().find(|l| l.endpoint == endpoint) else {
+        let Some(me) = leases
+            .iter()
+            .find(|l| l.endpoint == endpoint && !l.leaving())
+        else {
             continue;
         };
         if path.is_none() {
@@ -49,7 +56,10 @@ pub fn entries_for(
         if net.default_bridge {
             continue;
         }
-        for l in leases.iter().filter(|l| l.endpoint != endpoint) {
+        for l in leases
+            .iter()
+            .filter(|l| l.endpoint != endpoint && !l.leaving())
+        {
             let names = peers.entry(l.ip).or_default();
             for n in std::iter::once(&l.endpoint).chain(&l.aliases) {
                 if !names.contains(n) {
@@ -99,34 +109,98 @@ pub fn snapshot(root: &Root) -> Result<Vec<(Network, Vec<Lease>)>> {
         .collect()
 }
 
-/// Rewrite the hosts files of `endpoints` from the current leases, under
-/// one lock so that parallel connects and disconnects never write a stale
-/// file. `gone` is a member that just left its last network: the hosts
-/// file glassbox made for it under `/etc/netns` is removed.
-pub fn refresh(root: &Root, endpoints: &BTreeSet<String>, gone: Option<&Lease>) -> Result<()> {
+/// `nets` with the leases this command holds in hand put in (each
+/// replacing the saved lease of its endpoint, its network added if it is
+/// not saved): what the files must say once this command's writes are
+/// done, the same whether they ran or were only planned.
+pub fn with_leases(
+    mut nets: Vec<(Network, Vec<Lease>)>,
+    in_hand: &[(Network, Lease)],
+) -> Vec<(Network, Vec<Lease>)> {
+    for (net, lease) in in_hand {
+        let i = match nets.iter().position(|(n, _)| n.name == net.name) {
+            Some(i) => i,
+            None => {
+                nets.push((net.clone(), Vec::new()));
+                nets.len() - 1
+            }
+        };
+        let leases = &mut nets[i].1;
+        match leases.iter_mut().find(|l| l.endpoint == lease.endpoint) {
+            Some(l) => *l = lease.clone(),
+            None => leases.push(lease.clone()),
+        }
+    }
+    nets
+}
+
+/// Hosts files glassbox wrote for `endpoint` that only leaving leases
+/// still name, and that `ip netns exec` reads (under `/etc/netns`): the
+/// member has left every network that gave it names.
+pub fn orphaned_files(endpoint: &str, nets: &[(Network, Vec<Lease>)]) -> Vec<PathBuf> {
+    let (current, _, _) = entries_for(endpoint, nets);
+    let mut out: Vec<PathBuf> = nets
+        .iter()
+        .flat_map(|(_, ls)| ls.iter())
+        .filter(|l| l.endpoint == endpoint && l.leaving())
+        .filter_map(|l| l.hosts.clone())
+        .filter(|p| p.starts_with("/etc/netns") && Some(p) != current.as_ref())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Rewrite the hosts files of `endpoints` from the current leases (and
+/// the ones this command holds `in_hand`, see [`with_leases`]), under one
+/// lock so that parallel connects and disconnects never write a stale
+/// file; remove the files of those that have left every named network.
+pub fn refresh(
+    root: &Root,
+    endpoints: &BTreeSet<String>,
+    in_hand: &[(Network, Lease)],
+) -> Result<()> {
     let _lock = store::lock_file(&store::dir(root).join(".hosts.lock"))?;
-    let nets = snapshot(root)?;
+    let nets = with_leases(snapshot(root)?, in_hand);
     for e in endpoints {
         let (path, own, peers) = entries_for(e, &nets);
         if let Some(p) = path {
             write_in_place(&p, &render(&own, &peers))?;
         }
-    }
-    if let Some(lease) = gone
-        && let Some(path) = &lease.hosts
-        && path.starts_with("/etc/netns")
-        && !crate::trace::dry_run()
-        && !nets
-            .iter()
-            .any(|(_, ls)| ls.iter().any(|l| l.endpoint == lease.endpoint))
-    {
-        let _ = std::fs::remove_file(path);
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::remove_file(dir.join("resolv.conf"));
-            let _ = std::fs::remove_dir(dir);
+        for hosts in orphaned_files(e, &nets) {
+            remove_files(&hosts)?;
         }
     }
     Ok(())
+}
+
+/// Remove a member's `hosts` and the `resolv.conf` beside it, then their
+/// directory if nothing else is in it.
+fn remove_files(hosts: &Path) -> Result<()> {
+    let why = "The member left its last network with names: the files glassbox made for it go.";
+    crate::host::remove_file(Mechanism::Net, hosts, why)?;
+    let Some(dir) = hosts.parent() else {
+        return Ok(());
+    };
+    crate::host::remove_file(Mechanism::Net, &dir.join("resolv.conf"), why)?;
+    Step::new(
+        Mechanism::Net,
+        Action::Filesystem,
+        format!("remove directory {} if empty", dir.display()),
+    )
+    .arg("path", dir.display())
+    .shell(format!("rmdir {}", dir.display()))
+    .man("rmdir(2)")
+    .detail()
+    .run(|| match std::fs::remove_dir(dir) {
+        Err(e)
+            if e.kind() != std::io::ErrorKind::NotFound
+                && e.kind() != std::io::ErrorKind::DirectoryNotEmpty =>
+        {
+            Err(e).with_context(|| format!("rmdir {}", dir.display()))
+        }
+        _ => Ok(()),
+    })
 }
 
 #[cfg(test)]
@@ -144,6 +218,8 @@ mod tests {
             created: String::new(),
             manual: false,
             default_bridge,
+            busy: None,
+            netns: None,
         }
     }
 
@@ -157,6 +233,7 @@ mod tests {
             hosts: Some(PathBuf::from(format!("/x/{e}/hosts"))),
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             mac: String::new(),
+            busy: None,
         }
     }
 
@@ -177,5 +254,58 @@ mod tests {
         insta::assert_snapshot!(render(&own, &peers));
         let (_, _, peers_c) = entries_for("c", &nets);
         assert!(peers_c.is_empty());
+    }
+
+    fn netns_lease(e: &str, ip: &str, leaving: bool, hosts: bool) -> Lease {
+        let mut l = lease(e, ip, &[]);
+        l.hosts = hosts.then(|| PathBuf::from(format!("/etc/netns/{e}/hosts")));
+        if leaving {
+            l.busy = Some(store::Busy::now(store::Op::Detaching));
+        }
+        l
+    }
+
+    #[test]
+    fn a_leaving_member_is_left_out_and_its_files_go_with_its_last_named_network() {
+        let mut manual = net("m", false);
+        manual.manual = true;
+        // x leaves a: b still names it, so its file stays and is rewritten.
+        let nets = vec![
+            (
+                net("a", false),
+                vec![
+                    netns_lease("x", "10.1.0.2", true, true),
+                    netns_lease("y", "10.1.0.3", false, true),
+                ],
+            ),
+            (
+                net("b", false),
+                vec![netns_lease("x", "10.2.0.2", false, true)],
+            ),
+        ];
+        let (path, own, _) = entries_for("x", &nets);
+        assert_eq!(path.unwrap(), PathBuf::from("/etc/netns/x/hosts"));
+        assert_eq!(own, vec![("10.2.0.2".parse().unwrap(), vec!["x".into()])]);
+        assert!(orphaned_files("x", &nets).is_empty());
+        let (_, _, peers_y) = entries_for("y", &nets);
+        assert!(peers_y.is_empty(), "y still sees x: {peers_y:?}");
+        // x leaves a while on a bridge made by hand (no names there): the
+        // file goes, although x is still on a network.
+        let nets = vec![
+            (
+                net("a", false),
+                vec![netns_lease("x", "10.1.0.2", true, true)],
+            ),
+            (manual, vec![netns_lease("x", "10.3.0.2", false, false)]),
+        ];
+        assert_eq!(
+            orphaned_files("x", &nets),
+            vec![PathBuf::from("/etc/netns/x/hosts")]
+        );
+        // A file outside /etc/netns (a PID member's --hosts-dir) is the
+        // user's: never removed.
+        let mut l = netns_lease("p", "10.1.0.9", true, true);
+        l.hosts = Some("/srv/p/hosts".into());
+        assert!(orphaned_files("p", &[(net("a", false), vec![l])]).is_empty());
     }
 }

@@ -1,6 +1,9 @@
 //! Interface names: at most 15 bytes (`IFNAMSIZ` - 1), derived from the
 //! state root's `link_prefix` so that two glassbox installations (or two
-//! tests) on one host never pick the same name. Read `netdevice(7)`.
+//! tests) on one host never pick the same name. A name a user gives must
+//! be literal: the kernel turns `%d` into the first free number
+//! (`dev_alloc_name`), so `pb%d` would make a `pb0` no record knows.
+//! Read `netdevice(7)`.
 
 use anyhow::{Result, bail};
 use sha2::{Digest, Sha256};
@@ -8,20 +11,23 @@ use sha2::{Digest, Sha256};
 /// The kernel's limit on an interface name, without the trailing NUL.
 pub const IFNAME_MAX: usize = 15;
 
-/// Check a name the user gave for a link.
+/// Check a name the user gave for a link: what the kernel would take
+/// literally (`dev_valid_name`, and no `%` for `dev_alloc_name` to expand).
 pub fn validate(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > IFNAME_MAX {
         bail!(
-            "interface name {name:?} must be 1 to {IFNAME_MAX} characters (the kernel's IFNAMSIZ)"
+            "interface name {name:?} must be 1 to {IFNAME_MAX} bytes (the kernel's IFNAMSIZ); choose a shorter name"
         );
     }
     if name == "."
         || name == ".."
         || name
             .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+            .any(|c| c == '/' || c == ':' || c == '%' || c.is_whitespace() || c.is_control())
     {
-        bail!("interface name {name:?} may not be . or .. nor contain '/', ':' or spaces");
+        bail!(
+            "invalid interface name {name:?}: it may not be . or .. nor contain '/', ':', '%' (the kernel would expand %d into a number) or whitespace; choose a plain name such as br0"
+        );
     }
     Ok(())
 }
@@ -77,6 +83,12 @@ mod tests {
         assert!(validate("a-name-that-is-too-long").is_err());
         assert!(validate("a/b").is_err());
         assert!(validate("a b").is_err());
+        for bad in ["pb%d", "%d", "a%", ".", "..", "a:b", "a\tb", "a\nb"] {
+            assert!(validate(bad).is_err(), "{bad:?}");
+        }
+        // 15 bytes, not characters: two-byte letters count twice.
+        assert!(validate("ééééééééé").is_err());
+        validate("ééééééé").unwrap();
         validate("br0").unwrap();
     }
 }

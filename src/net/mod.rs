@@ -4,8 +4,13 @@
 //! [`netlink`] speaks rtnetlink (what `ip` does), [`bridge`] makes a
 //! network's virtual switch, [`endpoint`] plugs a network namespace into
 //! it with a veth pair and an address from [`store`]'s leases, [`nat`]
-//! masquerades and publishes ports through [`firewall`]'s nftables table,
-//! [`hosts`] gives members each other's names. Read `veth(4)`,
+//! masquerades and publishes ports through [`firewall`]'s nftables table
+//! (loaded by [`nftable`]), [`hosts`] gives members each other's names.
+//! [`network`] strings them together into Docker's networks (what `network
+//! ...` and `run` call), [`manual`] into the by-hand `net bridge` and `net
+//! veth`, each a transaction whose leftovers after a crash [`recover`]
+//! finds and puts right; [`p2p`] is the cable without a bridge, [`ports`]
+//! Docker's `-p`, [`human`] what the commands print. Read `veth(4)`,
 //! `network_namespaces(7)`, `ip-link(8)`, `nft(8)`.
 
 pub mod bridge;
@@ -13,49 +18,75 @@ pub mod cidr;
 pub mod endpoint;
 pub mod firewall;
 pub mod hosts;
+pub mod human;
 pub mod ifname;
 pub mod iptables;
+pub mod manual;
 pub mod mode;
 pub mod nat;
 pub mod netlink;
+pub mod netns;
+pub mod network;
+pub mod nftable;
+pub mod p2p;
 pub mod ports;
+pub mod recover;
 pub mod store;
+pub mod target;
 
 use anyhow::Result;
 
 use crate::state::Root;
-use crate::state::resources::ResourceKind;
+use crate::state::resources::{self, Resource, ResourceKind};
 
 pub use firewall::{IPT_KIND, NFT_KIND};
 
-/// The ledger kind of links.
-pub const LINK_KIND_NAME: &str = "link";
+/// This root's ledger records, without making the ledger's lock file when
+/// there is no ledger yet (a fresh root, a plan).
+pub fn ledger(root: &Root) -> Result<Vec<Resource>> {
+    if !root.data.join("resources.json").exists() {
+        return Ok(Vec::new());
+    }
+    resources::list(root)
+}
 
 /// A network link glassbox made (bridge or host end of a veth pair), in
-/// the network namespace glassbox runs in.
+/// the network namespace glassbox runs in. A link of a network made in
+/// another namespace is out of sight here, not gone: it counts as
+/// existing, and is not removed from here. Its kind is
+/// [`LINK_KIND`]`.name()`, the one place the word is spelled.
 pub struct LinkKind;
 pub static LINK_KIND: LinkKind = LinkKind;
 
+impl LinkKind {
+    const NAME: &'static str = "link";
+}
+
 impl ResourceKind for LinkKind {
     fn name(&self) -> &'static str {
-        "link"
+        Self::NAME
     }
-    fn exists(&self, _root: &Root, id: &str) -> bool {
+    fn exists(&self, root: &Root, id: &str) -> bool {
         netlink::Netlink::new()
             .and_then(|mut nl| nl.link(id))
             .map(|l| l.is_some())
             .unwrap_or(false)
+            || netns::link_elsewhere(root, id).is_some()
     }
     fn remove(&self, root: &Root, id: &str) -> Result<()> {
-        netlink::Netlink::new()?.del_link(id)?;
-        // A bridge made by hand (`net bridge add`) is described by a
-        // network record of its own, which would be stale without it.
-        for net in store::all(root)? {
-            if net.manual && net.bridge == id {
-                store::delete(root, &net.name)?;
-            }
+        if let Some(ns) = netns::link_elsewhere(root, id) {
+            return netns::refuse(&format!("link {id}"), ns);
         }
-        Ok(())
+        // A bridge made by hand (`net bridge add`) is a network of its
+        // own: it goes whole, with what `net nat` and `net publish` made
+        // for its subnet and its record, which would be stale without it.
+        if let Some(net) = store::all(root)?
+            .into_iter()
+            .find(|n| n.manual && n.bridge == id)
+        {
+            return network::teardown(root, &net);
+        }
+        netlink::Netlink::new()?.del_link(id)
     }
     fn scan(&self, root: &Root) -> Vec<String> {
         let names = root.names();

@@ -5,11 +5,9 @@
 //! only loopback; `container:NAME` joins another container's. Read
 //! `network_namespaces(7)`.
 
-use std::net::Ipv4Addr;
-
 use anyhow::{Result, bail};
 
-use super::ports::{self, PortSpec, Publish};
+use super::ports::PortSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -55,29 +53,6 @@ pub fn check_ports(mode: &Mode, specs: &[PortSpec]) -> Result<Option<String>> {
     }
 }
 
-/// Turn `-p` specs into publishes to `container_ip`, choosing free host
-/// ports for `-p PORT`.
-pub fn resolve(specs: &[PortSpec], container_ip: Ipv4Addr) -> Result<Vec<Publish>> {
-    let mut out: Vec<Publish> = Vec::new();
-    for s in specs {
-        let host_port = match s.host_port {
-            Some(p) => p,
-            None => {
-                let taken: Vec<u16> = out.iter().map(|p| p.host_port).collect();
-                ports::free_port(s.proto, &taken)?
-            }
-        };
-        out.push(Publish {
-            host_ip: s.host_ip,
-            host_port,
-            container_ip,
-            port: s.port,
-            proto: s.proto,
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +77,7 @@ mod tests {
 
     #[test]
     fn ports_and_modes() {
-        let p = vec![parse_port_spec("1314:80").unwrap()];
+        let p = parse_port_spec("1314:80").unwrap();
         assert!(
             check_ports(&Mode::Network("bridge".into()), &p)
                 .unwrap()
@@ -113,18 +88,5 @@ mod tests {
         assert!(e.contains("conflicting options"), "{e}");
         assert!(check_ports(&Mode::Container("x".into()), &p).is_err());
         assert!(check_ports(&Mode::None, &[]).unwrap().is_none());
-    }
-
-    #[test]
-    fn several_p_and_a_free_port() {
-        let specs = vec![
-            parse_port_spec("1314:80").unwrap(),
-            parse_port_spec("53/udp").unwrap(),
-        ];
-        let ip = Ipv4Addr::new(172, 17, 0, 2);
-        let out = resolve(&specs, ip).unwrap();
-        assert_eq!(out[0].host_port, 1314);
-        assert!(out[1].host_port >= 1024);
-        assert_eq!(out[1].container_ip, ip);
     }
 }

@@ -9,12 +9,14 @@
 //! member of the same network (hairpin: masquerade, so the answer comes
 //! back through the host even when bridged traffic skips iptables).
 
+use std::net::Ipv4Addr;
+
 use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 
 use super::firewall::{self, FwState, Nat, Port};
-use super::ports::{self, Publish};
-use super::store;
+use super::ports::{self, HostPort, PortSpec, Publish};
+use super::store::{self, Network};
 use crate::state::Root;
 
 /// The bridge of the glassbox network on `subnet`, if any.
@@ -25,8 +27,17 @@ fn bridge_of_subnet(root: &Root, subnet: Ipv4Net) -> Result<Option<String>> {
         .map(|n| n.bridge))
 }
 
+/// `net nat on --subnet`: masquerade `subnet` (through the bridge of the
+/// glassbox network on it, if there is one).
 pub fn nat_on(root: &Root, subnet: Ipv4Net) -> Result<FwState> {
     let bridge = bridge_of_subnet(root, subnet)?;
+    masquerade(root, subnet, bridge)
+}
+
+/// Masquerade what leaves `subnet` for anywhere but its own `bridge`
+/// (given, so that a plan names the bridge it is making); nothing changes
+/// if it is masqueraded already.
+pub fn masquerade(root: &Root, subnet: Ipv4Net, bridge: Option<String>) -> Result<FwState> {
     firewall::enable_forwarding()?;
     firewall::update(root, |s| {
         if !s.nat.iter().any(|n| n.subnet == subnet) {
@@ -49,11 +60,11 @@ pub fn nat_off(root: &Root, subnet: Ipv4Net) -> Result<FwState> {
 
 /// Does an existing publish take the same host port?
 fn clashes(a: &Publish, b: &Publish) -> bool {
-    a.proto == b.proto
-        && a.host_port == b.host_port
-        && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
+    ports::takes(a, b.host_ip, b.host_port, b.proto)
 }
 
+/// `net publish`: publish `p` to a member of the glassbox network that
+/// holds its container address.
 pub fn publish(root: &Root, p: &Publish) -> Result<FwState> {
     let Some(net) = store::all(root)?
         .into_iter()
@@ -64,7 +75,76 @@ pub fn publish(root: &Root, p: &Publish) -> Result<FwState> {
             p.container_ip
         );
     };
-    if let Some(ip) = p.host_ip
+    let spec = PortSpec {
+        host_ip: p.host_ip,
+        host_port: HostPort::Fixed(p.host_port),
+        port: p.port,
+        proto: p.proto,
+    };
+    publish_to(root, &net, &[spec], p.container_ip)?;
+    firewall::load(root)
+}
+
+/// Publish `specs` (Docker's `-p`) to `container_ip` on `net`, choosing
+/// the host ports they leave open under the firewall's lock (so two
+/// commands never choose one port); the ports published. `net` is given,
+/// not looked up, so that a plan can publish on a network it would make.
+pub fn publish_to(
+    root: &Root,
+    net: &Network,
+    specs: &[PortSpec],
+    container_ip: Ipv4Addr,
+) -> Result<Vec<Publish>> {
+    for s in specs {
+        check_host_ip(s.host_ip)?;
+        if let HostPort::Fixed(port) = s.host_port
+            && let Some(holder) = ports::port_holder(port, s.proto)
+        {
+            bail!(
+                "host port {port}/{} is already in use by {holder}: stop it or choose another host port",
+                s.proto
+            );
+        }
+    }
+    let range = if specs.iter().any(|s| s.host_port == HostPort::Any) {
+        ports::ephemeral_range()
+    } else {
+        (0, 0)
+    };
+    firewall::enable_forwarding()?;
+    firewall::enable_route_localnet(&net.bridge)?;
+    let mut out = Vec::new();
+    firewall::update(root, |s| {
+        for spec in specs {
+            let published: Vec<Publish> = s.ports.iter().map(|p| p.publish.clone()).collect();
+            let p = spec.to(
+                container_ip,
+                ports::choose_host_port(spec, &published, range)?,
+            );
+            if let Some(old) = s.ports.iter().find(|o| clashes(&o.publish, &p)) {
+                bail!(
+                    "Bind for {}:{} failed: port is already allocated (published to {})",
+                    firewall::shown_host(p.host_ip),
+                    p.host_port,
+                    old.publish
+                );
+            }
+            s.ports.push(Port {
+                publish: p.clone(),
+                bridge: net.bridge.clone(),
+                subnet: net.subnet,
+            });
+            out.push(p);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Refuse a host address this host does not have (Docker: cannot assign
+/// requested address).
+fn check_host_ip(ip: Option<Ipv4Addr>) -> Result<()> {
+    if let Some(ip) = ip
         && !ip.is_unspecified()
         && let Err(e) = std::net::UdpSocket::bind((ip, 0))
         && e.kind() == std::io::ErrorKind::AddrNotAvailable
@@ -73,31 +153,7 @@ pub fn publish(root: &Root, p: &Publish) -> Result<FwState> {
             "cannot publish on {ip}: no interface of this host has that address (bind: cannot assign requested address); leave the IP out to publish on every address, or use one `ip -4 addr` lists"
         );
     }
-    if let Some(holder) = ports::port_holder(p.host_port, p.proto) {
-        bail!(
-            "host port {}/{} is already in use by {holder}: stop it or choose another host port",
-            p.host_port,
-            p.proto
-        );
-    }
-    firewall::enable_forwarding()?;
-    firewall::enable_route_localnet(&net.bridge)?;
-    firewall::update(root, |s| {
-        if let Some(old) = s.ports.iter().find(|o| clashes(&o.publish, p)) {
-            bail!(
-                "Bind for {}:{} failed: port is already allocated (published to {})",
-                firewall::shown_host(p.host_ip),
-                p.host_port,
-                old.publish
-            );
-        }
-        s.ports.push(Port {
-            publish: p.clone(),
-            bridge: net.bridge.clone(),
-            subnet: net.subnet,
-        });
-        Ok(())
-    })
+    Ok(())
 }
 
 pub fn unpublish(root: &Root, p: &Publish) -> Result<FwState> {
@@ -120,8 +176,8 @@ pub fn forget_network(root: &Root, subnet: Ipv4Net) -> Result<FwState> {
     })
 }
 
-/// Remove every port published to `container_ip` (a container going away).
-pub fn unpublish_all_to(root: &Root, container_ip: std::net::Ipv4Addr) -> Result<FwState> {
+/// Remove every port published to `container_ip` (a member going away).
+pub fn unpublish_all_to(root: &Root, container_ip: Ipv4Addr) -> Result<FwState> {
     firewall::update(root, |s| {
         s.ports.retain(|p| p.publish.container_ip != container_ip);
         Ok(())

@@ -57,7 +57,10 @@ pub struct Route {
 
 /// A netlink socket in one network namespace.
 pub struct Netlink {
-    sock: Socket,
+    /// `None`: a namespace a plan made without root could not enter; it
+    /// reads as empty, and nothing is ever sent to it (a plan sends
+    /// nothing).
+    sock: Option<Socket>,
     seq: u32,
     /// How a student reaches the same namespace with `ip`: `ip`,
     /// `ip -n c1`, `nsenter -t 1234 -n ip`.
@@ -68,29 +71,18 @@ impl Netlink {
     /// A socket in the caller's own network namespace.
     pub fn new() -> Result<Netlink> {
         Ok(Netlink {
-            sock: open_socket()?,
+            sock: Some(open_socket()?),
             seq: 0,
             ip: "ip".into(),
         })
     }
 
     /// A socket in the network namespace at `ns_path` (`/run/netns/NAME`,
-    /// `/proc/PID/ns/net`). `ip` is how the shell lines name it.
+    /// `/proc/PID/ns/net`, a pin). `ip` is how the shell lines name it.
+    /// Entering the namespace changes nothing there, so it is a read: a
+    /// plan made as root looks inside as the real run will; one made
+    /// without root shows the step as needing root.
     pub fn in_netns(ns_path: &Path, ip: &str) -> Result<Netlink> {
-        let ns = File::open(ns_path).with_context(|| {
-            format!(
-                "open network namespace {}: is the process or `ip netns` name right?",
-                ns_path.display()
-            )
-        })?;
-        if crate::trace::dry_run() {
-            // A plan needs no socket over there; nothing will be sent.
-            let mut nl = Netlink::new()?;
-            nl.ip = ip.into();
-            return Ok(nl);
-        }
-        let own = File::open("/proc/thread-self/ns/net")
-            .context("open /proc/thread-self/ns/net to come back to it")?;
         let sock = Step::new(
             Mechanism::Net,
             Action::Syscall,
@@ -101,20 +93,28 @@ impl Netlink {
         .why("A netlink socket talks to the namespace it was created in: enter it with setns, open the socket, come back.")
         .man("setns(2)")
         .detail()
-        .run(|| {
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                .with_context(|| format!("setns(CLONE_NEWNET) into {}", ns_path.display()))?;
+        .observe_or_plan(|| {
+            let ns = File::open(ns_path).with_context(|| {
+                format!(
+                    "open network namespace {}: is the process, pin or `ip netns` name right?",
+                    ns_path.display()
+                )
+            })?;
+            let own = File::open("/proc/thread-self/ns/net")
+                .context("open /proc/thread-self/ns/net to come back to it")?;
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).with_context(|| {
+                format!(
+                    "setns(CLONE_NEWNET) into {}: is it a network namespace?",
+                    ns_path.display()
+                )
+            })?;
             let sock = open_socket();
             nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNET)
                 .context("setns(CLONE_NEWNET) back into our own namespace")?;
-            sock.map(Some)
+            sock
         })?;
-        let sock = match sock {
-            Some(s) => s,
-            None => open_socket()?,
-        };
         Ok(Netlink {
-            sock,
+            sock: sock.value(),
             seq: 0,
             ip: ip.into(),
         })
@@ -139,14 +139,14 @@ impl Netlink {
         packet.finalize();
         let mut buf = vec![0u8; packet.buffer_len()];
         packet.serialize(&mut buf);
-        self.sock
-            .send(&buf, 0)
-            .context("send on the netlink socket")?;
+        let Some(sock) = self.sock.as_mut() else {
+            return Ok(Vec::new());
+        };
+        sock.send(&buf, 0).context("send on the netlink socket")?;
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut out = Vec::new();
         loop {
-            let (data, _) = self
-                .sock
+            let (data, _) = sock
                 .recv_from_full()
                 .context("receive from the netlink socket")?;
             let mut offset = 0;
@@ -207,10 +207,11 @@ impl Netlink {
         Ok(self.links()?.into_iter().find(|l| l.name == name))
     }
 
+    /// The index of link `name`. Changes look it up inside their step, so
+    /// that a plan can name a link an earlier step of it would create.
     fn index(&mut self, name: &str) -> Result<u32> {
         match self.link(name)? {
             Some(l) => Ok(l.index),
-            None if crate::trace::dry_run() => Ok(0),
             None => bail!("no link named {name} ({} link show)", self.ip),
         }
     }
@@ -316,24 +317,24 @@ impl Netlink {
 
     /// `ip link set NAME master BRIDGE`
     pub fn set_master(&mut self, name: &str, bridge: &str) -> Result<()> {
-        let (index, master) = (self.index(name)?, self.index(bridge)?);
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.attributes.push(LinkAttribute::Controller(master));
         let shell = format!("{} link set {name} master {bridge}", self.ip);
         self.step(format!("plug {name} into bridge {bridge}"), shell)
             .arg("link", name)
             .arg("master", bridge)
             .why("Making the bridge the link's master turns the link into a port of the switch.")
-            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+            .run(|| {
+                let mut msg = LinkMessage::default();
+                msg.header.index = self.index(name)?;
+                msg.attributes
+                    .push(LinkAttribute::Controller(self.index(bridge)?));
+                self.change(RouteNetlinkMessage::SetLink(msg), 0)
+            })
     }
 
     /// `ip link set NAME type bridge_slave hairpin on`: the bridge may send
     /// a frame back out of the port it came in by.
     pub fn set_hairpin(&mut self, name: &str) -> Result<()> {
-        let index = self.index(name)?;
         let mut msg = LinkMessage::default();
-        msg.header.index = index;
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::PortKind(InfoPortKind::Bridge),
             LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
@@ -347,14 +348,15 @@ impl Netlink {
         self.step(format!("let {name} take back its own frames (hairpin)"), shell)
             .arg("link", name)
             .why("With bridge-nf-call-iptables=1 a member's connection to its own published port is rewritten (DNAT) on the bridge and must leave by the port it came in by; a bridge port does that only in hairpin mode.")
-            .run(|| self.change(RouteNetlinkMessage::NewLink(msg), 0))
+            .run(|| {
+                msg.header.index = self.index(name)?;
+                self.change(RouteNetlinkMessage::NewLink(msg), 0)
+            })
     }
 
     /// `ip link set NAME up|down`
     pub fn set_up(&mut self, name: &str, up: bool) -> Result<()> {
-        let index = self.index(name)?;
         let mut msg = LinkMessage::default();
-        msg.header.index = index;
         msg.header.change_mask = LinkFlags::Up;
         if up {
             msg.header.flags = LinkFlags::Up;
@@ -364,24 +366,22 @@ impl Netlink {
         self.step(format!("bring {name} {word}"), shell)
             .arg("link", name)
             .why("A link passes no traffic until it is administratively up.")
-            .run(|| self.change(RouteNetlinkMessage::SetLink(msg), 0))
+            .run(|| {
+                msg.header.index = self.index(name)?;
+                self.change(RouteNetlinkMessage::SetLink(msg), 0)
+            })
     }
 
     /// `ip link set NAME netns NS name NEWNAME`: move a link into the
-    /// namespace open at `ns` (a file of `/run/netns` or `/proc/PID/ns`),
-    /// renaming it on the way.
+    /// namespace at `ns_path` (a file of `/run/netns`, `/proc/PID/ns`, a
+    /// pin), renaming it on the way.
     pub fn move_to_netns(
         &mut self,
         name: &str,
-        ns: &File,
+        ns_path: &Path,
         ns_shell: &str,
         new_name: &str,
     ) -> Result<()> {
-        let index = self.index(name)?;
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-        msg.attributes.push(LinkAttribute::IfName(new_name.into()));
         let shell = format!(
             "{} link set {name} netns {ns_shell} name {new_name}",
             self.ip
@@ -393,20 +393,24 @@ impl Netlink {
             .why("A link lives in exactly one network namespace; moving one veth end in connects the namespace to us.")
             .man("network_namespaces(7)")
             .run(|| {
+                let ns = File::open(ns_path).with_context(|| {
+                    format!("open network namespace {}", ns_path.display())
+                })?;
+                let mut msg = LinkMessage::default();
+                msg.header.index = self.index(name)?;
+                msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+                msg.attributes.push(LinkAttribute::IfName(new_name.into()));
                 self.change(RouteNetlinkMessage::SetLink(msg), 0)
                     .map_err(|e| exists_hint(e, "link inside the namespace", new_name))
             })
     }
 
-    /// `ip link del NAME` ("already gone" is success). Under `--dry-run`
-    /// a link that is not there is still planned: an earlier step of the
-    /// same plan may be the one that would create it.
+    /// `ip link del NAME` ("already gone" is success: no step at all).
     pub fn del_link(&mut self, name: &str) -> Result<()> {
-        let index = match self.link(name)? {
-            Some(link) => link.index,
-            None if crate::trace::dry_run() => 0,
-            None => return Ok(()),
+        let Some(link) = self.link(name)? else {
+            return Ok(());
         };
+        let index = link.index;
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         let shell = format!("{} link del {name}", self.ip);
@@ -421,11 +425,9 @@ impl Netlink {
 
     /// `ip addr add ADDR/LEN dev NAME`
     pub fn add_address(&mut self, name: &str, addr: Ipv4Net) -> Result<()> {
-        let index = self.index(name)?;
         let mut msg = AddressMessage::default();
         msg.header.family = AddressFamily::Inet;
         msg.header.prefix_len = addr.prefix_len();
-        msg.header.index = index;
         let ip = IpAddr::V4(addr.addr());
         msg.attributes.push(AddressAttribute::Local(ip));
         msg.attributes.push(AddressAttribute::Address(ip));
@@ -438,6 +440,7 @@ impl Netlink {
             .why("The address and its prefix also make the kernel add a route to the subnet through this link.")
             .man("ip-address(8)")
             .run(|| {
+                msg.header.index = self.index(name)?;
                 self.change(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL)
                     .map_err(|e| exists_hint(e, "address", &addr.to_string()))
             })
@@ -477,8 +480,6 @@ impl Netlink {
             shell.push_str(&format!(" via {gw}"));
         }
         if let Some(dev) = dev {
-            let index = self.index(dev)?;
-            msg.attributes.push(RouteAttribute::Oif(index));
             shell.push_str(&format!(" dev {dev}"));
         }
         let summary = match (dst.prefix_len(), gateway) {
@@ -490,6 +491,9 @@ impl Netlink {
             .why("Packets for addresses outside the namespace's own subnet go to the gateway, the bridge's address on the host.")
             .man("ip-route(8)")
             .run(|| {
+                if let Some(dev) = dev {
+                    msg.attributes.push(RouteAttribute::Oif(self.index(dev)?));
+                }
                 self.change(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
                     .map_err(|e| exists_hint(e, "route", &dst.to_string()))
             })

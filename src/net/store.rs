@@ -5,17 +5,71 @@
 //! Both are changed only under `networks/NAME.lock`, so two commands that
 //! attach at once never hand out one address twice. Files are written by
 //! temp-then-rename ([`crate::state::write_json`]).
+//!
+//! A network or a lease that a command is still making or unmaking carries
+//! a [`Busy`] mark with that command's pid, written before its first change
+//! to the host and cleared by its last: a mark whose pid is dead is what a
+//! crash left, and [`super::recover`] finishes or undoes it.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::state::resources::pid_alive;
 use crate::state::{Root, StateLock, read_json, write_json};
+use crate::trace::Mechanism;
+
+/// What a command is doing to a network or a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// `network create`, `net bridge add`: undone if it dies.
+    Creating,
+    /// `network rm`, `net bridge del`: finished if it dies.
+    Removing,
+    /// `network connect`, `net veth add --bridge`: undone if it dies.
+    Attaching,
+    /// `network disconnect`, `net veth del --bridge`, or the undoing of an
+    /// attachment or of a member that went away: finished if it dies.
+    Detaching,
+}
+
+/// The mark of a command at work on a network or a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Busy {
+    pub op: Op,
+    pub pid: u32,
+}
+
+impl Busy {
+    /// This process, doing `op`.
+    pub fn now(op: Op) -> Busy {
+        Busy {
+            op,
+            pid: std::process::id(),
+        }
+    }
+
+    /// Did the command that set the mark die before clearing it?
+    pub fn abandoned(&self) -> bool {
+        self.pid != std::process::id() && !pid_alive(self.pid)
+    }
+
+    /// The command, as a user typed it.
+    pub fn command(&self) -> &'static str {
+        match self.op {
+            Op::Creating => "network create",
+            Op::Removing => "network rm",
+            Op::Attaching => "network connect",
+            Op::Detaching => "network disconnect",
+        }
+    }
+}
 
 /// One network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +91,12 @@ pub struct Network {
     /// The default `bridge` network: members get no names of each other.
     #[serde(default)]
     pub default_bridge: bool,
+    /// Set while a command creates or removes the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy: Option<Busy>,
+    /// The network namespace its bridge and members' host ends live in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<super::netns::NsId>,
 }
 
 /// One address handed out: who holds it and how it is plugged in.
@@ -59,6 +119,16 @@ pub struct Lease {
     /// The hardware address of the inner end.
     #[serde(default)]
     pub mac: String,
+    /// Set while a command plugs the member in or out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy: Option<Busy>,
+}
+
+impl Lease {
+    /// Is the member leaving (its names no longer given to anyone)?
+    pub fn leaving(&self) -> bool {
+        self.busy.is_some_and(|b| b.op == Op::Detaching)
+    }
 }
 
 pub fn dir(root: &Root) -> PathBuf {
@@ -73,13 +143,10 @@ fn leases_path(root: &Root, name: &str) -> PathBuf {
     dir(root).join(format!("{name}.leases.json"))
 }
 
-/// Take an exclusive state lock, except under `--dry-run` (which writes
-/// nothing and may run without root).
+/// Take an exclusive state lock (none in a plan, which writes nothing and
+/// may be made without root).
 pub fn lock_file(path: &Path) -> Result<Option<StateLock>> {
-    if crate::trace::dry_run() {
-        return Ok(None);
-    }
-    StateLock::exclusive(path).map(Some)
+    StateLock::for_change(path)
 }
 
 /// The lock of one network's record and leases.
@@ -121,23 +188,18 @@ pub fn load(root: &Root, name: &str) -> Result<Option<Network>> {
 }
 
 pub fn save(root: &Root, net: &Network) -> Result<()> {
-    if crate::trace::dry_run() {
-        return Ok(());
-    }
     write_json(&path(root, &net.name), net)
 }
 
+/// Remove a network's leases and then its record (the record last: while
+/// it is there, what it owns can be found).
 pub fn delete(root: &Root, name: &str) -> Result<()> {
-    if crate::trace::dry_run() {
-        return Ok(());
-    }
-    for p in [path(root, name), leases_path(root, name)] {
-        match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("remove {}", p.display()));
-            }
-            _ => {}
-        }
+    for p in [leases_path(root, name), path(root, name)] {
+        crate::host::remove_file(
+            Mechanism::Net,
+            &p,
+            "The network is gone from the host; its record goes last.",
+        )?;
     }
     Ok(())
 }
@@ -185,9 +247,6 @@ pub fn leases(root: &Root, name: &str) -> Result<Vec<Lease>> {
 }
 
 pub fn save_leases(root: &Root, name: &str, leases: &[Lease]) -> Result<()> {
-    if crate::trace::dry_run() {
-        return Ok(());
-    }
     write_json(&leases_path(root, name), &leases)
 }
 
@@ -205,17 +264,26 @@ pub fn next_free(
 
 /// Hand out an address of `net` to `lease` (its `ip` is the wanted address,
 /// or unspecified for "any"), under the network's lock; the lease is on
-/// disk before this returns.
+/// disk, marked [`Op::Attaching`] by this process, before this returns.
 pub fn allocate(root: &Root, net: &Network, mut lease: Lease) -> Result<Lease> {
     let _lock = lock(root, &net.name)?;
     let mut all = leases(root, &net.name)?;
-    if all.iter().any(|l| l.endpoint == lease.endpoint) {
-        bail!(
-            "endpoint with name {} already exists in network {}",
-            lease.endpoint,
-            net.name
-        );
+    if let Some(old) = all.iter().find(|l| l.endpoint == lease.endpoint) {
+        match old.busy {
+            Some(b) if b.pid != std::process::id() && !b.abandoned() => bail!(
+                "endpoint {} is being plugged in or out of network {} by pid {}: wait for it to finish",
+                lease.endpoint,
+                net.name,
+                b.pid
+            ),
+            _ => bail!(
+                "endpoint with name {} already exists in network {}",
+                lease.endpoint,
+                net.name
+            ),
+        }
     }
+    lease.busy = Some(Busy::now(Op::Attaching));
     let taken: BTreeSet<Ipv4Addr> = all.iter().map(|l| l.ip).collect();
     if lease.ip.is_unspecified() {
         lease.ip = match next_free(net.subnet, net.gateway, &taken) {
@@ -263,12 +331,69 @@ pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> 
     Ok(out)
 }
 
-/// Record the hardware address a member's inner end got.
-pub fn set_mac(root: &Root, net: &str, endpoint: &str, mac: &str) -> Result<()> {
+/// What [`mark`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marked {
+    /// The lease, now marked by this process.
+    Mine(Lease),
+    /// No lease of that endpoint: it is not (or no longer) plugged in.
+    Absent,
+    /// Another live command is at work on it.
+    Busy(Busy),
+}
+
+/// Mark `endpoint`'s lease on `net` as worked on by this process (`op`),
+/// unless another live command is at work on it.
+pub fn mark(root: &Root, net: &str, endpoint: &str, op: Op) -> Result<Marked> {
     let _lock = lock(root, net)?;
     let mut all = leases(root, net)?;
-    for l in all.iter_mut().filter(|l| l.endpoint == endpoint) {
-        l.mac = mac.to_string();
+    let Some(l) = all.iter_mut().find(|l| l.endpoint == endpoint) else {
+        return Ok(Marked::Absent);
+    };
+    if let Some(b) = l.busy
+        && b.pid != std::process::id()
+        && !b.abandoned()
+    {
+        return Ok(Marked::Busy(b));
+    }
+    l.busy = Some(Busy::now(op));
+    let out = l.clone();
+    save_leases(root, net, &all)?;
+    Ok(Marked::Mine(out))
+}
+
+/// Mark [`Op::Detaching`], in one write, every lease of `net` for which
+/// `why` has a reason; those leases (as marked) with their reasons.
+pub fn mark_all(
+    root: &Root,
+    net: &str,
+    why: impl Fn(&Lease) -> Option<String>,
+) -> Result<Vec<(Lease, String)>> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    let mut out = Vec::new();
+    for l in all.iter_mut() {
+        if let Some(reason) = why(l) {
+            l.busy = Some(Busy::now(Op::Detaching));
+            out.push((l.clone(), reason));
+        }
+    }
+    if !out.is_empty() {
+        save_leases(root, net, &all)?;
+    }
+    Ok(out)
+}
+
+/// Save `lease` as this command's finished attachment to `net`, under the
+/// network's lock: it replaces the marked lease of the same endpoint this
+/// command allocated (or, in a plan, where nothing was written, joins the
+/// others).
+pub fn finish_lease(root: &Root, net: &str, lease: &Lease) -> Result<()> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    match all.iter_mut().find(|l| l.endpoint == lease.endpoint) {
+        Some(l) => *l = lease.clone(),
+        None => all.push(lease.clone()),
     }
     save_leases(root, net, &all)
 }
@@ -278,7 +403,8 @@ pub fn now_rfc3339() -> String {
     crate::clock::now_rfc3339_nanos()
 }
 
-/// Is this path a file we may write a hosts file into?
+/// Where `ip netns exec NAME` finds the namespace's own `hosts` and
+/// `resolv.conf` (bound over the ones in `/etc`).
 pub fn hosts_dir_for_netns(name: &str) -> PathBuf {
     Path::new("/etc/netns").join(name)
 }
@@ -298,6 +424,8 @@ mod tests {
             created: now_rfc3339(),
             manual: false,
             default_bridge: false,
+            busy: None,
+            netns: None,
         };
         save(root, &n).unwrap();
         n
@@ -313,6 +441,7 @@ mod tests {
             hosts: None,
             aliases: vec![],
             mac: String::new(),
+            busy: None,
         }
     }
 
@@ -368,6 +497,27 @@ mod tests {
             allocate(&root, &n, l).unwrap().ip,
             Ipv4Addr::new(10, 9, 0, 5)
         );
+    }
+
+    #[test]
+    fn records_without_a_mark_are_finished_and_marks_of_the_dead_are_abandoned() {
+        let old = r#"{"name":"n","id":"x","driver":"bridge","subnet":"10.0.0.0/24",
+            "gateway":"10.0.0.1","bridge":"b","created":"t"}"#;
+        let n: Network = serde_json::from_str(old).unwrap();
+        assert_eq!(n.busy, None);
+        assert!(!serde_json::to_string(&n).unwrap().contains("busy"));
+        let dead = Busy {
+            op: Op::Creating,
+            pid: u32::MAX - 1,
+        };
+        assert!(dead.abandoned());
+        assert!(!Busy::now(Op::Creating).abandoned());
+        let l = Lease {
+            busy: Some(Busy::now(Op::Detaching)),
+            ..lease("a")
+        };
+        assert!(l.leaving());
+        assert!(!lease("a").leaving());
     }
 
     #[test]

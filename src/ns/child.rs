@@ -16,21 +16,20 @@ use super::kind::NsType;
 use super::rootfs::{self, DevOptions};
 use super::spec::{Spec, Stdio};
 use super::sync::{Channel, Msg};
+use super::walls;
 use crate::trace::{Action, Mechanism, Step};
 
 const M: Mechanism = Mechanism::Ns;
 
-/// A namespace to join: its kind, the file it was opened from, the fd.
+/// A namespace to join: its kind, the file it was opened from, the fd
+/// (`None` in a `--dry-run` plan made without the right to open it).
 pub struct Join {
     pub ns: NsType,
     pub path: PathBuf,
-    pub fd: OwnedFd,
+    pub fd: Option<OwnedFd>,
 }
 
-/// Docker's exit codes for a command that cannot be run.
-pub const EXIT_NOT_FOUND: u8 = 127;
-pub const EXIT_CANNOT_INVOKE: u8 = 126;
-pub const EXIT_SETUP: u8 = 125;
+pub use super::process::{EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, EXIT_SETUP};
 
 /// An error with the exit code the child leaves with.
 struct Fail(anyhow::Error, u8);
@@ -75,6 +74,13 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
     }
     setup(&spec, &joins)?;
     drop(joins);
+    let mut spec = spec;
+    if spec.container.as_ref().is_some_and(|c| c.console)
+        && let Some(slave) = super::console::setup(Some(chan))?
+    {
+        spec.stdio = Stdio::Pty(slave);
+    }
+    become_user(&spec)?;
     let argv: Vec<CString> = spec
         .argv
         .iter()
@@ -105,7 +111,7 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
         }
     }
     setup_stdio(spec.stdio)?;
-    restore_signals();
+    restore_signals()?;
     let exe_c = CString::new(exe.as_os_str().as_bytes()).map_err(|_| anyhow!("NUL in path"))?;
     let err = nix::unistd::execve(&exe_c, &argv, &env).unwrap_err();
     let code = match err {
@@ -159,7 +165,12 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
                     mqueue: !ns.is_new(NsType::User) || ns.is_new(NsType::Ipc),
                     fresh_sysfs: !ns.is_new(NsType::User) || ns.is_new(NsType::Net),
                 };
-                rootfs::prepare(root, opts, &spec.mounts)?;
+                let view = spec
+                    .container
+                    .as_ref()
+                    .map(|c| c.cgroup_view.clone())
+                    .unwrap_or_default();
+                rootfs::prepare(root, opts, &spec.mounts, &view)?;
                 rootfs::pivot(root)?;
             }
             None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,
@@ -184,16 +195,57 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
                 .with_context(|| format!("chdir to the working directory {}", dir.display()))
         })?;
     }
+    if let Some(c) = &spec.container
+        && spec.rootfs.is_some()
+    {
+        for p in &c.masked_paths {
+            walls::mask(p)?;
+        }
+        for p in &c.readonly_paths {
+            walls::readonly(p)?;
+        }
+        if c.readonly_rootfs {
+            walls::readonly_root()?;
+        }
+    }
+    Ok(())
+}
+
+/// The last of the setup, in the child as in a plan: a container drops the
+/// capabilities Docker drops, then the process takes its user and groups.
+pub fn become_user(spec: &Spec) -> Result<()> {
+    let groups = spec
+        .container
+        .as_ref()
+        .map(|c| c.groups.clone())
+        .unwrap_or_default();
+    if let Some(keep) = spec.container.as_ref().and_then(|c| c.keep_caps.as_ref()) {
+        walls::drop_capabilities(keep)?;
+    }
     if let Some((uid, gid)) = spec.user {
+        let shown_groups = if groups.is_empty() {
+            "--clear-groups".to_string()
+        } else {
+            format!(
+                "--groups={}",
+                groups
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
         Step::new(M, Action::Syscall, format!("become uid {uid} gid {gid}"))
             .arg("uid", uid)
             .arg("gid", gid)
+            .arg("groups", format!("{groups:?}"))
             .shell(format!(
-                "setpriv --reuid={uid} --regid={gid} --clear-groups"
+                "setpriv --reuid={uid} --regid={gid} {shown_groups}"
             ))
             .man("setresuid(2)")
             .run(|| {
-                nix::unistd::setgroups(&[]).context("setgroups(2)")?;
+                let gids: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+                nix::unistd::setgroups(&gids).context("setgroups(2)")?;
                 nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
                     .context("setresgid(2)")?;
                 nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
@@ -201,6 +253,19 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// For a `--dry-run` plan: would the child find CMD? Without a rootfs it
+/// looks where the child will (glassbox's own view of the files); a rootfs
+/// was checked from outside before anything started. `Err`: the message
+/// and exit code the child would fail with.
+pub fn would_resolve(spec: &Spec) -> Result<(), (String, u8)> {
+    if spec.rootfs.is_some() {
+        return Ok(());
+    }
+    resolve(&spec.argv[0], &spec.path_var())
+        .map(|_| ())
+        .map_err(|Fail(e, code)| (format!("{e:#}"), code))
 }
 
 /// Docker's message for a command that is nowhere in `$PATH`.
@@ -235,8 +300,11 @@ fn setns(j: &Join) -> Result<()> {
         .why("setns(2) moves this process into an existing namespace given by a file descriptor of /proc/PID/ns/TYPE or a pinned copy of it.")
         .man("setns(2)")
         .run(|| {
+            let fd = j.fd.as_ref().with_context(|| {
+                format!("{} was not opened: cannot join it", j.path.display())
+            })?;
             // SAFETY: setns with a valid fd and one CLONE_NEW* flag.
-            let r = unsafe { libc::setns(j.fd.as_raw_fd(), t.clone_flag() as libc::c_int) };
+            let r = unsafe { libc::setns(fd.as_raw_fd(), t.clone_flag() as libc::c_int) };
             if r == -1 {
                 return Err(std::io::Error::last_os_error())
                     .with_context(|| format!("setns(2) {}", t.clone_flag_name()));
@@ -264,9 +332,13 @@ fn become_root() -> Result<()> {
 }
 
 /// Find CMD like a shell does: a name with a `/` is a path, anything else
-/// is searched in `$PATH`. Fails with Docker's message and exit code 127.
+/// is searched in `$PATH`. Fails with Docker's message and exit code 127
+/// when it is nowhere; a symlink loop on the way (`ELOOP`) stops the search
+/// as `execvp(3)` does, and is named as such (exit code 126).
 fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
     let not_found = || Fail(anyhow!(not_found_message(cmd)), EXIT_NOT_FOUND);
+    let looped = |p: &Path| Fail(anyhow!(loop_message(cmd, p)), EXIT_CANNOT_INVOKE);
+    let is_loop = |e: &std::io::Error| e.raw_os_error() == Some(libc::ELOOP);
     if cmd.contains('/') {
         let p = PathBuf::from(cmd);
         return match std::fs::metadata(&p) {
@@ -275,21 +347,67 @@ fn resolve(cmd: &str, path: &str) -> Result<PathBuf, Fail> {
                 EXIT_CANNOT_INVOKE,
             )),
             Ok(_) => Ok(p),
+            Err(e) if is_loop(&e) => Err(looped(&p)),
             Err(_) => Err(not_found()),
         };
     }
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(cmd);
-        if let Ok(m) = std::fs::metadata(&p)
-            && m.is_file()
-        {
-            return Ok(p);
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() => return Ok(p),
+            Err(e) if is_loop(&e) => return Err(looped(&p)),
+            _ => {}
         }
     }
     Err(not_found())
 }
 
+/// The message for a command whose path runs into a symlink loop: where
+/// the loop is, and from which path it was reached.
+pub fn loop_message(cmd: &str, path: &Path) -> String {
+    let at = loop_point(path);
+    let from = if at == path {
+        String::new()
+    } else {
+        format!(" (reached from {})", path.display())
+    };
+    format!(
+        "exec: {cmd:?}: symlink loop at {}{from}: too many levels of symbolic links (ELOOP); make the link point to a real file",
+        at.display()
+    )
+}
+
+/// The first link that following the links from `start` comes back to (a
+/// link to itself is its own loop); `start` itself when the loop is in a
+/// directory on the way.
+pub fn loop_point(start: &Path) -> PathBuf {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut cur = start.to_path_buf();
+    for _ in 0..64 {
+        if seen.contains(&cur) {
+            return cur;
+        }
+        let Ok(target) = std::fs::read_link(&cur) else {
+            break;
+        };
+        let next = match cur.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target,
+        };
+        seen.push(cur);
+        cur = next;
+    }
+    start.to_path_buf()
+}
+
+/// Put the given stdio on 0, 1 and 2. With given descriptors (pipes, a
+/// pty), every other descriptor is marked close-on-exec, so CMD holds no
+/// copy of its own pipes' other ends (it would never see end-of-file on
+/// stdin) nor any other file of its parent (a shim's log, its socket).
+/// With glassbox's own stdio, CMD inherits what glassbox was given, as a
+/// shell's command does.
 fn setup_stdio(stdio: Stdio) -> Result<()> {
+    let given = !matches!(stdio, Stdio::Inherit);
     let dup_to = |fd: &OwnedFd, target: i32| -> Result<()> {
         // SAFETY: dup2 on fds we own onto the standard numbers.
         if unsafe { libc::dup2(fd.as_raw_fd(), target) } == -1 {
@@ -319,27 +437,80 @@ fn setup_stdio(stdio: Stdio) -> Result<()> {
             }
         }
     }
+    if given {
+        close_others_on_exec()?;
+    }
     Ok(())
 }
 
-/// Undo what the parent changed in signal handling before the clone: the
-/// blocked mask and ignored dispositions survive exec.
-fn restore_signals() {
-    let _ = nix::sys::signal::sigprocmask(
+/// Mark every descriptor above 2 close-on-exec (`close_range(2)`).
+fn close_others_on_exec() -> Result<()> {
+    // SAFETY: close_range with a flag that only sets FD_CLOEXEC; no
+    // descriptor is closed, so nothing this process uses goes away.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Before Linux 5.11: one fcntl per open descriptor.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("list /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; one that was the
+        // directory listing's own is already closed and fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Give CMD the signal state of a freshly started program, whatever
+/// glassbox (or whoever started glassbox) had: no signal blocked, and every
+/// disposition back to its default. A blocked mask and ignored signals
+/// survive `execve(2)` (a handled one is reset by it anyway), so without
+/// this a `nohup`ed or backgrounded glassbox would hand CMD an ignored
+/// SIGINT or SIGHUP, and the signals glassbox blocks to forward them would
+/// stay blocked in CMD. Read `signal(7)` ("Signal mask and pending
+/// signals", "execve(2)").
+fn restore_signals() -> Result<()> {
+    nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
-    );
-    for sig in [
-        nix::sys::signal::Signal::SIGTTOU,
-        nix::sys::signal::Signal::SIGTTIN,
-        nix::sys::signal::Signal::SIGPIPE,
-    ] {
-        // SAFETY: resetting a disposition to the default is always sound.
-        unsafe {
-            let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
+    )
+    .context("sigprocmask(2) SIG_SETMASK to the empty set")?;
+    // The kernel's own call: the C library refuses the real-time signals
+    // it reserves (32, 33), and those can be inherited ignored too.
+    let default = [0u64; 4]; // a struct sigaction with SIG_DFL, no flags, no mask
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a zeroed (SIG_DFL) action of the
+        // kernel's size, no old action, and the kernel's sigset size.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+        if r == -1 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("rt_sigaction(2) signal {sig} to SIG_DFL"));
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -356,6 +527,40 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "exec: \"nosuchcmd\": executable file not found in $PATH"
+        );
+    }
+
+    #[test]
+    fn a_symlink_loop_is_named_where_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = d.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // What `ln -sf busybox bin/busybox` does to a busybox rootfs.
+        std::os::unix::fs::symlink("busybox", bin.join("busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
+        let path = format!("/nonexistent:{}", bin.display());
+        let Err(Fail(e, code)) = resolve("sh", &path) else {
+            panic!("resolved sh through a loop");
+        };
+        assert_eq!(code, EXIT_CANNOT_INVOKE);
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!(
+                "symlink loop at {} (reached from {})",
+                bin.join("busybox").display(),
+                bin.join("sh").display()
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("not found"), "{text}");
+        let Err(Fail(e, _)) = resolve(&bin.join("busybox").display().to_string(), "") else {
+            panic!("resolved a self link");
+        };
+        let at = bin.join("busybox").display().to_string();
+        assert!(
+            e.to_string()
+                .contains(&format!("symlink loop at {at}: too many levels")),
+            "{e}"
         );
     }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 /// A kind of namespace, named as in `/proc/PID/ns/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NsType {
     Cgroup,
     Ipc,

@@ -125,6 +125,52 @@ pub fn render_ls(rows: &[NsInfo]) -> String {
     out
 }
 
+/// `ns show`: one process's namespaces beside another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// PID 1, or this glassbox process when PID 1's namespaces are hidden
+    /// (a sandbox or an LSM).
+    pub base: u32,
+    pub rows: Vec<inode::Compare>,
+}
+
+impl Shown {
+    /// Why the comparison is not with PID 1, when it is not.
+    pub fn instead_of_pid1(&self) -> Option<String> {
+        (self.base != 1).then(|| format!(
+            "the namespaces of PID 1 are not readable here (a sandbox or an LSM hides them): comparing with this glassbox process (PID {}) instead",
+            self.base
+        ))
+    }
+}
+
+/// The namespaces of `pid` beside PID 1's, or beside this process's when
+/// none of PID 1's can be read.
+pub fn show(pid: u32) -> anyhow::Result<Shown> {
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        anyhow::bail!("process {pid} does not exist (has it exited?)");
+    }
+    let compare = |base: u32| -> Vec<inode::Compare> {
+        NsType::ALL
+            .into_iter()
+            .map(|t| inode::Compare {
+                ns: t,
+                inside: inode::inode(Some(pid), t).ok(),
+                outside: inode::inode(Some(base), t).ok(),
+            })
+            .collect()
+    };
+    let rows = compare(1);
+    if rows.iter().all(|r| r.outside.is_none()) {
+        let base = std::process::id();
+        return Ok(Shown {
+            base,
+            rows: compare(base),
+        });
+    }
+    Ok(Shown { base: 1, rows })
+}
+
 /// `ns show`: one process's namespaces beside those of `base` (PID 1).
 pub fn render_show(pid: u32, base: u32, rows: &[inode::Compare]) -> String {
     let mut out = format!(

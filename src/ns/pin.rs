@@ -96,8 +96,9 @@ impl Pinning {
     }
 
     /// Bind-mount each namespace of `pid` under the pin directory (once the
-    /// child is ready). On an error, what was pinned is removed again.
-    pub fn pin(&mut self, pid: Pid) -> Result<Vec<PathBuf>> {
+    /// child is ready; `None`: list the steps in a `--dry-run` plan). On an
+    /// error, what was pinned is removed again.
+    pub fn pin(&mut self, pid: Option<Pid>) -> Result<Vec<PathBuf>> {
         self.started = true;
         let made = self.make(pid);
         if made.is_err() {
@@ -106,7 +107,8 @@ impl Pinning {
         made
     }
 
-    fn make(&mut self, pid: Pid) -> Result<Vec<PathBuf>> {
+    fn make(&mut self, pid: Option<Pid>) -> Result<Vec<PathBuf>> {
+        let pid = pid.map_or_else(|| "PID".to_string(), |p| p.to_string());
         self.root.ensure()?;
         self.record = Some(resources::record(
             &self.root,
@@ -210,7 +212,15 @@ fn create_mount_point(target: &std::path::Path) -> Result<()> {
 /// what to do, so CMD never runs in the host's namespace by mistake.
 pub fn pinned(root: &Root, name: &str, only: &[NsType]) -> Result<Vec<(NsType, PathBuf)>> {
     let d = dir(root, name)?;
-    let st = inspect_dir(root, name, &d)?;
+    let Some(st) = read_pin(root, name, &d)? else {
+        // A plan made without the right to read the pin: the files it
+        // would join, of the kinds asked for (every pinnable one with none).
+        return Ok(NsType::JOIN_ORDER
+            .into_iter()
+            .filter(|t| pinnable(*t) && (only.is_empty() || only.contains(t)))
+            .map(|t| (t, d.join(t.proc_name())))
+            .collect());
+    };
     if !st.dir_exists {
         bail!(
             "no namespaces are pinned as {name:?} (nothing in {}): pin some with `glassbox ns run --pin {name} --net ... -- CMD`",
@@ -277,11 +287,34 @@ pub fn pinned(root: &Root, name: &str, only: &[NsType]) -> Result<Vec<(NsType, P
     Ok(out)
 }
 
+/// Look at the pin NAME in `d` (a detail step). Under `--dry-run` without
+/// the right to read this root's run directory or ledger (not root), the
+/// plan lists the read as needing root and `None` is returned.
+fn read_pin(root: &Root, name: &str, d: &std::path::Path) -> Result<Option<pin_state::PinState>> {
+    let read = Step::new(M, Action::FileRead, format!("read the pin {name}"))
+        .arg("path", d.display())
+        .shell(format!("ls -l {}", d.display()))
+        .why("A pin's record and the kind of each of its files (asked of the kernel) say whether it is whole.")
+        .detail()
+        .observe_or_plan(|| {
+            for p in [d.to_path_buf(), root.data.join("resources.lock")] {
+                p.try_exists()
+                    .with_context(|| format!("stat {}", p.display()))?;
+            }
+            inspect_dir(root, name, d)
+        })?;
+    Ok(read.value())
+}
+
 /// Unmount the pins of NAME (the namespaces die once nothing else holds
 /// them), and roll back a half-made or damaged pin just the same.
 pub fn unpin(root: &Root, name: &str) -> Result<usize> {
     let d = dir(root, name)?;
-    let st = inspect_dir(root, name, &d)?;
+    let Some(st) = read_pin(root, name, &d)? else {
+        // A plan made without the right to read the pin: nothing more can
+        // be said of what removing it takes.
+        return Ok(0);
+    };
     match st.verdict() {
         Verdict::Absent => bail!(
             "no namespaces are pinned as {name:?} (nothing in {}): nothing to unpin",
@@ -292,9 +325,7 @@ pub fn unpin(root: &Root, name: &str) -> Result<usize> {
         ),
         _ => {}
     }
-    let n = pin_state::remove(root, &st)?;
-    trace::say(M, format!("unpinned {n} namespaces of {name}"));
-    Ok(n)
+    pin_state::remove(root, &st)
 }
 
 #[cfg(test)]

@@ -1,14 +1,17 @@
-//! The running container process seen from its parent: wait for it while
-//! forwarding signals, give it the terminal and take the terminal back, and
-//! turn its end into an exit code the way a shell does. Read `wait(2)`,
-//! `pidfd_open(2)`, `signalfd(2)`, `tcsetpgrp(3)`.
+//! The running container process seen from its parent: signal it, wait for
+//! it, give it the terminal and take the terminal back, and turn its end
+//! into an exit code the way a shell (and Docker) does.
+//!
+//! Waiting belongs to whoever holds the [`Child`]: `ns run` waits through
+//! [`super::signals::Forwarder::wait`]; a shim polls the child's pidfd in
+//! its own loop. Read `wait(2)`, `pidfd_open(2)`, `tcsetpgrp(3)`.
 
 use std::io::IsTerminal as _;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use anyhow::{Context, Result};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::signal::{SigHandler, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::clone::send_signal;
@@ -19,36 +22,204 @@ const M: Mechanism = Mechanism::Ns;
 /// Why a child glassbox gives up on is killed.
 pub(super) const KILL_WHY: &str = "glassbox is giving up on this child (its start failed, or glassbox is leaving early): nothing it started may outlive it.";
 
-/// A running container process.
+/// Docker's exit codes for a command that never ran.
+pub const EXIT_SETUP: u8 = 125;
+pub const EXIT_CANNOT_INVOKE: u8 = 126;
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It called `exit(code)`.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+impl Exit {
+    /// From what `waitpid(2)` said; `None` for a stop or a continue.
+    pub fn from_wait(status: WaitStatus) -> Option<Exit> {
+        match status {
+            WaitStatus::Exited(_, code) => Some(Exit::Code(code)),
+            WaitStatus::Signaled(_, sig, _) => Some(Exit::Signal(sig as i32)),
+            _ => None,
+        }
+    }
+
+    /// The status a shell reports: the exit code, or 128+N for signal N.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// How a run of a container process ended, as glassbox reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `--dry-run`: the plan was listed, nothing was started.
+    Planned,
+    /// CMD ran and ended.
+    Ran(Exit),
+    /// CMD never ran: its setup failed (125), it cannot be invoked (126)
+    /// or it was not found (127); `message` says which, in Docker's words.
+    NotStarted { message: String, code: u8 },
+}
+
+impl Outcome {
+    /// The exit code glassbox leaves with: 0 for a plan, CMD's own code,
+    /// 128+N when signal N killed it, 125/126/127 when it never ran.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Planned => 0,
+            Outcome::Ran(e) => e.status().clamp(0, 255) as u8,
+            Outcome::NotStarted { code, .. } => *code,
+        }
+    }
+}
+
+/// How a process ended, as a shell reports it: its exit code, or 128+N for
+/// signal N.
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    Exit::from_wait(status).map(Exit::status)
+}
+
+/// A running container process. Dropped before it was waited for, it is
+/// killed and reaped: nothing glassbox started outlives it by accident.
 pub struct Child {
-    pub pid: Pid,
-    pub pidfd: OwnedFd,
+    pid: Pid,
+    pidfd: OwnedFd,
     /// The terminal's foreground group to give back after the child exits.
     restore_tty: Option<Pid>,
-    old_mask: SigSet,
-    /// The child shares our process group (no terminal): a Ctrl-C reaches
-    /// it directly, so we must not forward it a second time.
-    same_pgrp: bool,
-    reaped: bool,
+    reaped: Option<Exit>,
+    /// The master of the terminal the child opened in its own devpts.
+    console: Option<OwnedFd>,
 }
 
 impl Child {
-    /// A child just cloned; `old_mask` is the signal mask to restore.
-    pub(super) fn new(pid: Pid, pidfd: OwnedFd, old_mask: SigSet) -> Child {
+    /// A child just cloned.
+    pub(super) fn new(pid: Pid, pidfd: OwnedFd) -> Child {
         Child {
             pid,
             pidfd,
             restore_tty: None,
-            old_mask,
-            same_pgrp: true,
-            reaped: false,
+            reaped: None,
+            console: None,
         }
     }
 
-    /// Does glassbox hold a terminal that CMD could take?
-    pub(super) fn stdin_is_tty() -> bool {
-        std::io::stdin().is_terminal()
+    pub(super) fn set_console(&mut self, master: OwnedFd) {
+        self.console = Some(master);
     }
+
+    /// The master of the child's terminal, once (`-t`).
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// A file descriptor naming exactly this process: readable once it has
+    /// exited (poll it), usable to signal it without pid reuse races.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Send signal `sig` (a traced step, shown at `-vv`).
+    pub fn signal(&self, sig: i32, why: &str) -> Result<()> {
+        send_signal(&self.pidfd, self.pid, sig, why)
+    }
+
+    /// Reap the child if it has exited; `None` while it runs.
+    pub fn try_wait(&mut self) -> Result<Option<Exit>> {
+        if let Some(e) = self.reaped {
+            return Ok(Some(e));
+        }
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(s) => {
+                    if let Some(e) = Exit::from_wait(s) {
+                        return Ok(Some(self.reaped_as(e)));
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context(format!("waitpid(2) {}", self.pid)),
+            }
+        }
+    }
+
+    /// Block until the child exits and reap it; the terminal goes back to
+    /// glassbox. Signals are not passed on here (see
+    /// [`super::signals::Forwarder::wait`]).
+    pub fn wait(&mut self) -> Result<Exit> {
+        if let Some(e) = self.reaped {
+            return Ok(e);
+        }
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(s) => {
+                    if let Some(e) = Exit::from_wait(s) {
+                        return Ok(self.reaped_as(e));
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context(format!("waitpid(2) {}", self.pid)),
+            }
+        }
+    }
+
+    fn reaped_as(&mut self, e: Exit) -> Exit {
+        self.reaped = Some(e);
+        if let Some(pgrp) = self.restore_tty.take() {
+            // Still ignoring SIGTTOU: we are a background group until this
+            // call returns the terminal to us.
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin().as_fd(), pgrp);
+            // SAFETY: restoring the default disposition is always sound.
+            let _ = unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigDfl) };
+        }
+        e
+    }
+
+    /// Kill and reap a child glassbox gives up on.
+    pub(super) fn abandon(&mut self) {
+        if self.reaped.is_none() {
+            let _ = send_signal(&self.pidfd, self.pid, libc::SIGKILL, KILL_WHY);
+            let _ = self.wait();
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+/// Does glassbox hold a terminal on stdin that CMD could take?
+pub(super) fn stdin_is_tty() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Would [`take_terminal`] hand the terminal over: glassbox's stdin is a
+/// terminal and glassbox is its foreground process group?
+pub(super) fn would_take_terminal() -> bool {
+    let tty = std::io::stdin();
+    tty.is_terminal()
+        && nix::unistd::tcgetpgrp(tty.as_fd()).is_ok_and(|g| g == nix::unistd::getpgrp())
+}
+
+/// The step of the terminal hand-over to process group `pid`.
+pub(super) fn terminal_step(pid: &str) -> Step {
+    Step::new(M, Action::Process, format!("give the terminal to process group {pid}"))
+        .arg("pid", pid)
+        .shell("(done by an interactive shell for each job)")
+        .why("Only the terminal's foreground process group receives Ctrl-C and may read it, so CMD gets its own group and the terminal.")
+        .man("tcsetpgrp(3)")
+        .detail()
 }
 
 /// Make the child the terminal's foreground process group, so Ctrl-C and
@@ -61,125 +232,17 @@ pub(super) fn take_terminal(child: &mut Child) -> Result<()> {
         // ours to give.
         return Ok(());
     }
-    Step::new(M, Action::Process, format!("give the terminal to process group {}", child.pid))
-        .arg("pid", child.pid)
-        .shell("(done by an interactive shell for each job)")
-        .why("Only the terminal's foreground process group receives Ctrl-C and may read it, so CMD gets its own group and the terminal.")
-        .man("tcsetpgrp(3)")
-        .detail()
-        .run(|| {
-            // A background process writing tcsetpgrp gets SIGTTOU: ignore it.
-            // SAFETY: setting a disposition to SIG_IGN is always sound.
-            unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigIgn) }
-                .context("signal(2) SIGTTOU")?;
-            nix::unistd::setpgid(child.pid, child.pid).context("setpgid(2)")?;
-            nix::unistd::tcsetpgrp(tty.as_fd(), child.pid).context("tcsetpgrp(3)")
-        })?;
+    let pid = child.pid;
+    terminal_step(&pid.to_string()).run(|| {
+        // A background process writing tcsetpgrp gets SIGTTOU: ignore it.
+        // SAFETY: setting a disposition to SIG_IGN is always sound.
+        unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigIgn) }
+            .context("signal(2) SIGTTOU")?;
+        nix::unistd::setpgid(pid, pid).context("setpgid(2)")?;
+        nix::unistd::tcsetpgrp(tty.as_fd(), pid).context("tcsetpgrp(3)")
+    })?;
     child.restore_tty = Some(ours);
-    child.same_pgrp = false;
     Ok(())
-}
-
-/// How a process ended, as a shell reports it: its exit code, or 128+N for
-/// signal N.
-pub fn exit_code(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
-}
-
-impl Child {
-    /// Wait for the child to exit, forwarding SIGINT, SIGTERM, SIGHUP and
-    /// SIGQUIT to it. Returns the exit code (128+N for signal N).
-    pub fn wait(mut self) -> Result<i32> {
-        let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-        ] {
-            mask.add(s);
-        }
-        let sfd = nix::sys::signalfd::SignalFd::with_flags(
-            &mask,
-            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-        )
-        .context("signalfd(2)")?;
-        loop {
-            let pidfd_b: BorrowedFd = self.pidfd.as_fd();
-            let mut fds = [
-                nix::poll::PollFd::new(pidfd_b, nix::poll::PollFlags::POLLIN),
-                nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN),
-            ];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(e).context("poll(2) on the child's pidfd"),
-            }
-            let child_done = fds[0].any().unwrap_or(false);
-            let signalled = fds[1].any().unwrap_or(false);
-            if signalled {
-                while let Ok(Some(info)) = sfd.read_signal() {
-                    let sig = info.ssi_signo as i32;
-                    // With a shared process group the terminal already sent
-                    // SIGINT/SIGQUIT to the child too.
-                    let from_tty = matches!(sig, libc::SIGINT | libc::SIGQUIT);
-                    if !(self.same_pgrp && from_tty) {
-                        // The child may have exited meanwhile: nothing to forward to.
-                        let _ = send_signal(
-                            &self.pidfd,
-                            self.pid,
-                            sig,
-                            "glassbox stands between the caller and CMD: a signal sent to glassbox (kill, Ctrl-C on another terminal) is passed on to CMD, which decides what it means.",
-                        );
-                    }
-                }
-            }
-            if child_done {
-                return self.reap();
-            }
-        }
-    }
-
-    /// Collect the exit status; give the terminal and signals back.
-    pub(super) fn reap(&mut self) -> Result<i32> {
-        let status = loop {
-            match waitpid(self.pid, None) {
-                Ok(s) => {
-                    if let Some(code) = exit_code(s) {
-                        break code;
-                    }
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).context("waitpid(2)"),
-            }
-        };
-        self.reaped = true;
-        if let Some(pgrp) = self.restore_tty.take() {
-            // Still ignoring SIGTTOU: we are a background group until this
-            // call returns the terminal to us.
-            let _ = nix::unistd::tcsetpgrp(std::io::stdin().as_fd(), pgrp);
-            // SAFETY: restoring the default disposition is always sound.
-            let _ = unsafe { nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigDfl) };
-        }
-        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
-        Ok(status)
-    }
-
-    pub fn pidfd_raw(&self) -> i32 {
-        self.pidfd.as_raw_fd()
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = send_signal(&self.pidfd, self.pid, libc::SIGKILL, KILL_WHY);
-            let _ = self.reap();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -194,5 +257,21 @@ mod tests {
             exit_code(WaitStatus::Signaled(p, Signal::SIGKILL, false)),
             Some(137)
         );
+    }
+
+    #[test]
+    fn outcomes_map_to_docker_exit_codes() {
+        assert_eq!(Outcome::Planned.exit_code(), 0);
+        assert_eq!(Outcome::Ran(Exit::Code(0)).exit_code(), 0);
+        assert_eq!(Outcome::Ran(Exit::Code(3)).exit_code(), 3);
+        assert_eq!(Outcome::Ran(Exit::Signal(libc::SIGINT)).exit_code(), 130);
+        assert_eq!(Outcome::Ran(Exit::Signal(libc::SIGKILL)).exit_code(), 137);
+        for code in [EXIT_SETUP, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND] {
+            let o = Outcome::NotStarted {
+                message: "x".into(),
+                code,
+            };
+            assert_eq!(o.exit_code(), code);
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use nix::mount::{MntFlags, MsFlags};
 
-use crate::host::mount::mount;
+use crate::host::mount::{mount, mount_step};
 use crate::host::mountinfo;
 use crate::trace::{self, Action, Mechanism, Step};
 
@@ -56,16 +56,14 @@ fn propagation_summary() -> String {
 /// `mount --make-rprivate /`, showing the `shared:N` tags before and after.
 pub fn make_private() -> Result<()> {
     trace::say(M, format!("propagation before: {}", propagation_summary()));
-    mount(
-        M,
-        "none",
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-        "The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.",
-    )?;
-    if !trace::dry_run() {
+    let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    let done = mount_step(M, "none", Path::new("/"), None, flags, None)
+        .why("The new mount namespace starts as a copy whose mounts are still peers of the host's (shared:N); made private, mounts inside never propagate out and host mounts never propagate in.")
+        .apply(|| {
+            nix::mount::mount(Some("none"), "/", None::<&str>, flags, None::<&str>)
+                .context("mount(2) --make-rprivate /")
+        })?;
+    if done.ran() {
         trace::say(M, format!("propagation after:  {}", propagation_summary()));
     }
     Ok(())
@@ -118,8 +116,15 @@ pub const DEV_LINKS: [(&str, &str); 5] = [
     ("ptmx", "pts/ptmx"),
 ];
 
-/// Bind the rootfs onto itself and mount /proc, /sys, /dev into it.
-pub fn prepare(rootfs: &Path, opts: DevOptions, binds: &[super::spec::BindMount]) -> Result<()> {
+/// Bind the rootfs onto itself and mount /proc, /sys, /dev into it, the
+/// container's view of its cgroup, then the bind mounts (each target
+/// resolved inside the root, see [`super::inroot`]).
+pub fn prepare(
+    rootfs: &Path,
+    opts: DevOptions,
+    binds: &[super::spec::BindMount],
+    cgroup_view: &super::spec::CgroupView,
+) -> Result<()> {
     let root = rootfs.display().to_string();
     mount(
         M,
@@ -165,37 +170,106 @@ pub fn prepare(rootfs: &Path, opts: DevOptions, binds: &[super::spec::BindMount]
             "A user namespace may not mount sysfs for a network namespace it does not own, so the host's is bound instead.",
         )?;
     }
+    mount_cgroup_view(&sys.join("fs/cgroup"), cgroup_view)?;
     mount_dev(rootfs, opts)?;
     for b in binds {
-        let target = rootfs.join(b.target.strip_prefix("/").unwrap_or(&b.target));
-        if b.source.is_dir() {
-            mkdir_in(&target)?;
-        } else {
-            touch(&target)?;
-        }
-        let src = b.source.display().to_string();
-        mount(
-            M,
-            &src,
-            &target,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-            "A bind mount shows a host directory inside the container root.",
-        )?;
-        if b.readonly {
-            mount(
-                M,
-                &src,
-                &target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None,
-                "A bind mount is made read-only by remounting it.",
-            )?;
-        }
+        bind_in_root(rootfs, b)?;
     }
     Ok(())
+}
+
+/// One bind mount, its target resolved inside the root and mounted through
+/// the descriptor (so neither a symlink in the image nor a swap in between
+/// can send it to a host path).
+fn bind_in_root(rootfs: &Path, b: &super::spec::BindMount) -> Result<()> {
+    use super::inroot::{self, Make};
+    inroot::check_target(&b.target)?;
+    let make = if b.source.is_dir() {
+        Make::Dir
+    } else {
+        Make::File
+    };
+    let shown = rootfs.join(b.target.strip_prefix("/").unwrap_or(&b.target));
+    let src = b.source.display().to_string();
+    let step = mount_step(M, &src, &shown, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .arg("resolve", "openat2(RESOLVE_IN_ROOT)")
+        .why("A bind mount shows a host path inside the container; its target is resolved inside the root, so a symlink in the image cannot point it at a host path.");
+    step.run(|| {
+        let target = inroot::open(rootfs, &b.target, make)?;
+        let via = inroot::fd_path(&target);
+        nix::mount::mount(
+            Some(b.source.as_path()),
+            &via,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("mount(2) --bind {src} on {}", shown.display()))?;
+        if b.readonly {
+            // The new mount is at the same path: open it again, in the root.
+            let top = inroot::open(rootfs, &b.target, Make::Nothing)?;
+            nix::mount::mount(
+                None::<&str>,
+                &inroot::fd_path(&top),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .with_context(|| format!("remount {} read-only", shown.display()))?;
+        }
+        Ok(())
+    })
+}
+
+/// `/sys/fs/cgroup` as the container sees it: its own cgroup, read-only.
+fn mount_cgroup_view(target: &Path, view: &super::spec::CgroupView) -> Result<()> {
+    use super::spec::CgroupView;
+    let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    match view {
+        CgroupView::None => Ok(()),
+        CgroupView::V2 => mount(
+            M,
+            "cgroup2",
+            target,
+            Some("cgroup2"),
+            ro,
+            None,
+            "Mounted from inside the container's cgroup namespace, cgroup2 shows the container's own group as its root: it reads its memory.max, read-only.",
+        ),
+        CgroupView::V1(hierarchies) => {
+            mount(
+                M,
+                "tmpfs",
+                target,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("mode=755,size=64k"),
+                "cgroup v1 has one hierarchy per controller: a small tmpfs holds a directory for each.",
+            )?;
+            for (name, host_dir) in hierarchies {
+                let dir = target.join(name);
+                mkdir_in(&dir)?;
+                let src = host_dir.display().to_string();
+                mount(
+                    M,
+                    &src,
+                    &dir,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                    "The container's own directory of this hierarchy, so it reads its limits (memory.limit_in_bytes) and nothing of the host's groups.",
+                )?;
+                super::walls::remount_readonly(
+                    &dir,
+                    "The container may read its cgroup, not change it.",
+                )?;
+            }
+            super::walls::remount_readonly(
+                target,
+                "The cgroup directories are read-only for the container.",
+            )
+        }
+    }
 }
 
 fn touch(path: &Path) -> Result<()> {

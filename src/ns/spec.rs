@@ -24,7 +24,9 @@ pub enum Stdio {
     Pty(OwnedFd),
 }
 
-/// A bind mount into the container root, made before `pivot_root`.
+/// A bind mount into the container root, made before `pivot_root`. The
+/// target is resolved inside the root ([`super::inroot`]); a missing one is
+/// made (a directory for a directory, an empty file for a file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindMount {
     pub source: PathBuf,
@@ -68,6 +70,46 @@ impl TimeOffsets {
     }
 }
 
+/// How a container sees its own cgroup at `/sys/fs/cgroup` (read-only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CgroupView {
+    /// Nothing is mounted there.
+    #[default]
+    None,
+    /// cgroup v2, mounted from inside the container's cgroup namespace: the
+    /// container's own group is its `/`.
+    V2,
+    /// cgroup v1: a tmpfs, and for each hierarchy (its name under
+    /// `/sys/fs/cgroup`, e.g. `memory` or `cpu,cpuacct`) the container's own
+    /// directory on the host bound there.
+    V1(Vec<(String, PathBuf)>),
+}
+
+/// What a container adds to a plain `ns run` child: Docker's walls (a
+/// reduced capability set, masked and read-only paths of `/proc` and
+/// `/sys`), its own cgroup view, supplementary groups, a terminal from its
+/// own devpts, a read-only root.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    pub cgroup_view: CgroupView,
+    /// Paths hidden from the container (`/dev/null` bound over files, an
+    /// empty read-only tmpfs over directories).
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths the container may read but not write.
+    pub readonly_paths: Vec<PathBuf>,
+    /// The capabilities kept (bounding, permitted, effective); the rest are
+    /// dropped, and the inheritable and ambient sets emptied. `None`: all.
+    pub keep_caps: Option<Vec<caps::Capability>>,
+    /// Supplementary groups of the user (`-u`).
+    pub groups: Vec<u32>,
+    /// Open a terminal in the container's own devpts (`-t`): its slave
+    /// becomes the process's stdio and `/dev/console`; its master goes to
+    /// the parent over the handshake socket.
+    pub console: bool,
+    /// Remount the root read-only after the mounts (`--read-only`).
+    pub readonly_rootfs: bool,
+}
+
 /// Everything needed to start one process in its namespaces.
 #[derive(Debug, Default)]
 pub struct Spec {
@@ -89,6 +131,8 @@ pub struct Spec {
     /// Maps for a new user namespace (required when it is new).
     pub id_map: Option<IdMap>,
     pub time_offsets: TimeOffsets,
+    /// A container's walls and extras; `None` for `ns run`.
+    pub container: Option<Container>,
 }
 
 /// The PATH a container gets when its environment has none (Docker's).

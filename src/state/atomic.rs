@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::trace::{Action, Mechanism, Step};
+use crate::trace::{Action, Done, Mechanism, Step};
 
 /// A state file that exists but is empty or not the JSON glassbox wrote
 /// (its `Display` says which file and what to do). `glassbox doctor`
@@ -40,7 +40,13 @@ pub fn is_damaged_state(err: &anyhow::Error) -> bool {
 /// state files, credentials among them, are root's alone, and the rename
 /// keeps the temporary file's mode.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_step(path, bytes.len()).run(|| write_atomically(path, bytes))
+    apply_bytes(path, bytes).map(|_| ())
+}
+
+/// [`write_bytes`], saying whether the write ran or was only planned
+/// (`--dry-run`).
+pub fn apply_bytes(path: &Path, bytes: &[u8]) -> Result<Done<()>> {
+    write_step(path, bytes.len()).apply(|| write_atomically(path, bytes))
 }
 
 /// The step of [`write_bytes`]: what a plan shows for a state write whose
@@ -110,10 +116,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Serialize `value` as pretty JSON and write it atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    apply_json(path, value).map(|_| ())
+}
+
+/// [`write_json`], saying whether the write ran or was only planned
+/// (`--dry-run`).
+pub fn apply_json<T: Serialize>(path: &Path, value: &T) -> Result<Done<()>> {
     let mut bytes = serde_json::to_vec_pretty(value)
         .with_context(|| format!("serialize state for {}", path.display()))?;
     bytes.push(b'\n');
-    write_bytes(path, &bytes)
+    apply_bytes(path, &bytes)
 }
 
 /// Read a JSON state file; `Ok(None)` when it does not exist.

@@ -44,6 +44,7 @@ pub fn areas() -> Vec<&'static dyn Recover> {
         &crate::unionfs::records::OVERLAYS,
         &crate::cgroup::recover::EMPTY_PARENTS,
         &crate::image::recover::IMAGE_STORE,
+        &crate::net::recover::NET,
     ]
 }
 

@@ -155,13 +155,20 @@ fn report(out: &mut impl std::io::Write, d: &Dirs, before: &Snap) -> Result<Snap
     Ok(after)
 }
 
-fn read_step(path: &Path) -> Result<String> {
-    Step::new(M, Action::FileRead, format!("read {}", path.display()))
+/// A read through the mount. In a plan the file does not exist yet (the
+/// steps that make it were only listed), so the read is listed too.
+fn read_step(path: &Path, planned: bool) -> Result<String> {
+    let step = Step::new(M, Action::FileRead, format!("read {}", path.display()))
         .arg("path", path.display())
         .shell(format!("cat {}", shell_quote(&path.display().to_string())))
         .why("a read through the mount is served by the topmost layer that has the name; nothing is copied")
-        .man("read(2)")
-        .observe(|| std::fs::read_to_string(path).with_context(|| format!("read {}", path.display())))
+        .man("read(2)");
+    if planned {
+        return step.run(|| Ok(String::new()));
+    }
+    step.observe(|| {
+        std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+    })
 }
 
 fn fs_step(
@@ -201,12 +208,9 @@ fn q(p: &Path) -> String {
 }
 
 /// Run the demo in `dir` (made fresh), writing the narrative to `out`.
+/// Under `--dry-run` every step is listed and none is taken; the narrative
+/// then says what each step would show.
 pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Write) -> Result<()> {
-    if crate::trace::dry_run() {
-        bail!(
-            "the demo reads back what each step did, so it cannot run under --dry-run: run it with -v to see each step as it happens"
-        );
-    }
     if dir.exists()
         && std::fs::read_dir(dir)
             .with_context(|| format!("list {}", dir.display()))?
@@ -222,7 +226,14 @@ pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Writ
     writeln!(out, "unionfs demo in {}", dir.display())?;
     writeln!(out)?;
     writeln!(out, "1. build two lower layers (read-only once mounted)")?;
-    for p in [&d.base, &d.app, &d.upper, &d.work, &d.merged] {
+    // The first step says whether this is a plan: then nothing that the
+    // later steps would read exists.
+    let planned = !host::mkdir_step(M, &d.base)
+        .apply(|| {
+            std::fs::create_dir_all(&d.base).with_context(|| format!("mkdir {}", d.base.display()))
+        })?
+        .ran();
+    for p in [&d.app, &d.upper, &d.work, &d.merged] {
         host::mkdir(M, p)?;
     }
     for sub in ["etc", "app", "data"] {
@@ -235,8 +246,18 @@ pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Writ
     write_line(&d.base.join("data/a"), "a", why)?;
     write_line(&d.base.join("data/b"), "b", why)?;
     write_line(&d.app.join("app/version"), "2", why)?;
-    let mut snap = snap_all(&d)?;
+    let mut snap = if planned { Vec::new() } else { snap_all(&d)? };
+    if planned {
+        writeln!(
+            out,
+            "     lower-base etc/motd, app/version, data/a, data/b (planned)"
+        )?;
+        writeln!(out, "     lower-app  app/version (planned)")?;
+    }
     for (name, _) in &d.layers()[..2] {
+        if planned {
+            break;
+        }
         let i = if *name == "lower-base" { 0 } else { 1 };
         let list: Vec<String> = snap[i]
             .iter()
@@ -264,14 +285,28 @@ pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Writ
         owner: Owner::Process {
             pid: std::process::id(),
         },
+        layers_planned: planned,
     };
     stack::mount(root, &req, &opts)?;
-    let result = steps(&d, &mut snap, out);
-    let unmounted = stack::umount(root, &d.merged);
+    let result = steps(&d, &mut snap, out, planned);
+    let unmounted = if planned {
+        stack::umount_planned(root, &d.merged)
+    } else {
+        stack::umount(root, &d.merged)
+    };
     result?;
     unmounted?;
 
     writeln!(out)?;
+    if planned {
+        writeln!(
+            out,
+            "8. unmount; each layer keeps what the steps left in it"
+        )?;
+        writeln!(out)?;
+        writeln!(out, "dry run: nothing was made, mounted or changed")?;
+        return Ok(());
+    }
     writeln!(out, "8. unmounted; what each layer holds now")?;
     let after = snap_all(&d)?;
     for (i, (name, _)) in d.layers().iter().enumerate() {
@@ -297,23 +332,45 @@ pub fn run(root: &Root, dir: &Path, method: Method, out: &mut impl std::io::Writ
     Ok(())
 }
 
-fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()> {
-    let version = read_step(&d.merged.join("app/version"))?;
-    writeln!(
-        out,
-        "     merged/app/version reads {:?}: lower-app's copy hides lower-base's \"1\"",
-        version.trim_end()
-    )?;
+/// What changed in each layer since `snap` (nothing to look at in a plan).
+fn show_changes(
+    out: &mut impl std::io::Write,
+    d: &Dirs,
+    snap: &mut Snap,
+    planned: bool,
+) -> Result<()> {
+    if planned {
+        writeln!(
+            out,
+            "     (planned: the layers are looked at after the real step)"
+        )?;
+    } else {
+        *snap = report(out, d, snap)?;
+    }
+    Ok(())
+}
+
+fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write, planned: bool) -> Result<()> {
+    let version = read_step(&d.merged.join("app/version"), planned)?;
+    if !planned {
+        writeln!(
+            out,
+            "     merged/app/version reads {:?}: lower-app's copy hides lower-base's \"1\"",
+            version.trim_end()
+        )?;
+    }
 
     writeln!(out)?;
     writeln!(out, "3. read merged/etc/motd")?;
-    let motd = read_step(&d.merged.join("etc/motd"))?;
-    writeln!(
-        out,
-        "     reads {:?}, served from lower-base",
-        motd.trim_end()
-    )?;
-    *snap = report(out, d, snap)?;
+    let motd = read_step(&d.merged.join("etc/motd"), planned)?;
+    if !planned {
+        writeln!(
+            out,
+            "     reads {:?}, served from lower-base",
+            motd.trim_end()
+        )?;
+    }
+    show_changes(out, d, snap, planned)?;
 
     writeln!(out)?;
     writeln!(out, "4. write a new file merged/notes.txt")?;
@@ -322,7 +379,7 @@ fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()>
         "written through the mount",
         "a new name goes straight to the upper layer",
     )?;
-    *snap = report(out, d, snap)?;
+    show_changes(out, d, snap, planned)?;
 
     writeln!(out)?;
     writeln!(
@@ -330,8 +387,14 @@ fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()>
         "5. modify a lower file: append to merged/app/version (copy-up)"
     )?;
     let file = d.merged.join("app/version");
-    let ino_before = std::fs::metadata(&file)?.ino();
-    let lower_before = std::fs::read(d.app.join("app/version"))?;
+    let before = if planned {
+        None
+    } else {
+        Some((
+            std::fs::metadata(&file)?.ino(),
+            std::fs::read(d.app.join("app/version"))?,
+        ))
+    };
     fs_step(
         format!("append to {}", file.display()),
         format!("echo patched >> {}", q(&file)),
@@ -346,28 +409,30 @@ fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()>
                 .with_context(|| format!("write {}", file.display()))
         },
     )?;
-    *snap = report(out, d, snap)?;
-    let ino_after = std::fs::metadata(&file)?.ino();
-    let ino_upper = std::fs::metadata(d.upper.join("app/version"))?.ino();
-    let lower_after = std::fs::read(d.app.join("app/version"))?;
-    writeln!(
-        out,
-        "     lower-app/app/version is byte-identical: {}",
-        if lower_before == lower_after {
-            "yes"
-        } else {
-            "NO"
-        }
-    )?;
-    writeln!(
-        out,
-        "     inode through merged: inode {ino_before} before, inode {ino_after} after ({}); upper/app/version is inode {ino_upper}",
-        if ino_before == ino_after {
-            "unchanged: overlay keeps reporting the lower file's inode number"
-        } else {
-            "changed: the file is now upper's copy"
-        }
-    )?;
+    show_changes(out, d, snap, planned)?;
+    if let Some((ino_before, lower_before)) = before {
+        let ino_after = std::fs::metadata(&file)?.ino();
+        let ino_upper = std::fs::metadata(d.upper.join("app/version"))?.ino();
+        let lower_after = std::fs::read(d.app.join("app/version"))?;
+        writeln!(
+            out,
+            "     lower-app/app/version is byte-identical: {}",
+            if lower_before == lower_after {
+                "yes"
+            } else {
+                "NO"
+            }
+        )?;
+        writeln!(
+            out,
+            "     inode through merged: inode {ino_before} before, inode {ino_after} after ({}); upper/app/version is inode {ino_upper}",
+            if ino_before == ino_after {
+                "unchanged: overlay keeps reporting the lower file's inode number"
+            } else {
+                "changed: the file is now upper's copy"
+            }
+        )?;
+    }
 
     writeln!(out)?;
     writeln!(out, "6. delete a lower file: rm merged/etc/motd (whiteout)")?;
@@ -379,13 +444,15 @@ fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()>
         "unlink(2)",
         || std::fs::remove_file(&motd).with_context(|| format!("unlink {}", motd.display())),
     )?;
-    *snap = report(out, d, snap)?;
-    writeln!(
-        out,
-        "     merged/etc/motd exists: {}; lower-base/etc/motd exists: {}",
-        yes(motd.exists()),
-        yes(d.base.join("etc/motd").exists())
-    )?;
+    show_changes(out, d, snap, planned)?;
+    if !planned {
+        writeln!(
+            out,
+            "     merged/etc/motd exists: {}; lower-base/etc/motd exists: {}",
+            yes(motd.exists()),
+            yes(d.base.join("etc/motd").exists())
+        )?;
+    }
 
     writeln!(out)?;
     writeln!(
@@ -412,16 +479,18 @@ fn steps(d: &Dirs, snap: &mut Snap, out: &mut impl std::io::Write) -> Result<()>
         "new",
         "a new name in the opaque directory goes to upper",
     )?;
-    *snap = report(out, d, snap)?;
-    let mut shown: Vec<String> = std::fs::read_dir(&data)?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    shown.sort();
-    writeln!(
-        out,
-        "     merged/data lists [{}]; lower-base/data still holds a, b (hidden)",
-        shown.join(", ")
-    )?;
+    show_changes(out, d, snap, planned)?;
+    if !planned {
+        let mut shown: Vec<String> = std::fs::read_dir(&data)?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        shown.sort();
+        writeln!(
+            out,
+            "     merged/data lists [{}]; lower-base/data still holds a, b (hidden)",
+            shown.join(", ")
+        )?;
+    }
     Ok(())
 }
 

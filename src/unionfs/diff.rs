@@ -61,6 +61,29 @@ impl Change {
     }
 }
 
+/// `unionfs diff UPPER [--lower ...]`: what UPPER changed against its
+/// lowers (top first), which are read from the mount that uses UPPER (see
+/// [`super::stack::find_by_upper`]) when none are given.
+pub fn changes(root: &crate::state::Root, upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
+    let lowers = if lowers.is_empty() {
+        super::stack::find_by_upper(root, upper)?.1
+    } else {
+        for l in lowers {
+            if !l.is_dir() {
+                anyhow::bail!(
+                    "lower layer {} does not exist or is not a directory",
+                    l.display()
+                );
+            }
+        }
+        lowers.to_vec()
+    };
+    if !upper.is_dir() {
+        anyhow::bail!("upper directory {} does not exist", upper.display());
+    }
+    diff(upper, &lowers)
+}
+
 /// The changes of `upper` against `lowers` (top first), sorted by path.
 pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
     let mut out = Vec::new();

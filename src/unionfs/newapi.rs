@@ -162,8 +162,42 @@ impl FsContext {
 
 /// Does this kernel's overlay take `lowerdir+` through `fsconfig(2)` (6.8+)?
 pub fn has_lowerdir_plus() -> bool {
-    let Ok(ctx) = FsContext::open("overlay") else {
-        return false;
-    };
-    ctx.set_string("lowerdir+", b"/").is_ok()
+    probe_lowerdir_plus().unwrap_or(false)
+}
+
+/// Ask the kernel: an overlay context that accepts `lowerdir+`. Fails
+/// (`EPERM`) where `fsopen(2)` is not allowed: without CAP_SYS_ADMIN.
+pub fn probe_lowerdir_plus() -> Result<bool> {
+    let ctx = FsContext::open("overlay")?;
+    Ok(ctx.set_string("lowerdir+", b"/").is_ok())
+}
+
+/// Without the right to ask: a kernel of version 6.8 or newer has it.
+pub fn kernel_has_lowerdir_plus() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| release_at_least(r.trim(), (6, 8)))
+        .unwrap_or(false)
+}
+
+/// Is a kernel release like `6.18.44-fc` at least `min` (major, minor)?
+fn release_at_least(release: &str, min: (u32, u32)) -> Option<bool> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some((major, minor) >= min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases_compare_by_major_and_minor() {
+        assert_eq!(release_at_least("6.18.44-fc-v1045", (6, 8)), Some(true));
+        assert_eq!(release_at_least("6.8.0", (6, 8)), Some(true));
+        assert_eq!(release_at_least("6.1.0-18-amd64", (6, 8)), Some(false));
+        assert_eq!(release_at_least("5.15.0", (6, 8)), Some(false));
+        assert_eq!(release_at_least("x", (6, 8)), None);
+    }
 }

@@ -34,6 +34,14 @@ pub fn escape(path: &str) -> String {
     out
 }
 
+/// `--lower A:B --lower C` -> [A, B, C] (an escaped `\:` kept in a name).
+pub fn split_lowers(args: &[String]) -> Vec<PathBuf> {
+    args.iter()
+        .flat_map(|a| split_lowerdir(a))
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// Split an escaped `lowerdir` value into its layers.
 pub fn split_lowerdir(value: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use nix::mount::MntFlags;
 
 use super::stack::{Stack, record_path};
@@ -74,6 +74,30 @@ pub fn known(root: &Root, target: &Path) -> Result<Known> {
     })
 }
 
+/// [`known`], failing where the records cannot be read (another user's
+/// root) instead of taking them for absent.
+pub fn known_strict(root: &Root, target: &Path) -> Result<Known> {
+    let lock = root.data.join("resources.lock");
+    let ledger = if lock
+        .try_exists()
+        .with_context(|| format!("stat {}", lock.display()))?
+    {
+        resources::list(root)?
+    } else {
+        Vec::new()
+    };
+    let id = target.display().to_string();
+    let record = record_path(root, target);
+    Ok(Known {
+        ledger: ledger
+            .into_iter()
+            .find(|r| r.kind == MOUNT_KIND.name() && r.id == id),
+        record: record
+            .try_exists()
+            .with_context(|| format!("stat {}", record.display()))?,
+    })
+}
+
 /// Drop this root's records of the overlay on `target` (once it is not
 /// mounted any more).
 pub fn clear(root: &Root, target: &Path) -> Result<()> {
@@ -89,6 +113,17 @@ pub fn clear(root: &Root, target: &Path) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Drop both records of the overlay on `target`, which this command knows
+/// it made (in a `--dry-run` plan: the steps a real run takes).
+pub fn clear_recorded(root: &Root, target: &Path) -> Result<()> {
+    resources::forget(root, MOUNT_KIND.name(), &target.display().to_string())?;
+    crate::host::remove_file(
+        M,
+        &record_path(root, target),
+        "The stack is no longer mounted: its record of layers describes nothing.",
+    )
 }
 
 /// Is an overlay the top mount at `target`?
@@ -253,7 +288,10 @@ impl Recover for Overlays {
                 continue;
             };
             let k = known(root, &stack.target)?;
-            if k.in_progress() {
+            // While the ledger still records the mount, its leftover (half
+            // made, or gone from the host) names this overlay, and prune's
+            // pass after the ledger clears this record: one line, not two.
+            if k.in_progress() || k.ledger.is_some() {
                 continue;
             }
             let t = stack.target.display();

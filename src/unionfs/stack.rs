@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::host::{MOUNT_KIND, mountinfo, shell_quote};
 use crate::state::resources::{self, Owner, ResourceKind};
 use crate::state::{Root, paths::root_tag, read_json, write_json};
-use crate::trace::{self, Action, Mechanism, Step};
+use crate::trace::{self, Action, Done, Mechanism, Step};
 
 use super::check::{self, Checked, Request};
 use super::newapi::{self, FsContext};
@@ -38,7 +38,7 @@ use super::records;
 pub const WHY_MOUNT: &str = "overlay shows the lower layers merged, the leftmost lowerdir on top (its files hide the same names below), and sends every write to upperdir; workdir must be an empty directory on the upper's filesystem because overlay prepares each copy-up or whiteout there and rename(2)s it into upper, which cannot cross filesystems";
 
 /// How to hand the layers to the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// The new mount API when the kernel has `lowerdir+`, else classic
@@ -59,6 +59,17 @@ pub struct MountOptions {
     /// Skip glassbox's own checks and let the kernel answer.
     pub no_preflight: bool,
     pub owner: Owner,
+    /// Part of a `--dry-run` plan whose earlier steps make the layers (the
+    /// demo): the check of the layers is listed, not run.
+    pub layers_planned: bool,
+}
+
+/// What [`mount`] did: the stack, and whether it was mounted (`false`:
+/// only listed in a `--dry-run` plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mounted {
+    pub stack: Stack,
+    pub ran: bool,
 }
 
 /// A mounted stack, as recorded under the run directory.
@@ -105,6 +116,8 @@ fn absolute(req: &Request) -> Result<Checked> {
 }
 
 /// Decide the method: `Auto` asks the kernel whether it takes `lowerdir+`.
+/// Without the right to ask (a `--dry-run` plan made without root) the
+/// kernel's version decides: `lowerdir+` came with Linux 6.8.
 pub fn resolve_method(method: Method) -> Method {
     match method {
         Method::Auto => {
@@ -116,12 +129,25 @@ pub fn resolve_method(method: Method) -> Method {
             .why("Linux 6.8 added lowerdir+ to the new mount API; older kernels only take one page of options through mount(2)")
             .man("fsconfig(2)")
             .detail()
-            .observe(|| Ok(newapi::has_lowerdir_plus()))
+            .observe_or_plan(newapi::probe_lowerdir_plus)
+            .map(|done| done.value().unwrap_or_else(newapi::kernel_has_lowerdir_plus))
             .unwrap_or(false);
             if has { Method::NewApi } else { Method::Classic }
         }
         m => m,
     }
+}
+
+/// The step that checks the layers before mounting.
+fn check_step(req: &Request) -> Step {
+    Step::new(
+        Mechanism::Unionfs,
+        Action::FileRead,
+        format!("check the layers of {}", req.target.display()),
+    )
+    .why("catch what the kernel would reject with a bare EINVAL (its reason goes to dmesg) and say it plainly")
+    .man("statx(2)")
+    .detail()
 }
 
 /// Mount an overlay stack. On any failure nothing is left: no mount, no
@@ -131,8 +157,9 @@ pub fn resolve_method(method: Method) -> Method {
 /// mount, the stack's record, and last the ledger's record marked live. A
 /// crash leaves a half-made mount that the next mount on the same target
 /// (or `system prune`) rolls back; records of a stack unmounted behind
-/// glassbox's back are cleared the same way.
-pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
+/// glassbox's back are cleared the same way. Under `--dry-run` every one
+/// of these steps is listed and none is taken.
+pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Mounted> {
     if let Ok(target) = std::fs::canonicalize(&req.target) {
         records::recover_target(root, &target)?;
     }
@@ -145,28 +172,21 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
             bail!(why);
         }
         c
+    } else if opts.layers_planned {
+        check_step(req).run(|| Ok(()))?;
+        absolute(req)?
     } else {
-        Step::new(
-            Mechanism::Unionfs,
-            Action::FileRead,
-            format!("check the layers of {}", req.target.display()),
-        )
-        .why("catch what the kernel would reject with a bare EINVAL (its reason goes to dmesg) and say it plainly")
-        .man("statx(2)")
-        .detail()
-        .observe(|| check::check(req))?
+        check_step(req).observe(|| check::check(req))?
     };
     let method = resolve_method(opts.method);
-    if !trace::dry_run() {
-        root.ensure()?;
-    }
+    root.ensure()?;
     let id = c.target.display().to_string();
     let pending = resources::record(root, MOUNT_KIND.name(), &id, opts.owner.clone())?;
-    let paths = match method {
-        Method::NewApi => {
-            mount_new_api(&c)?;
-            "lowerdir+ one layer per fsconfig(2) call".to_string()
-        }
+    let (paths, done) = match method {
+        Method::NewApi => (
+            "lowerdir+ one layer per fsconfig(2) call".to_string(),
+            mount_new_api(&c)?,
+        ),
         _ => mount_classic(root, &c, opts.force_short)?,
     };
     let stack = Stack {
@@ -181,29 +201,26 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Stack> {
         },
         paths,
     };
-    if trace::dry_run() {
-        // Nothing was made, so there is nothing to record (and under
-        // --dry-run as a non-root user the ledger may not be writable).
-        drop(pending);
-    } else {
-        if let Err(e) = write_json(&record_path(root, &c.target), &stack) {
-            trace::warn(format!(
-                "{e:#}: `unionfs diff` will need --lower for this stack"
-            ));
-        }
-        if let Err(e) = pending.commit() {
-            // Unrecorded, nothing could find it again: undo the mount.
-            let _ = crate::host::mount::umount(
-                Mechanism::Unionfs,
-                &c.target,
-                MntFlags::MNT_DETACH,
-                "undo a mount the ledger could not record",
-            );
-            let _ = records::clear(root, &c.target);
-            return Err(e);
-        }
+    if let Err(e) = write_json(&record_path(root, &c.target), &stack) {
+        trace::warn(format!(
+            "{e:#}: `unionfs diff` will need --lower for this stack"
+        ));
     }
-    Ok(stack)
+    if let Err(e) = pending.commit() {
+        // Unrecorded, nothing could find it again: undo the mount.
+        let _ = crate::host::mount::umount(
+            Mechanism::Unionfs,
+            &c.target,
+            MntFlags::MNT_DETACH,
+            "undo a mount the ledger could not record",
+        );
+        let _ = records::clear(root, &c.target);
+        return Err(e);
+    }
+    Ok(Mounted {
+        stack,
+        ran: done.ran(),
+    })
 }
 
 fn overlay_shell(data: &str, target: &Path) -> String {
@@ -214,7 +231,7 @@ fn overlay_shell(data: &str, target: &Path) -> String {
     )
 }
 
-fn mount_classic(root: &Root, c: &Checked, force_short: bool) -> Result<String> {
+fn mount_classic(root: &Root, c: &Checked, force_short: bool) -> Result<(String, Done<()>)> {
     let link_dir = root
         .run
         .join("unionfs")
@@ -252,8 +269,8 @@ fn mount_classic(root: &Root, c: &Checked, force_short: bool) -> Result<String> 
             trace::warn(format!("{e:#}"));
         }
     }
-    result?;
-    Ok(plan.describe().to_string())
+    let done = result?;
+    Ok((plan.describe().to_string(), done))
 }
 
 fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<()> {
@@ -281,7 +298,7 @@ fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<()> {
 }
 
 /// `cd DIR && mount ...`, restoring the working directory afterwards.
-fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
+fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<Done<()>> {
     let data = plan.data();
     let mut shell = overlay_shell(data, &c.target);
     let mut step = Step::new(
@@ -307,7 +324,7 @@ fn mount_in_dir(plan: &PathPlan, c: &Checked) -> Result<()> {
     } else {
         MsFlags::empty()
     };
-    step.shell(shell).why(WHY_MOUNT).man("mount(2)").run(|| {
+    step.shell(shell).why(WHY_MOUNT).man("mount(2)").apply(|| {
         let back = match plan.chdir() {
             Some(dir) => {
                 let here = File::open(".").context("open the current directory")?;
@@ -398,7 +415,10 @@ fn opt_display(p: &Option<PathBuf>) -> String {
         .unwrap_or_default()
 }
 
-fn mount_new_api(c: &Checked) -> Result<()> {
+/// The new mount API, one traced step per call: `fsopen`, `fsconfig` for
+/// the source and each layer, `FSCONFIG_CMD_CREATE`, then the mount step
+/// itself (`fsmount` + `move_mount`), which is what `-v` shows.
+fn mount_new_api(c: &Checked) -> Result<Done<()>> {
     let mut shown: Vec<String> = c
         .lowers
         .iter()
@@ -419,52 +439,58 @@ fn mount_new_api(c: &Checked) -> Result<()> {
             .man(man)
             .detail()
     };
-    Step::new(
-        Mechanism::Unionfs,
-        Action::Syscall,
-        format!(
-            "mount overlay on {} ({} lower, new mount API)",
-            c.target.display(),
-            c.lowers.len()
-        ),
-    )
-    .arg(
-        "lowerdir",
-        c.lowers
-            .first()
-            .map(|l| l.display().to_string())
-            .unwrap_or_default(),
-    )
-    .arg("upperdir", opt_display(&c.upper))
-    .arg("workdir", opt_display(&c.work))
-    .shell(overlay_shell(&shown.join(","), &c.target))
-    .why(WHY_MOUNT)
-    .man("fsconfig(2)")
-    .run(|| {
+    let summary = format!(
+        "mount overlay on {} ({} lower, new mount API)",
+        c.target.display(),
+        c.lowers.len()
+    );
+    let shell = overlay_shell(&shown.join(","), &c.target);
+    // Errors of the calls before the mount name the mount, as its own do.
+    let what = format!("{summary} (as `{shell}`)");
+    let configured = (|| -> Result<Option<FsContext>> {
         // Opening a context changes nothing yet; fsmount/move_mount do.
         let ctx = detail("fsopen(\"overlay\")".into(), "fsopen(2)")
-            .observe(|| FsContext::open("overlay"))?;
+            .observe_or_plan(|| FsContext::open("overlay"))?
+            .value();
+        let ctx_ref = || ctx.as_ref().context("fsopen(2) gave no context");
         detail("fsconfig source=overlay".into(), "fsconfig(2)")
-            .run(|| ctx.set_string("source", b"overlay"))?;
+            .run(|| ctx_ref()?.set_string("source", b"overlay"))?;
         for l in &c.lowers {
             detail(format!("fsconfig lowerdir+={}", l.display()), "fsconfig(2)")
-                .run(|| ctx.set_path("lowerdir+", l))?;
+                .run(|| ctx_ref()?.set_path("lowerdir+", l))?;
         }
         if let (Some(u), Some(w)) = (&c.upper, &c.work) {
             detail(format!("fsconfig upperdir={}", u.display()), "fsconfig(2)")
-                .run(|| ctx.set_path("upperdir", u))?;
+                .run(|| ctx_ref()?.set_path("upperdir", u))?;
             detail(format!("fsconfig workdir={}", w.display()), "fsconfig(2)")
-                .run(|| ctx.set_path("workdir", w))?;
+                .run(|| ctx_ref()?.set_path("workdir", w))?;
         }
         let log = KernelLog::mark();
         detail("fsconfig FSCONFIG_CMD_CREATE".into(), "fsconfig(2)")
-            .run(|| ctx.create().map_err(|e| explain_refusal(e, log)))?;
-        detail(
-            format!("fsmount + move_mount onto {}", c.target.display()),
-            "move_mount(2)",
+            .run(|| ctx_ref()?.create().map_err(|e| explain_refusal(e, log)))?;
+        Ok(ctx)
+    })()
+    .with_context(|| what.clone())?;
+    Step::new(Mechanism::Unionfs, Action::Syscall, summary)
+        .arg(
+            "lowerdir",
+            c.lowers
+                .first()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default(),
         )
-        .run(|| ctx.attach(&c.target))
-    })
+        .arg("upperdir", opt_display(&c.upper))
+        .arg("workdir", opt_display(&c.work))
+        .shell(shell)
+        .why(WHY_MOUNT)
+        .man("fsconfig(2)")
+        .apply(|| {
+            configured
+                .as_ref()
+                .context("fsopen(2) gave no context")?
+                .attach(&c.target)
+                .context("fsmount(2) + move_mount(2)")
+        })
 }
 
 /// What `unionfs umount` did.
@@ -507,7 +533,13 @@ fn absolute_target(target: &Path) -> Result<PathBuf> {
 /// other, the error says whose it seems to be and how to unmount it.
 pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
     let target = absolute_target(target)?;
-    let known = records::known(root, &target)?;
+    let known =
+        records_step(root, &target).observe_or_plan(|| records::known_strict(root, &target))?;
+    let Some(known) = known.value() else {
+        // A plan made without the right to read this root's records: list
+        // the unmount as it would go if they name the overlay.
+        return unmount_known(root, &target);
+    };
     let mounts = mountinfo::read(None)?;
     let Some(m) = mounts.iter().rev().find(|m| m.mount_point == target) else {
         if let Some(r) = known.ledger.as_ref().filter(|_| known.in_progress()) {
@@ -544,7 +576,37 @@ pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
             records::whose(root, &target)
         );
     }
+    unmount_known(root, &target)
+}
+
+/// The step that reads what this root recorded of the overlay on `target`.
+fn records_step(root: &Root, target: &Path) -> Step {
     Step::new(
+        Mechanism::Unionfs,
+        Action::FileRead,
+        format!("read this root's records of {}", target.display()),
+    )
+    .arg("path", root.data.join("resources.json").display())
+    .why("unionfs umount removes only an overlay this root mounted: its ledger or its stack records name it")
+    .detail()
+}
+
+/// The plan of [`umount`] for a stack that the same `--dry-run` plan
+/// mounted (the demo's): the same steps, none of them taken.
+pub fn umount_planned(root: &Root, target: &Path) -> Result<Unmounted> {
+    let target = absolute_target(target)?;
+    records_step(root, &target).run(|| Ok(()))?;
+    unmount_known(root, &target)?;
+    // The records a real mount made, which the plan did not.
+    records::clear_recorded(root, &target)?;
+    Ok(Unmounted::Unmounted)
+}
+
+/// Unmount this root's overlay at `target` (absolute) and drop its
+/// records; under `--dry-run`, the plan of that (the demo plans an unmount
+/// of the stack it planned to mount).
+pub fn unmount_known(root: &Root, target: &Path) -> Result<Unmounted> {
+    let done = Step::new(
         Mechanism::Unionfs,
         Action::Syscall,
         format!("unmount overlay {}", target.display()),
@@ -553,7 +615,7 @@ pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
     .shell(format!("umount {}", shell_quote(&target.display().to_string())))
     .why("the layers stay as they are: upper keeps every change, lowers were never written")
     .man("umount(2)")
-    .run(|| match nix::mount::umount2(&target, MntFlags::empty()) {
+    .apply(|| match nix::mount::umount2(target, MntFlags::empty()) {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EBUSY) => bail!(
             "{} is busy: a process has its working directory or an open file in it; find it with `fuser -vm {}`, let it go, and retry",
@@ -562,8 +624,8 @@ pub fn umount(root: &Root, target: &Path) -> Result<Unmounted> {
         ),
         Err(e) => Err(e).with_context(|| format!("umount2(2) {}", target.display())),
     })?;
-    if !trace::dry_run() && !mountinfo::is_mount_point(&target)? {
-        records::clear(root, &target)?;
+    if !done.ran() || !mountinfo::is_mount_point(target)? {
+        records::clear(root, target)?;
     }
     Ok(Unmounted::Unmounted)
 }

@@ -101,3 +101,54 @@ pub fn assert_plan_is_the_run(
     );
     r
 }
+
+/// [`assert_plan_is_the_run`] for a command whose plan or run ends with
+/// another status than 0: `plan_code` and `run_code` are the exit codes
+/// expected (e.g. a plan exits 0 where CMD, run for real, exits 137; a
+/// missing command is 127 in both). A failed step is allowed where the
+/// code says the command fails; the steps must still match.
+pub fn assert_plan_is_the_run_exiting(
+    what: &str,
+    make: impl Fn(&[&str]) -> Command,
+    redact: &[(&str, &str)],
+    plan_code: i32,
+    run_code: i32,
+) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = dir.path().join("plan.jsonl");
+    let run_file = dir.path().join("run.jsonl");
+    let out = make(&["--dry-run", "--trace-json", plan_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(plan_code),
+        "{what}: --dry-run\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let plan = read_trace(&plan_file);
+    if plan_code == 0 {
+        assert!(
+            plan.iter().all(|s| s.result != "error"),
+            "{what}: a step of the plan failed: {plan:#?}"
+        );
+    }
+    let out = make(&["-v", "--trace-json", run_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(run_code),
+        "{what}: the real run\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let run = read_trace(&run_file);
+    let (p, r) = (lines(&plan, redact), lines(&run, redact));
+    assert_eq!(
+        p, r,
+        "{what}: the plan (left) is not what the real run did (right)"
+    );
+    r
+}

@@ -5,6 +5,8 @@
 //! inside namespaces the test made. Everything is removed on drop.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::MetadataExt;
@@ -126,6 +128,13 @@ impl Lab {
         let out = self.run(args);
         common::assert_succeeded(args, &out);
         common::stdout(&out)
+    }
+
+    /// Expect success; returns stderr (the commentary and the trace).
+    pub fn ok_stderr(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        common::assert_succeeded(args, &out);
+        common::stderr(&out)
     }
 
     /// Expect failure with a clear error; returns stderr.

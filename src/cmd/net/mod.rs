@@ -2,22 +2,19 @@
 //! published ports by hand, and Docker's `network` commands on top of the
 //! same code. Parsing and printing only; the work is in `src/net/`.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use ipnet::Ipv4Net;
+use anyhow::Result;
 
 use super::Ctx;
 
 mod network;
-use crate::net::endpoint::{self, Attach, Target};
-use crate::net::netlink::Netlink;
-use crate::net::store::{self, Network};
-use crate::net::{bridge, cidr, firewall, ifname, nat, ports};
-use crate::state::Root;
-use crate::state::resources::{self, Owner};
+use crate::net::endpoint::Target;
+use crate::net::manual::{self, VethAdd, VethMade};
+use crate::net::{cidr, human, ifname, nat, ports};
 use crate::trace::{self, Mechanism};
+
+pub use network::{ConnectArgs, CreateArgs, DisconnectArgs, LsArgs, NamesArgs, PruneArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -45,7 +42,7 @@ pub enum Command {
     Rm(NamesArgs),
     /// Display detailed information on one or more networks
     Inspect(NamesArgs),
-    /// Connect a namespace (a `ip netns` name or a PID) to a network
+    /// Connect a namespace (an `ip netns` name, a PID or a namespace file) to a network
     Connect(ConnectArgs),
     /// Disconnect a namespace from a network
     Disconnect(DisconnectArgs),
@@ -57,53 +54,66 @@ pub enum Command {
 pub enum BridgeCmd {
     /// Create bridge NAME holding the subnet's first address as gateway
     Add {
+        /// The bridge's name (1 to 15 bytes, as `ip link` takes it), e.g. br0
         name: String,
+        /// The bridge's subnet; it holds the first address, e.g. 10.0.0.0/24
         #[arg(long, value_name = "CIDR")]
         subnet: String,
     },
-    /// Delete bridge NAME
-    Del { name: String },
-}
-
-#[derive(Debug, clap::Args)]
-pub struct VethTarget {
-    /// The namespace: a name from `ip netns list`, or a PID
-    #[arg(long, value_name = "PID|NAME")]
-    pub ns: String,
-    /// Plug the host end into this bridge (made by `net bridge add`)
-    #[arg(long, value_name = "BR")]
-    pub bridge: Option<String>,
+    /// Delete bridge NAME (made by `net bridge add`), with its NAT and ports
+    Del {
+        /// The bridge's name, as given to `net bridge add`
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum VethCmd {
     /// Create a veth pair into the namespace
-    Add {
-        #[command(flatten)]
-        target: VethTarget,
-        /// The namespace end's address (default: the bridge's next free one)
-        #[arg(long, value_name = "CIDR")]
-        ip: Option<String>,
-        /// Directory for the namespace's hosts file (PID targets)
-        #[arg(long, value_name = "DIR")]
-        hosts_dir: Option<PathBuf>,
-    },
-    /// Delete the veth pair of the namespace
-    Del {
-        #[command(flatten)]
-        target: VethTarget,
-    },
+    Add(VethAddArgs),
+    /// Delete the veth pair(s) of the namespace (already gone is fine)
+    Del(VethDelArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VethAddArgs {
+    /// The namespace: a name from `ip netns list`, a PID, or a namespace file's path
+    #[arg(long, value_name = "PID|NAME|PATH")]
+    pub ns: String,
+    /// Plug the host end into this bridge (made by `net bridge add`)
+    #[arg(long, value_name = "BR")]
+    pub bridge: Option<String>,
+    /// The namespace end's address (default: the bridge's next free one)
+    #[arg(long, value_name = "CIDR")]
+    pub ip: Option<String>,
+    /// Directory for the namespace's hosts file (PID targets)
+    #[arg(long, value_name = "DIR")]
+    pub hosts_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VethDelArgs {
+    /// The namespace, as given to `net veth add --ns`
+    #[arg(long, value_name = "PID|NAME|PATH")]
+    pub ns: String,
+    /// Only its pair on this bridge (default: every pair glassbox plugged into it)
+    #[arg(long, value_name = "BR")]
+    pub bridge: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OnOff {
+    /// Masquerade the subnet
     On,
+    /// Stop masquerading it
     Off,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct NatArgs {
+    /// on: masquerade the subnet's traffic to the outside; off: stop
     pub state: OnOff,
+    /// The subnet, e.g. 10.0.0.0/24
     #[arg(long, value_name = "CIDR")]
     pub subnet: String,
 }
@@ -114,84 +124,16 @@ pub struct SpecArgs {
     pub spec: String,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct LsArgs {
-    /// Only display network IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Do not truncate the output
-    #[arg(long)]
-    pub no_trunc: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CreateArgs {
-    pub name: String,
-    /// Driver to manage the network
-    #[arg(short, long, default_value = "bridge")]
-    pub driver: String,
-    /// Subnet in CIDR format (default: a free one from Docker's pools)
-    #[arg(long)]
-    pub subnet: Option<String>,
-    /// Gateway address (default: the subnet's first host address)
-    #[arg(long)]
-    pub gateway: Option<String>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct NamesArgs {
-    #[arg(required = true)]
-    pub names: Vec<String>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ConnectArgs {
-    pub network: String,
-    /// A name from `ip netns list`, or a PID
-    pub target: String,
-    /// IPv4 address on the network
-    #[arg(long)]
-    pub ip: Option<String>,
-    /// Another name the member is known by on this network
-    #[arg(long)]
-    pub alias: Vec<String>,
-    /// Directory for its hosts and resolv.conf (default for NAME: /etc/netns/NAME)
-    #[arg(long, value_name = "DIR")]
-    pub hosts_dir: Option<PathBuf>,
-    /// Where the member's resolv.conf comes from
-    #[arg(long, env = "GLASSBOX_RESOLV_CONF", default_value = "/etc/resolv.conf")]
-    pub resolv_conf: PathBuf,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DisconnectArgs {
-    pub network: String,
-    pub target: String,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct PruneArgs {
-    /// Do not prompt (accepted for Docker compatibility; never prompts)
-    #[arg(short, long)]
-    pub force: bool,
-}
-
 pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
     let root = &ctx.root;
-    if !trace::dry_run() {
-        root.ensure()?;
-        std::fs::create_dir_all(store::dir(root))
-            .with_context(|| format!("create {}", store::dir(root).display()))?;
-    }
     match cmd {
-        Command::Bridge(BridgeCmd::Add { name, subnet }) => bridge_add(root, name, subnet),
-        Command::Bridge(BridgeCmd::Del { name }) => bridge_del(root, name),
-        Command::Veth(VethCmd::Add {
-            target,
-            ip,
-            hosts_dir,
-        }) => veth_add(root, target, ip.as_deref(), hosts_dir.clone()),
-        Command::Veth(VethCmd::Del { target }) => veth_del(root, target),
+        Command::Bridge(BridgeCmd::Add { name, subnet }) => {
+            ifname::validate(name)?;
+            manual::add_bridge(root, name, cidr::parse_subnet(subnet)?).map(drop)
+        }
+        Command::Bridge(BridgeCmd::Del { name }) => manual::del_bridge(root, name),
+        Command::Veth(VethCmd::Add(a)) => veth_add(ctx, a),
+        Command::Veth(VethCmd::Del(a)) => veth_del(ctx, a),
         Command::Nat(a) => {
             let subnet = cidr::parse_subnet(&a.subnet)?;
             match a.state {
@@ -206,301 +148,57 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
             Ok(())
         }
         Command::Unpublish(a) => nat::unpublish(root, &ports::parse_publish(&a.spec)?).map(drop),
-        Command::Show => show(root),
-        Command::Ls(a) => network::ls(root, a),
-        Command::Create(a) => network::create(root, a),
-        Command::Rm(a) => network::rm(root, &a.names),
-        Command::Inspect(a) => network::inspect(root, &a.names),
-        Command::Connect(a) => network::connect(root, a),
-        Command::Disconnect(a) => network::disconnect(root, a),
-        Command::Prune(_) => network::prune(root),
-    }
-}
-
-// ----- by hand -----------------------------------------------------------
-
-fn bridge_add(root: &Root, name: &str, subnet: &str) -> Result<()> {
-    ifname::validate(name)?;
-    let subnet = cidr::parse_subnet(subnet)?;
-    let _g = store::global_lock(root)?;
-    if store::find(root, name)?.is_some() {
-        bail!("a network or bridge named {name} already exists: choose another name");
-    }
-    bridge::check_free(root, subnet)?;
-    let created = store::now_rfc3339();
-    let net = Network {
-        name: name.into(),
-        id: store::network_id(name, &created),
-        driver: "bridge".into(),
-        subnet,
-        gateway: cidr::gateway(subnet),
-        bridge: name.into(),
-        created,
-        manual: true,
-        default_bridge: false,
-    };
-    store::save(root, &net)?;
-    if let Err(e) = bridge::create(root, &net) {
-        let _ = store::delete(root, name);
-        return Err(e);
-    }
-    Ok(())
-}
-
-fn bridge_del(root: &Root, name: &str) -> Result<()> {
-    let _g = store::global_lock(root)?;
-    let Some(net) = store::find(root, name)? else {
-        bail!("no bridge named {name} was made by glassbox (see `glassbox net show`)");
-    };
-    remove_network(root, &net)
-}
-
-fn remove_network(root: &Root, net: &Network) -> Result<()> {
-    let members = store::leases(root, &net.name)?;
-    if !members.is_empty() {
-        let names: Vec<_> = members.iter().map(|l| l.endpoint.as_str()).collect();
-        bail!(
-            "error while removing network: network {} id {} has active endpoints ({}): disconnect them first",
-            net.name,
-            net.id,
-            names.join(", ")
-        );
-    }
-    nat::forget_network(root, net.subnet)?;
-    bridge::remove(root, net)?;
-    store::delete(root, &net.name)
-}
-
-fn p2p_names(root: &Root, ns: &str) -> (String, String) {
-    let prefix = root.names().link_prefix;
-    (
-        ifname::veth_host(&prefix, "", ns),
-        ifname::veth_peer(&prefix, "", ns),
-    )
-}
-
-fn veth_add(
-    root: &Root,
-    t: &VethTarget,
-    ip: Option<&str>,
-    hosts_dir: Option<PathBuf>,
-) -> Result<()> {
-    let target = Target::parse(&t.ns, hosts_dir)?;
-    let ip = ip.map(cidr::parse_host_cidr).transpose()?;
-    if let Some(br) = &t.bridge {
-        let Some(net) = store::find(root, br)? else {
-            bail!(
-                "bridge {br} was not made by glassbox: make it with `glassbox net bridge add {br} --subnet CIDR`"
-            );
-        };
-        if let Some(ip) = ip
-            && (ip.trunc() != net.subnet)
-        {
-            bail!("address {ip} is not in bridge {br}'s subnet {}", net.subnet);
+        Command::Show => {
+            print!("{}", human::show(root)?);
+            Ok(())
         }
-        let lease = endpoint::attach(
-            root,
-            &net,
-            &target,
-            &Attach {
-                ip: ip.map(|n| n.addr()),
-                ..Attach::default()
-            },
-        )?;
+        Command::Ls(a) => network::ls(ctx, a),
+        Command::Create(a) => network::create(ctx, a),
+        Command::Rm(a) => network::rm(ctx, a),
+        Command::Inspect(a) => network::inspect(ctx, a),
+        Command::Connect(a) => network::connect(ctx, a),
+        Command::Disconnect(a) => network::disconnect(ctx, a),
+        Command::Prune(_) => network::prune(ctx),
+    }
+}
+
+fn veth_add(ctx: &Ctx, a: &VethAddArgs) -> Result<()> {
+    let spec = VethAdd {
+        target: Target::parse(&a.ns, a.hosts_dir.clone())?,
+        bridge: a.bridge.clone(),
+        ip: a.ip.as_deref().map(cidr::parse_host_cidr).transpose()?,
+    };
+    if let VethMade::Bridged { net, lease } = manual::veth_add(&ctx.root, &spec)? {
         trace::say(
             Mechanism::Net,
             format!(
-                "{} has {}/{} on {br} ({})",
-                target.name,
+                "{} has {}/{} on {} ({})",
+                lease.endpoint,
                 lease.ip,
                 net.subnet.prefix_len(),
+                net.bridge,
                 lease.inner_if
             ),
         );
-        return Ok(());
-    }
-    // Without a bridge: a point-to-point cable, the host end holds the
-    // subnet's first address and is the namespace's gateway.
-    let Some(ip) = ip else {
-        bail!(
-            "without --bridge give the namespace's address with --ip CIDR (e.g. --ip 10.0.0.2/24)"
-        );
-    };
-    let gw = cidr::gateway(ip.trunc());
-    if gw == ip.addr() {
-        bail!(
-            "{ip} is the address the host end takes: choose another, e.g. {}",
-            Ipv4Addr::from(u32::from(gw) + 1)
-        );
-    }
-    let ns = std::fs::File::open(&target.ns_path)
-        .with_context(|| format!("open network namespace {}", target.ns_path.display()))?;
-    let (host_if, peer_if) = p2p_names(root, &target.name);
-    let mut nl = Netlink::new()?;
-    let mut inside = Netlink::in_netns(&target.ns_path, &target.ip_cmd)?;
-    let pending = resources::record(
-        root,
-        crate::net::LINK_KIND_NAME,
-        &host_if,
-        Owner::Manual {
-            command: format!("net veth add --ns {}", t.ns),
-        },
-    )?;
-    nl.add_veth(&host_if, &peer_if)?;
-    pending.commit()?;
-    let rest = (|| -> Result<()> {
-        let inner = "eth0";
-        nl.move_to_netns(&peer_if, &ns, &target.ns_shell, inner)?;
-        nl.add_address(&host_if, Ipv4Net::new(gw, ip.prefix_len())?)?;
-        nl.set_up(&host_if, true)?;
-        inside.add_address(inner, ip)?;
-        inside.set_up("lo", true)?;
-        inside.set_up(inner, true)?;
-        inside.add_route(Ipv4Net::default(), Some(gw), None)
-    })();
-    if let Err(e) = rest {
-        let _ = nl.del_link(&host_if);
-        let _ = resources::forget(root, crate::net::LINK_KIND_NAME, &host_if);
-        return Err(e);
     }
     Ok(())
 }
 
-fn veth_del(root: &Root, t: &VethTarget) -> Result<()> {
-    let target = Target::parse(&t.ns, None)?;
-    if let Some(br) = &t.bridge {
-        let Some(net) = store::find(root, br)? else {
-            bail!("bridge {br} was not made by glassbox (see `glassbox net show`)");
-        };
-        endpoint::detach(root, &net, &target.name)?;
-        return Ok(());
-    }
-    let (host_if, _) = p2p_names(root, &target.name);
-    if Netlink::new()?.link(&host_if)?.is_none() {
-        bail!(
-            "no veth pair to {} was made by `glassbox net veth add` without --bridge",
-            t.ns
+fn veth_del(ctx: &Ctx, a: &VethDelArgs) -> Result<()> {
+    let target = Target::parse(&a.ns, None)?;
+    let gone = manual::veth_del(&ctx.root, &target, a.bridge.as_deref())?;
+    if gone.is_empty() {
+        let on = a
+            .bridge
+            .as_deref()
+            .map_or(String::new(), |b| format!(" on {b}"));
+        trace::say(
+            Mechanism::Net,
+            format!(
+                "no veth pair of glassbox's goes to {}{on}: nothing to remove",
+                a.ns
+            ),
         );
-    }
-    Netlink::new()?.del_link(&host_if)?;
-    resources::forget(root, crate::net::LINK_KIND_NAME, &host_if)
-}
-
-// ----- show --------------------------------------------------------------
-
-/// Print rows as aligned columns (two spaces apart; the last not padded).
-pub fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn show(root: &Root) -> Result<()> {
-    let mut nl = Netlink::new()?;
-    let links = nl.links()?;
-    let addrs = nl.addresses()?;
-    let mut rows = vec![vec![
-        "BRIDGE".into(),
-        "NETWORK".into(),
-        "ADDRESS".into(),
-        "STATE".into(),
-    ]];
-    let nets = store::all(root)?;
-    for n in &nets {
-        let link = links.iter().find(|l| l.name == n.bridge);
-        let addr = link
-            .and_then(|l| addrs.iter().find(|(i, _)| *i == l.index))
-            .map(|(_, a)| a.to_string())
-            .unwrap_or_else(|| format!("({} planned)", n.gateway));
-        let state = match link {
-            None => "absent",
-            Some(l) if l.up => "up",
-            Some(_) => "down",
-        };
-        rows.push(vec![n.bridge.clone(), n.name.clone(), addr, state.into()]);
-    }
-    print!("{}", table(&rows));
-    let mut rows = vec![vec![
-        "MEMBER".into(),
-        "NETWORK".into(),
-        "ADDRESS".into(),
-        "HOST END".into(),
-        "INSIDE".into(),
-    ]];
-    for n in &nets {
-        for l in store::leases(root, &n.name)? {
-            rows.push(vec![
-                l.endpoint,
-                n.name.clone(),
-                format!("{}/{}", l.ip, n.subnet.prefix_len()),
-                l.host_if,
-                l.inner_if,
-            ]);
-        }
-    }
-    for r in resources::list(root)? {
-        if r.kind == crate::net::LINK_KIND_NAME
-            && r.id.starts_with(&root.names().link_prefix)
-            && !rows.iter().any(|row| row[3] == r.id)
-            && let Some(l) = links.iter().find(|l| l.name == r.id)
-            && l.kind == "veth"
-        {
-            let addr = addrs
-                .iter()
-                .find(|(i, _)| *i == l.index)
-                .map(|(_, a)| a.to_string())
-                .unwrap_or_default();
-            rows.push(vec![
-                "(point-to-point)".into(),
-                "-".into(),
-                addr,
-                r.id.clone(),
-                "eth0".into(),
-            ]);
-        }
-    }
-    println!();
-    print!("{}", table(&rows));
-    let fw = firewall::load(root)?;
-    println!();
-    for n in &fw.nat {
-        println!("nat      {} masqueraded", n.subnet);
-    }
-    for p in &fw.ports {
-        println!("publish  {}", p.publish);
-    }
-    for r in resources::list(root)? {
-        if r.kind == crate::net::IPT_KIND.name() {
-            println!("iptables {}", r.id);
-        }
-    }
-    let table_name = root.names().firewall_table;
-    if let Ok(rules) = firewall::tool("nft", &["list", "table", "ip", &table_name], None) {
-        println!();
-        print!("{rules}");
     }
     Ok(())
 }
-
-use crate::state::resources::ResourceKind as _;

@@ -1,8 +1,57 @@
-//! Numbers and times the way the Docker CLI prints them
-//! (`github.com/docker/go-units`: `HumanSizeWithPrecision(n, 3)`,
-//! `HumanDuration`). RFC 3339 times come from [`crate::clock`].
+//! What the image commands print, the way the Docker CLI prints it: the
+//! `image ls` table (and its JSON lines, and the `--tree` of shared
+//! layers), `image inspect`'s objects, `image history`, `image layers`;
+//! numbers and times as `github.com/docker/go-units` writes them
+//! (`HumanSizeWithPrecision(n, 3)`, `HumanDuration`). RFC 3339 times come
+//! from [`crate::clock`]. Everything here returns text or values; the
+//! commands print it.
 
+mod inspect;
+mod list;
+
+use anyhow::{Result, bail};
+
+pub use inspect::{
+    HistoryOptions, Inspect, Inspected, history, history_text, inspect, inspect_json,
+};
+pub use list::{LsOptions, Row, layers, ls, ls_text, prune_report, rows};
+
+use super::manifest::ImageConfig;
+use super::store::{ImageRecord, Images, Store};
 use crate::clock::{parse_rfc3339, rfc3339};
+use crate::state::Root;
+use crate::trace::Done;
+
+/// `--format table` (the default) or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format> {
+        match s {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            other => bail!("unknown --format {other:?}: use table or json"),
+        }
+    }
+}
+
+/// The store of `root` and its images, or `Done::Planned` when a plan may
+/// not read them (see [`Store::read_images`]).
+pub(super) fn open(root: &Root) -> Result<Done<(Store, Images)>> {
+    let store = Store::open(root)?;
+    Ok(match store.read_images()? {
+        Done::Ran(images) => Done::Ran((store, images)),
+        Done::Planned => Done::Planned,
+    })
+}
+
+pub(super) fn config_of(store: &Store, rec: &ImageRecord) -> Result<ImageConfig> {
+    ImageConfig::parse(&store.read_blob(&rec.id)?)
+}
 
 /// `4.26MB`, `712kB`, `0B` (decimal units, three significant digits).
 pub fn size(n: u64) -> String {
@@ -159,5 +208,75 @@ mod tests {
             vec!["busybox".into(), "latest".into()],
         ]);
         assert_eq!(t, "REPOSITORY   TAG\nbusybox      latest\n");
+    }
+}
+
+/// A store with one image for the tests of this module: one layer of
+/// 100 000 bytes, a config with two history entries (one empty), tagged
+/// `busybox:latest` and `127.0.0.1:5000/bb:v1`.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::image::digest::{sha256_of, short};
+    use crate::image::store::{Added, ImageRecord, Images, LayerRecord, Store};
+    use crate::image::unpack::tests::TarBuilder;
+    use crate::state::Root;
+
+    pub struct Fixture {
+        pub _dir: tempfile::TempDir,
+        pub store: Store,
+        pub images: Images,
+        pub id: String,
+        pub chain: String,
+    }
+
+    pub fn one_image() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(dir.path())).unwrap();
+        let store = Store::open(&root).unwrap();
+        let tar = TarBuilder::new().file("f", &[7u8; 100_000], 0o644).build();
+        let chain = sha256_of(&tar);
+        store.unpack_layer(&chain, &chain, || Ok(&tar[..])).unwrap();
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "created": "2024-09-26T21:31:42Z",
+            "author": "someone",
+            "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [chain]},
+            "history": [
+                {"created": "2024-09-26T21:31:41Z", "created_by": "ADD\tfile:0123456789abcdef0123456789abcdef0123456789 in /"},
+                {"created": "2024-09-26T21:31:42Z", "created_by": "CMD [\"sh\"]", "empty_layer": true, "comment": "last"}
+            ],
+        });
+        let bytes = serde_json::to_vec(&config).unwrap();
+        let id = store.put_blob(&bytes, None, &Added::default()).unwrap();
+        let manifest = store.put_blob(b"{}", None, &Added::default()).unwrap();
+        let mut images = Images::default();
+        let mut rec = ImageRecord::new(
+            &id,
+            &manifest,
+            "application/vnd.oci.image.manifest.v1+json".into(),
+            vec![LayerRecord {
+                digest: chain.clone(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                size: tar.len() as u64,
+                diff_id: chain.clone(),
+                chain_id: chain.clone(),
+            }],
+            100_000,
+        );
+        rec.added = 1_727_386_302;
+        rec.repo_digests = vec![format!("127.0.0.1:5000/bb@{manifest}")];
+        images.images.insert(id.clone(), rec);
+        for t in ["docker.io/library/busybox:latest", "127.0.0.1:5000/bb:v1"] {
+            images.tags.insert(t.into(), id.clone());
+        }
+        assert_eq!(short(&id).len(), 12);
+        Fixture {
+            _dir: dir,
+            store,
+            images,
+            id,
+            chain,
+        }
     }
 }

@@ -1,0 +1,223 @@
+//! The arguments of `run` and `create` (Docker's flags), turned into the
+//! library's plain [`Request`]. Options glassbox does not have are refused
+//! with the reason, never ignored.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use crate::container::config::{self, Request};
+use crate::container::state::LogConfig;
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help (`-h` is --hostname, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run in the background and print the container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from here)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]), looked up in the container
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Bind mount a host path: HOST-PATH:CONTAINER-PATH[:ro]
+    #[arg(short, long = "volume", value_name = "HOST:CTR[:ro]")]
+    pub volume: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Memory limit (e.g. 200m)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit: -1 for unlimited swap (default: twice --memory)
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight; 1024 is the default)
+    #[arg(short, long)]
+    pub cpu_shares: Option<i64>,
+    /// Number of CPUs (e.g. 0.5)
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Tune the container's pids limit (-1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Connect the container to a network: bridge, host, none, container:NAME, or a network's name
+    #[arg(long, alias = "net", default_value = "bridge")]
+    pub network: String,
+    /// Publish a container's port to the host: [IP:][HOSTPORT:]PORT[/udp]
+    #[arg(short, long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// Add a custom host-to-IP mapping (NAME:IP)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set metadata on the container (KEY=VALUE)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Log driver options: max-size=SIZE, max-file=N
+    #[arg(long, value_name = "OPT=VALUE")]
+    pub log_opt: Vec<String>,
+    /// Proxy received signals to the process (attached only)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub sig_proxy: bool,
+    /// Not in glassbox: a restart policy needs a daemon that outlives the container
+    #[arg(long, hide = true)]
+    pub restart: Option<String>,
+    /// Not yet in glassbox: the security walls come with the security work
+    #[arg(long, hide = true)]
+    pub privileged: bool,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments (default: the image's)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn host_env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// The library's request, every value checked as Docker checks it.
+pub fn request(a: &RunArgs) -> Result<Request> {
+    if let Some(p) = &a.restart
+        && p != "no"
+    {
+        bail!(
+            "--restart {p} is not supported: glassbox has no daemon that outlives a container to restart it (run it again, or under systemd)"
+        );
+    }
+    if a.privileged {
+        bail!(
+            "--privileged is not supported yet: glassbox keeps Docker's default walls for every container"
+        );
+    }
+    if a.detach && a.rm && a.interactive && !a.tty {
+        // Docker accepts it; nothing to refuse.
+    }
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("open {}: {e}", f.display()))?;
+        env.extend(crate::container::env::parse_env_file(
+            &text,
+            &f.display().to_string(),
+            host_env,
+        )?);
+    }
+    for e in &a.env {
+        if let Some(v) = crate::container::env::from_flag(e, host_env)? {
+            env.push(v);
+        }
+    }
+    let flags = crate::cgroup::spec::Flags {
+        memory: a.memory.clone(),
+        memory_swap: a.memory_swap.clone(),
+        cpu_shares: a.cpu_shares,
+        cpus: a.cpus.clone(),
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+    };
+    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (limits, warnings) = crate::cgroup::spec::resolve(&flags, ncpus)?;
+    for w in warnings {
+        crate::trace::warn(w);
+    }
+    let mut publish = Vec::new();
+    for p in &a.publish {
+        publish.extend(crate::net::ports::parse_port_spec(p)?);
+    }
+    for h in &a.add_host {
+        config::check_add_host(h)?;
+    }
+    let mut labels = std::collections::BTreeMap::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let mut log = LogConfig::default();
+    for o in &a.log_opt {
+        match o.split_once('=') {
+            Some(("max-size", v)) => log.max_size = Some(crate::container::logfile::parse_size(v)?),
+            Some(("max-file", v)) => {
+                log.max_file = Some(
+                    v.parse()
+                        .map_err(|_| anyhow::anyhow!("invalid max-file {v:?}: give a number"))?,
+                )
+            }
+            _ => bail!(
+                "unknown log opt '{o}' for json-file log driver (glassbox has max-size and max-file)"
+            ),
+        }
+    }
+    Ok(Request {
+        image: a.image.clone(),
+        cmd: a.command.clone(),
+        entrypoint: a.entrypoint.clone(),
+        name: a.name.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
+        auto_remove: a.rm,
+        binds: a
+            .volume
+            .iter()
+            .map(|v| config::parse_volume(v))
+            .collect::<Result<_>>()?,
+        readonly_rootfs: a.read_only,
+        memory: limits.memory.map_or(0, |m| m as i64),
+        memory_swap: match limits.swap {
+            None | Some(crate::cgroup::spec::Swap::Default) => 0,
+            Some(crate::cgroup::spec::Swap::Unlimited) => -1,
+            Some(crate::cgroup::spec::Swap::Total(t)) => t as i64,
+        },
+        cpu_shares: limits.cpu_shares.map_or(0, |s| s as i64),
+        nano_cpus: limits
+            .cpu_quota
+            .map_or(0, |(q, p)| (q * 1_000_000_000 / p) as i64),
+        cpuset_cpus: limits.cpuset_cpus.unwrap_or_default(),
+        pids_limit: a.pids_limit,
+        network: a.network.clone(),
+        publish,
+        add_hosts: a.add_host.clone(),
+        dns: a.dns.clone(),
+        labels,
+        log,
+    })
+}

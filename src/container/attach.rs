@@ -1,0 +1,183 @@
+//! An attached container in the CLI: the container's output to this
+//! command's stdout and stderr (one stream with `-t`), this command's
+//! input to the container (`-i`; its end closes the container's stdin),
+//! the signals this command receives passed to the container's init
+//! (Docker's `--sig-proxy`), the terminal's size when it changes. With
+//! `-t` the terminal is put in raw mode (keys go to the container as they
+//! are typed; Ctrl-C is a byte for the container's terminal to turn into
+//! SIGINT) and restored on every way out. Read `termios(3)`, `signalfd(2)`.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::client::Conn;
+use super::protocol::{self, Event, Kind, Request};
+
+/// How the session is attached.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Send this command's stdin to the container.
+    pub stdin: bool,
+    /// The container has a terminal: raw mode here, resizes followed.
+    pub tty: bool,
+    /// Pass the signals this command receives to the container.
+    pub sig_proxy: bool,
+}
+
+/// The terminal's settings, restored when dropped.
+struct RawMode {
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    fn enter() -> Result<Option<RawMode>> {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let Ok(saved) = tcgetattr(stdin.as_fd()) else {
+            return Ok(None);
+        };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).context("tcsetattr(3) raw mode")?;
+        Ok(Some(RawMode { saved }))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        use nix::sys::termios::{SetArg, tcsetattr};
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// The size of this command's terminal, if it has one (0x0 otherwise).
+pub fn terminal_size() -> (u16, u16) {
+    crate::ns::console::get_size(libc::STDOUT_FILENO)
+        .or_else(|| crate::ns::console::get_size(libc::STDIN_FILENO))
+        .unwrap_or((0, 0))
+}
+
+/// The signals an attached command passes on, and the resize signal.
+const PROXIED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// Relay between this command and the container until it exits; its exit
+/// code. The connection is attached and the container started.
+pub fn session(conn: Conn, opts: Options) -> Result<i32> {
+    let mut set = SigSet::empty();
+    if opts.sig_proxy && !opts.tty {
+        for s in PROXIED {
+            set.add(s);
+        }
+    }
+    if opts.tty {
+        set.add(Signal::SIGWINCH);
+    }
+    // Blocked before the input thread exists, so it inherits the mask and
+    // every such signal reaches the signalfd.
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
+        .context("sigprocmask(2)")?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd(2)")?;
+    let raw = if opts.tty { RawMode::enter()? } else { None };
+    let writer = Arc::new(Mutex::new(
+        conn.stream
+            .try_clone()
+            .context("clone the shim connection")?,
+    ));
+    if opts.stdin {
+        let w = writer.clone();
+        let tty = opts.tty;
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 32 * 1024];
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut s = w.lock().unwrap_or_else(|e| e.into_inner());
+                        if protocol::write_frame(&mut *s, Kind::Stdin, &buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !tty {
+                let mut s = w.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = protocol::send_request(&mut *s, &Request::CloseStdin);
+            }
+        });
+    }
+    let result = relay(conn, &sfd, &writer, opts);
+    drop(raw);
+    drop(sfd);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    result
+}
+
+fn relay(
+    mut conn: Conn,
+    sfd: &SignalFd,
+    writer: &Arc<Mutex<std::os::unix::net::UnixStream>>,
+    opts: Options,
+) -> Result<i32> {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    loop {
+        let (sock_ready, sig_ready) = {
+            let mut fds = [
+                PollFd::new(conn.stream.as_fd(), PollFlags::POLLIN),
+                PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            ];
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("poll(2)"),
+            }
+            (fds[0].any().unwrap_or(false), fds[1].any().unwrap_or(false))
+        };
+        if sig_ready {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let sig = info.ssi_signo as i32;
+                let mut s = writer.lock().unwrap_or_else(|e| e.into_inner());
+                if sig == libc::SIGWINCH {
+                    let (rows, cols) = terminal_size();
+                    let _ = protocol::send_request(&mut *s, &Request::Resize { rows, cols });
+                } else if opts.sig_proxy {
+                    let _ = protocol::send_request(&mut *s, &Request::Signal { signal: sig });
+                }
+            }
+        }
+        if !sock_ready {
+            continue;
+        }
+        match protocol::read_frame(&mut conn.stream)? {
+            None => bail!("the container's shim went away before the container exited"),
+            Some((Kind::Stdout, bytes)) => {
+                out.write_all(&bytes).context("write to stdout")?;
+                out.flush().ok();
+            }
+            Some((Kind::Stderr, bytes)) => {
+                err.write_all(&bytes).context("write to stderr")?;
+            }
+            Some((Kind::Event, p)) => match protocol::decode::<Event>(&p)? {
+                Event::Exited { code, .. } => return Ok(code),
+                Event::Error { message } => bail!("{message}"),
+                _ => {}
+            },
+            Some(_) => {}
+        }
+    }
+}

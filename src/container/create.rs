@@ -1,0 +1,120 @@
+//! `create`: a container made, not started. The image is found (pulled
+//! when missing) and held by a lease until the record names it; the name
+//! is taken under the names lock (one of ten racing `--name same` wins);
+//! the container's directory gets its writable layer (`upper/`, `work/`,
+//! `merged/`) and the files Docker writes (`hostname`, `hosts`,
+//! `resolv.conf`); the record goes last, so a crash before it leaves only a
+//! directory `system prune` removes, never half a container.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::config::{self, ImageDefaults, Request};
+use super::state::{self, Container, Rootfs, State, ZERO_TIME};
+use super::{cgroup as ccgroup, env, etc, id, names, start};
+use crate::state::Root;
+use crate::trace::Mechanism;
+
+/// Make the container `req` asks for; its record.
+pub fn create(root: &Root, req: &Request) -> Result<Container> {
+    root.ensure()?;
+    // The network mode and ports are checked before anything is made.
+    let mode = crate::net::mode::parse_mode(if req.network.is_empty() {
+        "bridge"
+    } else {
+        &req.network
+    })?;
+    if let Some(w) = crate::net::mode::check_ports(&mode, &req.publish)? {
+        crate::trace::warn(w);
+    }
+    for b in &req.binds {
+        // Docker's `-v` makes a missing host directory.
+        if !b.source.exists() {
+            crate::host::mkdir(Mechanism::Run, &b.source)?;
+        }
+    }
+    let image = crate::image::for_run(root, &req.image, true)?;
+    let img = ImageDefaults::from_config(&image.config.config);
+    // Check the command now: `create` fails without one, as Docker's does.
+    config::command(req, &img)?;
+    let _names = state::names_lock(root)?;
+    let name = match &req.name {
+        Some(n) => {
+            let n = id::validate_name(n)?.to_string();
+            state::check_name_free(root, &n)?;
+            n
+        }
+        None => free_random_name(root)?,
+    };
+    let id = id::new_id()?;
+    let hostname = match (&req.hostname, &mode) {
+        (Some(h), _) => h.clone(),
+        (None, crate::net::mode::Mode::Host) => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| id::short(&id).to_string()),
+        (None, _) => id::short(&id).to_string(),
+    };
+    let env = env::compose(&img.env, &req.env, &hostname, req.tty);
+    let (config, host_config) = config::build(req, &img, &hostname, env)?;
+    let (entrypoint, cmd) = config::command(req, &img)?;
+    let mut argv = entrypoint;
+    argv.extend(cmd);
+    let dir = state::container_dir(root, &id);
+    let rootfs = Rootfs {
+        lower: image.lower_dirs.clone(),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        merged: dir.join("merged"),
+    };
+    for d in [&dir, &rootfs.upper, &rootfs.work, &rootfs.merged] {
+        crate::host::mkdir(Mechanism::Run, d)?;
+    }
+    let file = |n: &str| -> PathBuf { dir.join(n) };
+    start::write_file(&file("hostname"), &format!("{hostname}\n"))?;
+    start::write_file(&file("hosts"), &etc::hosts(None, &req.add_hosts))?;
+    let resolv = start::resolv_text(&req.dns);
+    start::write_file(&file("resolv.conf"), &resolv)?;
+    start::write_file(&file("resolv.conf.src"), &resolv)?;
+    let c = Container {
+        id: id.clone(),
+        name,
+        created: crate::clock::now_rfc3339_nanos(),
+        path: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        state: State {
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            ..State::default()
+        },
+        image: image.id.clone(),
+        config,
+        host_config,
+        endpoints: Vec::new(),
+        rootfs,
+        cgroup: ccgroup::name(&id),
+        log_path: dir.join(format!("{id}-json.log")),
+        hostname_path: file("hostname"),
+        hosts_path: file("hosts"),
+        resolv_conf_path: file("resolv.conf"),
+        start_count: 0,
+    };
+    {
+        let _lock = state::lock(root, &id)?;
+        state::save(root, &c).context("write the container's record")?;
+    }
+    // The record holds the image now.
+    image.lease.release()?;
+    Ok(c)
+}
+
+/// A Docker-style name no container of this root has.
+fn free_random_name(root: &Root) -> Result<String> {
+    for retry in 0..20 {
+        let n = names::random(retry)?;
+        if state::check_name_free(root, &n).is_ok() {
+            return Ok(n);
+        }
+    }
+    anyhow::bail!("could not find a free container name: give one with --name")
+}

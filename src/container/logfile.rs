@@ -1,0 +1,294 @@
+//! Docker's json-file log: one JSON object per line of output,
+//! `{"log":"hi\n","stream":"stdout","time":"2024-09-26T21:31:42.123456789Z"}`,
+//! written by the shim as the container writes. A line longer than 16 KiB
+//! is cut into pieces (only the last ends in `\n`), as Docker's log copier
+//! cuts it, so one endless line never holds the container up. With
+//! `--log-opt max-size`, the file is rotated to `.1`, `.2`, ... keeping
+//! `max-file` files; without it, it grows (Docker's default).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Docker's log buffer: a line is cut every 16 KiB.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// Which stream a piece of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Go's JSON string encoding as Docker's logs show it: `<`, `>` and `&`
+/// escaped for HTML, invalid UTF-8 as U+FFFD.
+pub fn json_string(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One log entry as a line of the file.
+pub fn entry(piece: &[u8], stream: Stream, time: &str) -> String {
+    format!(
+        "{{\"log\":{},\"stream\":\"{}\",\"time\":\"{time}\"}}\n",
+        json_string(piece),
+        stream.as_str()
+    )
+}
+
+/// Go's RFC 3339 with nanoseconds, trailing zeros dropped (`time.RFC3339Nano`).
+pub fn log_time(secs: i64, nanos: u32) -> String {
+    let full = crate::clock::rfc3339_nanos(secs, nanos);
+    let (head, frac) = full
+        .trim_end_matches('Z')
+        .split_once('.')
+        .unwrap_or((&full, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{head}Z")
+    } else {
+        format!("{head}.{frac}Z")
+    }
+}
+
+/// Cut what a stream delivered into log pieces: whole lines (with their
+/// `\n`) and 16 KiB pieces of a longer line; what is left without a `\n`
+/// stays in `pending` for the next read.
+pub fn split(pending: &mut Vec<u8>, input: &[u8]) -> Vec<Vec<u8>> {
+    pending.extend_from_slice(input);
+    let mut out = Vec::new();
+    loop {
+        let nl = pending.iter().position(|b| *b == b'\n');
+        match nl {
+            Some(i) if i < MAX_LINE => {
+                out.push(pending.drain(..=i).collect());
+            }
+            _ if pending.len() >= MAX_LINE => {
+                out.push(pending.drain(..MAX_LINE).collect());
+            }
+            _ => return out,
+        }
+    }
+}
+
+/// Log options (`--log-opt max-size=10m --log-opt max-file=3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    /// Rotate when the file would pass this many bytes; `None`: never.
+    pub max_size: Option<u64>,
+    /// How many files to keep in all (Docker's default 1).
+    pub max_file: u32,
+}
+
+/// A json-file log being written.
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotation: Rotation,
+    pending: [Vec<u8>; 2],
+}
+
+impl LogFile {
+    pub fn open(path: &Path, rotation: Rotation) -> Result<LogFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("open log file {}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            rotation,
+            pending: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// Log what `stream` delivered at `time`. A write that fails (a full
+    /// disk) drops the entry and returns the error: the caller keeps
+    /// draining the container's pipes either way.
+    pub fn write(&mut self, stream: Stream, input: &[u8], time: &str) -> Result<()> {
+        let slot = &mut self.pending[stream as usize];
+        let pieces = split(slot, input);
+        let mut first_err = None;
+        for p in pieces {
+            if let Err(e) = self.append(&entry(&p, stream, time)) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Log whatever is left without a newline (the streams closed).
+    pub fn flush(&mut self, time: &str) -> Result<()> {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let rest = std::mem::take(&mut self.pending[stream as usize]);
+            if !rest.is_empty() {
+                self.append(&entry(&rest, stream, time))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, line: &str) -> Result<()> {
+        if let Some(max) = self.rotation.max_size
+            && self.size > 0
+            && self.size + line.len() as u64 > max
+        {
+            self.rotate()?;
+        }
+        self.file
+            .write_all(line.as_bytes())
+            .with_context(|| format!("write log file {}", self.path.display()))?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    /// `log` -> `log.1` -> `log.2` ..., keeping `max_file` files in all.
+    fn rotate(&mut self) -> Result<()> {
+        let keep = self.rotation.max_file.max(1);
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if keep == 1 {
+            self.file
+                .set_len(0)
+                .with_context(|| format!("truncate log file {}", self.path.display()))?;
+        } else {
+            let _ = std::fs::remove_file(numbered(keep - 1));
+            for n in (1..keep - 1).rev() {
+                let _ = std::fs::rename(numbered(n), numbered(n + 1));
+            }
+            std::fs::rename(&self.path, numbered(1))
+                .with_context(|| format!("rotate log file {}", self.path.display()))?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .with_context(|| format!("open log file {}", self.path.display()))?;
+        }
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Parse `10m`, `1g`, `512k`, `100` (bytes), as `--log-opt max-size`.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.strip_suffix(['k', 'm', 'g']) {
+        Some(n) => (
+            n,
+            match t.chars().last() {
+                Some('k') => 1 << 10,
+                Some('m') => 1 << 20,
+                _ => 1 << 30,
+            },
+        ),
+        None => (t.as_str(), 1),
+    };
+    match num.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n * mult),
+        _ => anyhow::bail!("invalid max-size {s:?}: give a size such as 10m, 512k or 1g"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_dockers_json() {
+        assert_eq!(
+            entry(b"hi <b>&\n", Stream::Stdout, "2024-01-02T03:04:05.5Z"),
+            "{\"log\":\"hi \\u003cb\\u003e\\u0026\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05.5Z\"}\n"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&entry(b"\x01\xff\"q\"", Stream::Stderr, "t")).unwrap();
+        assert_eq!(v["log"], "\u{1}\u{fffd}\"q\"");
+        assert_eq!(v["stream"], "stderr");
+    }
+
+    #[test]
+    fn times_drop_trailing_zeros_as_go_does() {
+        assert_eq!(log_time(0, 500_000_000), "1970-01-01T00:00:00.5Z");
+        assert_eq!(log_time(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(log_time(0, 123_456_789), "1970-01-01T00:00:00.123456789Z");
+    }
+
+    #[test]
+    fn lines_are_whole_and_long_lines_cut_at_16k() {
+        let mut pending = Vec::new();
+        assert_eq!(split(&mut pending, b"a\nb"), vec![b"a\n".to_vec()]);
+        assert_eq!(split(&mut pending, b"c\n"), vec![b"bc\n".to_vec()]);
+        let long = vec![b'x'; MAX_LINE * 2 + 10];
+        let pieces = split(&mut pending, &long);
+        assert_eq!(pieces.len(), 2);
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.len() == MAX_LINE && !p.ends_with(b"\n"))
+        );
+        assert_eq!(pending.len(), 10);
+        let pieces = split(&mut pending, b"\n");
+        assert_eq!(pieces, vec![[vec![b'x'; 10], b"\n".to_vec()].concat()]);
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let mut log = LogFile::open(
+            &path,
+            Rotation {
+                max_size: Some(200),
+                max_file: 3,
+            },
+        )
+        .unwrap();
+        for i in 0..20 {
+            log.write(Stream::Stdout, format!("line {i}\n").as_bytes(), "t")
+                .unwrap();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["c-json.log", "c-json.log.1", "c-json.log.2"]);
+        let last = std::fs::read_to_string(&path).unwrap();
+        assert!(last.contains("line 19"), "{last}");
+        assert!(std::fs::metadata(&path).unwrap().len() <= 200);
+        assert_eq!(parse_size("10m").unwrap(), 10 << 20);
+        assert!(parse_size("0").is_err() && parse_size("x").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! Containers: Docker's container lifecycle (create, start, kill, delete,
+//! exec) composed from the mechanisms (`image`, `unionfs`, `cgroup`, `ns`,
+//! `net`) through their library entry points and the one trace layer.
+//! Shaped like youki's libcontainer: a typed record ([`state`]), one file
+//! per step ([`create`], [`start`], [`kill`], [`delete`]), and a shim per
+//! running container ([`shim`]) that the CLI talks to ([`client`]).
+
+pub mod attach;
+pub mod cgroup;
+pub mod client;
+pub mod config;
+pub mod create;
+pub mod delete;
+pub mod env;
+pub mod etc;
+pub mod human;
+pub mod id;
+pub mod inspect;
+pub mod kill;
+pub mod launch;
+pub mod list;
+pub mod logfile;
+pub mod logs;
+pub mod names;
+pub mod protocol;
+pub mod settle;
+pub mod shim;
+pub mod start;
+pub mod state;
+pub mod teardown;
+pub mod user;

@@ -1,0 +1,235 @@
+//! Names for containers started without `--name`, made the way Docker
+//! makes them: an adjective and the surname of a scientist or engineer,
+//! joined by `_` (`eager_hopper`). On a clash a digit is appended, as
+//! Docker's generator does on retry.
+
+use anyhow::Result;
+
+use super::id::getrandom;
+
+const ADJECTIVES: &[&str] = &[
+    "admiring",
+    "adoring",
+    "agitated",
+    "amazing",
+    "angry",
+    "awesome",
+    "blissful",
+    "bold",
+    "brave",
+    "busy",
+    "charming",
+    "clever",
+    "compassionate",
+    "confident",
+    "cool",
+    "cranky",
+    "crazy",
+    "curious",
+    "dazzling",
+    "determined",
+    "dreamy",
+    "eager",
+    "ecstatic",
+    "elastic",
+    "elegant",
+    "epic",
+    "exciting",
+    "fervent",
+    "festive",
+    "flamboyant",
+    "focused",
+    "friendly",
+    "frosty",
+    "funny",
+    "gallant",
+    "gifted",
+    "goofy",
+    "gracious",
+    "happy",
+    "hardcore",
+    "heuristic",
+    "hopeful",
+    "hungry",
+    "infallible",
+    "inspiring",
+    "intelligent",
+    "jolly",
+    "jovial",
+    "keen",
+    "kind",
+    "laughing",
+    "loving",
+    "lucid",
+    "magical",
+    "modest",
+    "musing",
+    "mystifying",
+    "nervous",
+    "nice",
+    "nifty",
+    "nostalgic",
+    "objective",
+    "optimistic",
+    "peaceful",
+    "pedantic",
+    "pensive",
+    "practical",
+    "priceless",
+    "quirky",
+    "quizzical",
+    "relaxed",
+    "reverent",
+    "romantic",
+    "serene",
+    "sharp",
+    "silly",
+    "sleepy",
+    "stoic",
+    "strange",
+    "sweet",
+    "tender",
+    "thirsty",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "vigilant",
+    "vigorous",
+    "wizardly",
+    "wonderful",
+    "youthful",
+    "zealous",
+    "zen",
+];
+
+const SURNAMES: &[&str] = &[
+    "agnesi",
+    "allen",
+    "archimedes",
+    "babbage",
+    "banach",
+    "bardeen",
+    "bartik",
+    "bell",
+    "bhabha",
+    "bohr",
+    "boole",
+    "borg",
+    "bose",
+    "brattain",
+    "cannon",
+    "cerf",
+    "chandrasekhar",
+    "clarke",
+    "codd",
+    "conway",
+    "curie",
+    "darwin",
+    "diffie",
+    "dijkstra",
+    "einstein",
+    "elion",
+    "engelbart",
+    "euclid",
+    "euler",
+    "faraday",
+    "fermat",
+    "fermi",
+    "feynman",
+    "franklin",
+    "gauss",
+    "germain",
+    "goldberg",
+    "goodall",
+    "hamilton",
+    "hawking",
+    "heisenberg",
+    "hermann",
+    "hertz",
+    "hodgkin",
+    "hopper",
+    "hypatia",
+    "jackson",
+    "johnson",
+    "kalam",
+    "kepler",
+    "knuth",
+    "kowalevski",
+    "lamarr",
+    "lamport",
+    "leakey",
+    "liskov",
+    "lovelace",
+    "lumiere",
+    "mayer",
+    "mccarthy",
+    "mcclintock",
+    "meitner",
+    "mendel",
+    "minsky",
+    "morse",
+    "napier",
+    "newton",
+    "noether",
+    "pare",
+    "pascal",
+    "pasteur",
+    "perlman",
+    "pike",
+    "poincare",
+    "ramanujan",
+    "ride",
+    "ritchie",
+    "rosalind",
+    "shannon",
+    "shockley",
+    "sinoussi",
+    "stallman",
+    "swartz",
+    "tesla",
+    "thompson",
+    "torvalds",
+    "turing",
+    "varahamihira",
+    "volhard",
+    "wiles",
+    "williams",
+    "wing",
+    "wozniak",
+    "wright",
+    "yalow",
+    "yonath",
+];
+
+/// A name like `eager_hopper`; `retry` > 0 appends a digit, as Docker does
+/// when the first choices are taken.
+pub fn random(retry: u32) -> Result<String> {
+    let mut b = [0u8; 4];
+    getrandom(&mut b)?;
+    let a = ADJECTIVES[u16::from_le_bytes([b[0], b[1]]) as usize % ADJECTIVES.len()];
+    let s = SURNAMES[u16::from_le_bytes([b[2], b[3]]) as usize % SURNAMES.len()];
+    // Steve Wozniak is not boring (Docker's one exception).
+    if a == "boring" && s == "wozniak" {
+        return random(retry);
+    }
+    Ok(if retry > 0 {
+        format!("{a}_{s}{}", b[0] % 10)
+    } else {
+        format!("{a}_{s}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_valid_container_names() {
+        for retry in [0, 1, 5] {
+            let n = random(retry).unwrap();
+            super::super::id::validate_name(&n).unwrap();
+            assert_eq!(n.matches('_').count(), 1, "{n}");
+        }
+        assert!(random(3).unwrap().ends_with(|c: char| c.is_ascii_digit()));
+    }
+}

@@ -1,0 +1,485 @@
+//! Starting a container's init, in its shim: the per-run resources (its
+//! cgroup with the limits, the overlay of its writable layer on the
+//! image's layers, its network), then one `ns::spawn` of the init with
+//! every namespace, the mounts Docker makes, Docker's walls and the user
+//! from the container's own `/etc/passwd`. The same code as `ns run`,
+//! `cgroup`, `unionfs mount` and `network connect`, through the same trace
+//! layer: `run -v` shows each step. Everything made is recorded for the
+//! shim (`Owner::Process`), so a shim that dies leaves nothing that
+//! `system prune` cannot find.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::unistd::Pid;
+
+use super::state::{self, Container, Endpoint, PortBinding, Status};
+use super::{cgroup as ccgroup, etc, user};
+use crate::net::mode::{self, Mode};
+use crate::net::target::Target;
+use crate::ns::inroot::{self, Make};
+use crate::ns::kind::{Namespaces, NsMode, NsType};
+use crate::ns::process::Child;
+use crate::ns::spawn::{ChildError, Hooks};
+use crate::ns::spec::{BindMount, Container as Walls, Spec, Stdio};
+use crate::ns::walls::{DOCKER_CAPS, MASKED_PATHS, READONLY_PATHS};
+use crate::state::Root;
+use crate::state::resources::{self, Owner};
+use crate::trace::{Action, Mechanism, Step};
+
+/// A started init and the shim's ends of its streams.
+pub struct Started {
+    pub child: Child,
+    /// `-t`: the terminal's master (all output, and input).
+    pub console: Option<OwnedFd>,
+    /// `-i` without `-t`: the write end of its stdin.
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Docker's exit code and message for a start that failed.
+pub fn failure(e: &anyhow::Error) -> (i32, String) {
+    match e.downcast_ref::<ChildError>() {
+        Some(ce) => (ce.code as i32, ce.message.clone()),
+        None => (125, format!("{e:#}")),
+    }
+}
+
+/// The pinned network namespace of a running container: what
+/// `container:NAME` joins and its network endpoints name.
+pub fn netns_pin(root: &Root, id: &str) -> PathBuf {
+    state::run_dir(root, id).join("netns")
+}
+
+/// Read a file of the container's root (its passwd and group), resolved
+/// inside the root; empty when it has none.
+fn read_in_root(root: &Path, path: &str) -> String {
+    let Ok(fd) = inroot::open(root, Path::new(path), Make::Nothing) else {
+        return String::new();
+    };
+    std::fs::read_to_string(inroot::fd_path(&fd)).unwrap_or_default()
+}
+
+/// A pipe: (read end, write end), both close-on-exec.
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")
+}
+
+fn dev_null() -> Result<OwnedFd> {
+    Ok(OwnedFd::from(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .context("open /dev/null")?,
+    ))
+}
+
+/// What the network mode makes of the container's namespaces and files.
+struct NetPlan {
+    mode: Mode,
+    /// `container:NAME`: that container's pinned namespace.
+    join: Option<PathBuf>,
+}
+
+fn plan_network(root: &Root, c: &Container) -> Result<NetPlan> {
+    let mode = mode::parse_mode(&c.host_config.network_mode)?;
+    let join = match &mode {
+        Mode::Container(other) => {
+            let o = state::find(root, other)?;
+            if !super::shim::runs(o.state.status) || !state::init_alive(&o.state) {
+                bail!("cannot join network of a non running container: {}", o.id);
+            }
+            Some(netns_pin(root, &o.id))
+        }
+        _ => None,
+    };
+    Ok(NetPlan { mode, join })
+}
+
+/// The hooks of the init's start: the cgroup and the network, once the
+/// init exists; the terminal's size; the record, once it runs.
+struct StartHooks<'a> {
+    root: &'a Root,
+    rec: &'a mut Container,
+    group: &'a crate::cgroup::Group,
+    net: &'a NetPlan,
+    owner: Owner,
+    size: (u16, u16),
+    pinned: bool,
+}
+
+impl StartHooks<'_> {
+    fn pin_netns(&mut self, pid: Pid) -> Result<PathBuf> {
+        let pin = netns_pin(self.root, &self.rec.id);
+        let pending = resources::record(
+            self.root,
+            crate::state::resources::ResourceKind::name(&crate::host::MOUNT_KIND),
+            &pin.display().to_string(),
+            self.owner.clone(),
+        )?;
+        Step::new(
+            Mechanism::Run,
+            Action::Filesystem,
+            format!("create {}", pin.display()),
+        )
+        .arg("path", pin.display())
+        .shell(format!("touch {}", pin.display()))
+        .detail()
+        .run(|| std::fs::write(&pin, b"").with_context(|| format!("create {}", pin.display())))?;
+        crate::host::mount::mount(
+            Mechanism::Run,
+            &format!("/proc/{pid}/ns/net"),
+            &pin,
+            None,
+            nix::mount::MsFlags::MS_BIND,
+            None,
+            "The container's network namespace is pinned by a bind mount (what `ip netns add` does): its endpoints and `--network container:NAME` name it by this path.",
+        )?;
+        pending.commit()?;
+        self.pinned = true;
+        Ok(pin)
+    }
+
+    fn network(&mut self, pid: Pid) -> Result<()> {
+        match self.net.mode.clone() {
+            Mode::Host | Mode::Container(_) => Ok(()),
+            Mode::None => {
+                let pin = self.pin_netns(pid)?;
+                let mut nl = crate::net::netlink::Netlink::in_netns(
+                    &pin,
+                    &format!("nsenter --net={} ip", pin.display()),
+                )?;
+                nl.set_up("lo", true)
+            }
+            Mode::Network(name) => {
+                let pin = self.pin_netns(pid)?;
+                let dir = state::container_dir(self.root, &self.rec.id);
+                let target = Target::at_path(&pin, &self.rec.name, Some(dir.clone()))?;
+                let ports: Vec<crate::net::ports::PortSpec> = published_specs(self.rec)?;
+                let resolv_src = dir.join("resolv.conf.src");
+                let opts = crate::net::endpoint::Attach {
+                    ip: None,
+                    aliases: Vec::new(),
+                    resolv_conf: Some(resolv_src),
+                    ports,
+                };
+                let (net, attached) =
+                    crate::net::network::connect(self.root, &name, &target, &opts)?;
+                self.rec.endpoints = vec![Endpoint {
+                    network: net.name.clone(),
+                    ip_address: attached.lease.ip.to_string(),
+                    ip_prefix_len: net.subnet.prefix_len(),
+                    gateway: net.gateway.to_string(),
+                    mac_address: attached.lease.mac.clone(),
+                    aliases: attached.lease.aliases.clone(),
+                }];
+                // The host ports chosen for `-p PORT` and ranges.
+                let mut bindings = std::collections::BTreeMap::new();
+                for p in &attached.published {
+                    bindings
+                        .entry(format!("{}/{}", p.port, p.proto))
+                        .or_insert_with(Vec::new)
+                        .push(PortBinding {
+                            host_ip: p.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+                            host_port: p.host_port.to_string(),
+                        });
+                }
+                if !bindings.is_empty() {
+                    self.rec.host_config.port_bindings = bindings;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The `-p` specs of a record's port bindings.
+fn published_specs(rec: &Container) -> Result<Vec<crate::net::ports::PortSpec>> {
+    let mut out = Vec::new();
+    for (key, bindings) in &rec.host_config.port_bindings {
+        for b in bindings {
+            let spec = match (b.host_ip.is_empty(), b.host_port.is_empty()) {
+                (true, true) => key.clone(),
+                (true, false) => format!("{}:{key}", b.host_port),
+                (false, p) => format!("{}:{}:{key}", b.host_ip, if p { "" } else { &b.host_port }),
+            };
+            out.extend(crate::net::ports::parse_port_spec(&spec)?);
+        }
+    }
+    Ok(out)
+}
+
+impl Hooks for StartHooks<'_> {
+    fn created(&mut self, pid: Option<Pid>) -> Result<()> {
+        let Some(pid) = pid else { return Ok(()) };
+        self.group.add(pid.as_raw() as u32)?;
+        self.network(pid)
+    }
+
+    fn console(&mut self, master: &OwnedFd) -> Result<()> {
+        let (rows, cols) = self.size;
+        if rows > 0 && cols > 0 {
+            crate::ns::console::set_size(master, rows, cols)?;
+        }
+        Ok(())
+    }
+
+    fn started(&mut self, pid: Option<Pid>) -> Result<()> {
+        let Some(pid) = pid else { return Ok(()) };
+        let pid = pid.as_raw() as u32;
+        let _lock = state::lock(self.root, &self.rec.id)?;
+        let s = &mut self.rec.state;
+        s.status = Status::Running;
+        s.pid = pid;
+        s.pid_start = state::read_pid_start(pid).unwrap_or(0);
+        s.boot_id = state::boot_id();
+        s.shim_pid = std::process::id();
+        s.exit_code = 0;
+        s.oom_killed = false;
+        s.error.clear();
+        s.started_at = crate::clock::now_rfc3339_nanos();
+        s.finished_at = state::ZERO_TIME.into();
+        self.rec.start_count += 1;
+        state::save(self.root, self.rec)
+    }
+}
+
+/// Start the init of container `id` in this shim (`shim_pid`), its
+/// terminal `rows`x`cols` with `-t`.
+pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Result<Started> {
+    let mut rec = state::load(root, id)?.with_context(|| format!("No such container: {id}"))?;
+    if super::shim::runs(rec.state.status) && state::init_alive(&rec.state) {
+        bail!("container {id} is already running");
+    }
+    let owner = Owner::Process { pid: shim_pid };
+    let net = plan_network(root, &rec)?;
+    // The cgroup, with the limits.
+    let group = ccgroup::create(root, &rec, owner.clone())?;
+    // The root: the container's layer on the image's.
+    let req = crate::unionfs::check::Request {
+        lowers: rec.rootfs.lower.clone(),
+        upper: Some(rec.rootfs.upper.clone()),
+        work: Some(rec.rootfs.work.clone()),
+        target: rec.rootfs.merged.clone(),
+    };
+    if !crate::host::mountinfo::is_mount_point(&rec.rootfs.merged).unwrap_or(false) {
+        crate::unionfs::stack::mount(
+            root,
+            &req,
+            &crate::unionfs::stack::MountOptions {
+                method: crate::unionfs::stack::Method::Auto,
+                force_short: false,
+                no_preflight: false,
+                owner: owner.clone(),
+                layers_planned: false,
+            },
+        )?;
+    }
+    let merged = rec.rootfs.merged.clone();
+    // Who runs, from the container's own files.
+    let passwd = read_in_root(&merged, "/etc/passwd");
+    let groups = read_in_root(&merged, "/etc/group");
+    let who = user::resolve(&rec.config.user, &passwd, &groups).map_err(|e| {
+        anyhow!(ChildError {
+            message: format!("{e:#}"),
+            code: 125
+        })
+    })?;
+    let env = super::env::with_home(rec.config.env.clone(), &who.home);
+    // The working directory, made if the image lacks it (as Docker does).
+    let cwd = if rec.config.working_dir.is_empty() {
+        PathBuf::from("/")
+    } else {
+        let wd = PathBuf::from(&rec.config.working_dir);
+        Step::new(
+            Mechanism::Run,
+            Action::Filesystem,
+            format!("make the working directory {}", wd.display()),
+        )
+        .arg("path", wd.display())
+        .shell(format!("mkdir -p {}{}", merged.display(), wd.display()))
+        .detail()
+        .run(|| inroot::open(&merged, &wd, Make::Dir).map(drop))?;
+        wd
+    };
+    // Files Docker writes for the container, bound over the image's.
+    let dir = state::container_dir(root, id);
+    write_etc(root, &rec, &net)?;
+    let mut mounts = vec![
+        BindMount {
+            source: rec.hostname_path.clone(),
+            target: "/etc/hostname".into(),
+            readonly: false,
+        },
+        BindMount {
+            source: rec.hosts_path.clone(),
+            target: "/etc/hosts".into(),
+            readonly: false,
+        },
+        BindMount {
+            source: rec.resolv_conf_path.clone(),
+            target: "/etc/resolv.conf".into(),
+            readonly: false,
+        },
+    ];
+    for b in &rec.host_config.binds {
+        mounts.push(BindMount {
+            source: b.source.clone(),
+            target: b.destination.clone().into(),
+            readonly: b.read_only,
+        });
+    }
+    let mut ns = Namespaces::default();
+    for t in [
+        NsType::Mnt,
+        NsType::Uts,
+        NsType::Ipc,
+        NsType::Pid,
+        NsType::Cgroup,
+    ] {
+        ns.set(t, NsMode::New);
+    }
+    match (&net.mode, &net.join) {
+        (Mode::Host, _) => {}
+        (_, Some(path)) => {
+            ns.set(NsType::Net, NsMode::Join(path.clone()));
+        }
+        _ => {
+            ns.set(NsType::Net, NsMode::New);
+        }
+    }
+    let tty = rec.config.tty;
+    let (stdio, stdin_w, stdout_r, stderr_r) = if tty {
+        (
+            Stdio::Fds {
+                stdin: dev_null()?,
+                stdout: dev_null()?,
+                stderr: dev_null()?,
+            },
+            None,
+            None,
+            None,
+        )
+    } else {
+        let (in_r, in_w) = if rec.config.open_stdin {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        } else {
+            (dev_null()?, None)
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        (
+            Stdio::Fds {
+                stdin: in_r,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            in_w,
+            Some(out_r),
+            Some(err_r),
+        )
+    };
+    let argv: Vec<String> = std::iter::once(rec.path.clone())
+        .chain(rec.args.iter().cloned())
+        .collect();
+    let spec = Spec {
+        namespaces: ns,
+        rootfs: Some(merged.clone()),
+        mounts,
+        hostname: Some(rec.config.hostname.clone()),
+        env: Some(
+            env.iter()
+                .map(|e| match e.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (e.clone(), String::new()),
+                })
+                .collect(),
+        ),
+        cwd: Some(cwd),
+        user: Some((who.uid, who.gid)),
+        argv,
+        stdio,
+        id_map: None,
+        time_offsets: Default::default(),
+        container: Some(Walls {
+            cgroup_view: ccgroup::view(&group),
+            masked_paths: MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: READONLY_PATHS.iter().map(PathBuf::from).collect(),
+            keep_caps: Some(DOCKER_CAPS.to_vec()),
+            groups: who.groups.clone(),
+            console: tty,
+            readonly_rootfs: rec.host_config.readonly_rootfs,
+        }),
+    };
+    let _ = dir;
+    let mut hooks = StartHooks {
+        root,
+        rec: &mut rec,
+        group: &group,
+        net: &net,
+        owner,
+        size: (rows, cols),
+        pinned: false,
+    };
+    let spawned = crate::ns::spawn::spawn(spec, &mut hooks);
+    let pinned = hooks.pinned;
+    let mut child = match spawned {
+        Ok(done) => done
+            .value()
+            .context("the container's init was only planned (--dry-run)")?,
+        Err(e) => {
+            let _ = pinned;
+            return Err(e);
+        }
+    };
+    let console = child.take_console();
+    Ok(Started {
+        child,
+        console,
+        stdin: stdin_w,
+        stdout: stdout_r,
+        stderr: stderr_r,
+    })
+}
+
+/// `/etc/hosts` and `/etc/resolv.conf` for modes whose network glassbox
+/// does not plug in (host, none, `container:`): the network writes its
+/// members' own.
+fn write_etc(root: &Root, rec: &Container, net: &NetPlan) -> Result<()> {
+    let dir = state::container_dir(root, &rec.id);
+    let resolv = resolv_text(&rec.host_config.dns);
+    write_file(&dir.join("resolv.conf.src"), &resolv)?;
+    if matches!(net.mode, Mode::Network(_)) {
+        return Ok(());
+    }
+    let hosts = match &net.mode {
+        Mode::Host => {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| etc::hosts(None, &[]))
+        }
+        _ => etc::hosts(None, &rec.host_config.extra_hosts),
+    };
+    write_file(&rec.hosts_path, &hosts)?;
+    write_file(&rec.resolv_conf_path, &resolv)
+}
+
+/// The container's resolv.conf from this host's (`GLASSBOX_RESOLV_CONF`
+/// names another source, for tests and labs that must not use the real
+/// servers).
+pub fn resolv_text(dns: &[String]) -> String {
+    let src = std::env::var_os("GLASSBOX_RESOLV_CONF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
+    let host = std::fs::read_to_string(&src).unwrap_or_default();
+    let upstream = std::fs::read_to_string("/run/systemd/resolve/resolv.conf").ok();
+    etc::resolv_conf(&host, upstream.as_deref(), dns)
+}
+
+/// Write a file of the container's in place (a bind mount of it sees the
+/// change).
+pub fn write_file(path: &Path, text: &str) -> Result<()> {
+    crate::net::hosts::write_in_place(path, text)
+}
