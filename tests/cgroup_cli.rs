@@ -1422,3 +1422,31 @@ fn a_containers_group_has_a_directory_in_every_hierarchy() {
     }
     assert_clean_after_prune(&root, "a container's groups");
 }
+
+/// `cgroup run` with a terminal on stdin that is not glassbox's
+/// controlling terminal (the console of the v2 test VM, a service given a
+/// tty) failed with "tcgetpgrp(3): ENOTTY" and ran nothing: every
+/// `cgroup run` started in the background by these tests, in the VM.
+#[test]
+fn run_with_someone_elses_terminal_on_stdin_runs_the_command() {
+    require_root();
+    let root = TestRoot::new();
+    root.ok(&["cgroup", "create", "tty"]);
+    let pty = nix::pty::openpty(None, None).expect("openpty(3)");
+    let out = root
+        .glassbox()
+        .args([
+            "cgroup",
+            "run",
+            "tty",
+            "--",
+            "sh",
+            "-c",
+            "test -t 0 && exit 7",
+        ])
+        .stdin(Stdio::from(pty.slave))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", common::stderr(&out));
+    root.ok(&["cgroup", "rm", "tty"]);
+}

@@ -226,7 +226,11 @@ pub(super) fn terminal_step(pid: &str) -> Step {
 /// job control reach CMD and not glassbox.
 pub(super) fn take_terminal(child: &mut Child) -> Result<()> {
     let tty = std::io::stdin();
-    let ours = nix::unistd::tcgetpgrp(tty.as_fd()).context("tcgetpgrp(3)")?;
+    // ENOTTY: a terminal, but not the controlling terminal of glassbox's
+    // session (a VM's console, a service given a tty): not ours to give.
+    let Ok(ours) = nix::unistd::tcgetpgrp(tty.as_fd()) else {
+        return Ok(());
+    };
     if ours != nix::unistd::getpgrp() {
         // We run in the background (`glassbox ... &`): the terminal is not
         // ours to give.
