@@ -150,7 +150,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         cpuset_cpus: a.cpuset_cpus.clone(),
         pids_limit: a.pids_limit,
     };
-    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ncpus = crate::cgroup::spec::cpu_count();
     let (limits, warnings) = crate::cgroup::spec::resolve(&flags, ncpus)?;
     for w in warnings {
         crate::trace::warn(w);
