@@ -442,7 +442,12 @@ impl Shim {
                     }
                 }
             }
-            reap_orphans();
+            // Only once the init is reaped: before, orphans inside go to
+            // the container's PID 1, and waitpid(-1) here could take the
+            // init's own status from its Child.
+            if exit.is_some() {
+                reap_orphans();
+            }
             if let Some((code, at)) = exit
                 && (io.outputs().is_empty() || at.elapsed() > DRAIN)
             {
