@@ -13,6 +13,7 @@ pub mod host;
 pub mod image;
 pub mod net;
 pub mod ns;
+pub mod registry;
 pub mod state;
 pub mod template;
 pub mod trace;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    glassbox::registry::install();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

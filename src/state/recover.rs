@@ -36,16 +36,12 @@ pub trait Recover: Sync {
 }
 
 /// Every area that can leave state behind, in the order prune repairs
-/// them (before the ledger, whose owners they may remove).
+/// them (before the ledger, whose owners they may remove): this module's
+/// own temporary files, then those handed over in the registry.
 pub fn areas() -> Vec<&'static dyn Recover> {
-    vec![
-        &TEMP_FILES,
-        &crate::ns::pin_state::PINS,
-        &crate::unionfs::records::OVERLAYS,
-        &crate::cgroup::recover::EMPTY_PARENTS,
-        &crate::image::recover::IMAGE_STORE,
-        &crate::net::recover::NET,
-    ]
+    std::iter::once(&TEMP_FILES as &dyn Recover)
+        .chain(super::resources::registry().areas.iter().copied())
+        .collect()
 }
 
 /// Everything this root has left: the areas' findings, then the ledger's

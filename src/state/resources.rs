@@ -64,16 +64,34 @@ pub trait ResourceKind: Sync {
     fn scan(&self, root: &Root) -> Vec<String>;
 }
 
-/// Every kind of resource, one entry per module that makes host objects.
+/// What the rest of glassbox hands the state layer at startup: every kind
+/// of host resource and every recovery area (see [`crate::registry`]). So
+/// `state` knows the mechanisms only through these traits, and the arrows
+/// of the tree point one way.
+pub struct Registry {
+    pub kinds: Vec<&'static dyn ResourceKind>,
+    pub areas: Vec<&'static dyn super::recover::Recover>,
+}
+
+static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+
+/// Hand the registry over (once; later calls keep the first).
+pub fn install(r: Registry) {
+    let _ = REGISTRY.set(r);
+}
+
+/// The installed registry (empty before [`install`]).
+pub fn registry() -> &'static Registry {
+    static EMPTY: Registry = Registry {
+        kinds: Vec::new(),
+        areas: Vec::new(),
+    };
+    REGISTRY.get().unwrap_or(&EMPTY)
+}
+
+/// Every kind of resource.
 pub fn kinds() -> Vec<&'static dyn ResourceKind> {
-    vec![
-        &crate::host::MOUNT_KIND,
-        &crate::cgroup::CGROUP_KIND,
-        &crate::net::LINK_KIND,
-        &crate::net::NFT_KIND,
-        &crate::net::IPT_KIND,
-        &crate::ns::pin_state::PIN_KIND,
-    ]
+    registry().kinds.clone()
 }
 
 fn kind(name: &str) -> Option<&'static dyn ResourceKind> {
@@ -386,6 +404,7 @@ mod tests {
 
     #[test]
     fn a_live_record_of_something_gone_is_replaced() {
+        crate::registry::install();
         let (d, root) = root();
         let gone = d.path().join("not-a-mount").display().to_string();
         record(&root, "mount", &gone, Owner::Process { pid: 1 })
