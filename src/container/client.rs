@@ -132,7 +132,7 @@ impl Conn {
     /// Connect and say hello; the shim's protocol version must match.
     pub fn connect(root: &Root, id: &str) -> Result<Conn> {
         let path = shim::socket_path(root, id);
-        let stream = UnixStream::connect(&path).with_context(|| {
+        let stream = shim::connect_socket(&path).with_context(|| {
             format!("connect to the shim of container {id} ({})", path.display())
         })?;
         let mut c = Conn { stream };

@@ -61,8 +61,14 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     let mut argv = entrypoint;
     argv.extend(cmd);
     let dir = state::container_dir(root, &id);
+    // Docker's "init" layer, between the image and the container's own:
+    // the mount points glassbox binds over, so `diff` and `commit` never
+    // see them as the container's changes.
+    let init = dir.join("init");
+    let mut lower = vec![init.clone()];
+    lower.extend(image.lower_dirs.iter().cloned());
     let rootfs = Rootfs {
-        lower: image.lower_dirs.clone(),
+        lower,
         upper: dir.join("upper"),
         work: dir.join("work"),
         merged: dir.join("merged"),
@@ -70,6 +76,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     for d in [&dir, &rootfs.upper, &rootfs.work, &rootfs.merged] {
         crate::host::mkdir(Mechanism::Run, d)?;
     }
+    make_init_layer(&init)?;
     let file = |n: &str| -> PathBuf { dir.join(n) };
     start::write_file(&file("hostname"), &format!("{hostname}\n"))?;
     start::write_file(&file("hosts"), &etc::hosts(None, &req.add_hosts))?;
@@ -106,6 +113,49 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     // The record holds the image now.
     image.lease.release()?;
     Ok(c)
+}
+
+/// The mount points of the init layer: the directories the process core
+/// mounts on and the files Docker binds over the image's.
+pub const INIT_DIRS: [&str; 7] = [
+    "proc",
+    "sys",
+    "dev",
+    "dev/pts",
+    "dev/shm",
+    "dev/mqueue",
+    "etc",
+];
+pub const INIT_FILES: [&str; 4] = [
+    "etc/hostname",
+    "etc/hosts",
+    "etc/resolv.conf",
+    "dev/console",
+];
+
+fn make_init_layer(init: &std::path::Path) -> Result<()> {
+    crate::trace::Step::new(
+        Mechanism::Run,
+        crate::trace::Action::Filesystem,
+        format!("make the init layer {}", init.display()),
+    )
+    .arg("path", init.display())
+    .shell(format!(
+        "mkdir -p {0}/{{proc,sys,dev/pts,dev/shm,dev/mqueue,etc}} && touch {0}/etc/{{hostname,hosts,resolv.conf}} {0}/dev/console",
+        init.display()
+    ))
+    .why("Docker's init layer holds the mount points a container needs (/proc, /dev, /etc/hosts, ...) just above the image, so the container's own layer records only what the container changed.")
+    .run(|| {
+        for d in INIT_DIRS {
+            std::fs::create_dir_all(init.join(d))
+                .with_context(|| format!("mkdir {}", init.join(d).display()))?;
+        }
+        for f in INIT_FILES {
+            std::fs::write(init.join(f), b"")
+                .with_context(|| format!("create {}", init.join(f).display()))?;
+        }
+        Ok(())
+    })
 }
 
 /// A Docker-style name no container of this root has.

@@ -78,6 +78,35 @@ pub fn log_failures(root: &Root, id: &str) {
     }));
 }
 
+/// A unix socket's path may hold only 107 bytes (`sun_path`), and a state
+/// root can be deep: the socket is bound and reached through its
+/// directory's descriptor (`/proc/self/fd/N/shim.sock`), which is short
+/// whatever the root. Read `unix(7)`.
+fn via_dir<T>(
+    path: &std::path::Path,
+    f: impl FnOnce(&std::path::Path) -> std::io::Result<T>,
+) -> Result<T> {
+    let dir = path
+        .parent()
+        .with_context(|| format!("socket {} has no directory", path.display()))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("socket {} has no name", path.display()))?;
+    let d = std::fs::File::open(dir).with_context(|| format!("open {}", dir.display()))?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd())).join(name);
+    f(&short).with_context(|| format!("unix socket {}", path.display()))
+}
+
+/// Listen on the socket at `path`.
+pub fn bind_socket(path: &std::path::Path) -> Result<UnixListener> {
+    via_dir(path, |p| UnixListener::bind(p))
+}
+
+/// Connect to the socket at `path`.
+pub fn connect_socket(path: &std::path::Path) -> Result<UnixStream> {
+    via_dir(path, |p| UnixStream::connect(p))
+}
+
 /// Is a shim alive for container `id`? (Its lock is held.)
 pub fn alive(root: &Root, id: &str) -> bool {
     let p = lock_path(root, id);
@@ -135,7 +164,7 @@ pub fn main(root: &Root, id: &str, ready: OwnedFd) -> Result<()> {
         };
         let sock = socket_path(root, id);
         let _ = std::fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock)
+        let listener = bind_socket(&sock)
             .with_context(|| format!("bind the shim socket {}", sock.display()))?;
         Ok((lock, listener))
     })();

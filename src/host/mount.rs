@@ -30,6 +30,32 @@ pub fn mount_step(
         opts.push(d.to_string());
     }
     let bind = flags.contains(MsFlags::MS_BIND);
+    if flags.contains(MsFlags::MS_REMOUNT) {
+        // A remount changes the flags of a mount already there.
+        let mut opts = vec!["remount".to_string()];
+        if bind {
+            opts.push("bind".into());
+        }
+        opts.extend(
+            flag_names(flags)
+                .into_iter()
+                .filter(|o| o != "remount" && o != "bind" && o != "rec"),
+        );
+        let ro = flags.contains(MsFlags::MS_RDONLY);
+        return Step::new(
+            mech,
+            Action::Syscall,
+            format!(
+                "remount {}{}",
+                target.display(),
+                if ro { " read-only" } else { "" }
+            ),
+        )
+        .arg("target", target.display())
+        .arg("flags", format!("{:?}", flags))
+        .shell(format!("mount -o {} {}", opts.join(","), target.display()))
+        .man("mount(2)");
+    }
     let propagation_only = flags.intersects(
         MsFlags::MS_PRIVATE | MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_UNBINDABLE,
     ) && !bind;
@@ -226,6 +252,13 @@ mod tests {
                 None,
                 MsFlags::MS_PRIVATE | MsFlags::MS_REC,
                 "mount --make-rprivate /",
+            ),
+            (
+                "none",
+                "/proc/sys",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
+                "mount -o remount,bind,ro,nosuid /proc/sys",
             ),
         ];
         for (source, target, fstype, flags, shell) in cases {
