@@ -127,6 +127,36 @@ fn every_subcommand_shows_the_global_options_under_their_own_heading() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+#[test]
+fn every_argument_and_option_of_every_command_has_a_help_line() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        if cmd.is_hide_set() {
+            return;
+        }
+        if cmd.get_about().is_none() && path != "glassbox" {
+            out.push(format!("{path}: the command has no help line"));
+        }
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if a.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                out.push(format!("{path}: {id} has no help line"));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut cli = glassbox::cli::Cli::command();
+    cli.build();
+    let mut missing = Vec::new();
+    walk(&cli, "glassbox", &mut missing);
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
 /// `mount -t tmpfs -o OPTIONS SOURCE TARGET`, for the test's own use.
 fn mount_tmpfs(source: &str, options: &str, target: &std::path::Path) {
     let ok = Command::new("mount")
