@@ -22,7 +22,7 @@ use ipnet::Ipv4Net;
 
 use super::netlink::Netlink;
 use super::ports::{PortSpec, Publish};
-use super::store::{self, Lease, Marked, Network, Op};
+use super::store::{self, ContainerMember, Lease, Marked, Network, Op};
 pub use super::target::{Target, name_of_path};
 use super::{LINK_KIND, bridge, hosts, ifname, nat};
 use crate::state::Root;
@@ -38,6 +38,8 @@ pub struct Attach {
     pub resolv_conf: Option<PathBuf>,
     /// Ports to publish to the member's address (Docker's `-p`).
     pub ports: Vec<PortSpec>,
+    /// The member is this container (its names, its hosts file's lines).
+    pub container: Option<ContainerMember>,
 }
 
 /// What [`attach`] set up.
@@ -160,6 +162,7 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
             aliases: opts.aliases.clone(),
             mac: String::new(),
             busy: None,
+            container: opts.container.clone(),
         },
     )?;
     let made = (|| -> Result<(String, Vec<Publish>)> {
@@ -266,7 +269,10 @@ pub fn detach(root: &Root, net: &Network, endpoint: &str) -> Result<Option<Detac
         match store::mark(root, &net.name, endpoint, Op::Detaching)? {
             Marked::Mine(lease) => {
                 let ports = finish_detach(root, net, &lease)?;
-                return Ok(Some(Detached { lease, ports }));
+                return Ok(Some(Detached {
+                    lease: *lease,
+                    ports,
+                }));
             }
             Marked::Absent => return Ok(None),
             Marked::Busy(b) if b.op == Op::Detaching && start.elapsed() < WAIT_FOR_OTHER => {
@@ -354,7 +360,17 @@ pub fn settle(root: &Root, net: &Network) -> Result<Vec<(Lease, String)>> {
         return Ok(vec![]);
     }
     let links = link_names()?;
-    let troubled = store::mark_all(root, &net.name, |l| trouble(l, &links))?;
+    let troubled = store::mark_all(root, &net.name, |l| {
+        let why = trouble(l, &links)?;
+        // A member another command finished plugging in after the links
+        // were listed has its veth: looked up again, under the network's
+        // lock, before it counts as gone (an error counts as there).
+        let made_since = l.busy.is_none()
+            && Netlink::new()
+                .and_then(|mut nl| nl.link(&l.host_if))
+                .map_or(true, |link| link.is_some());
+        (!made_since).then_some(why)
+    })?;
     let mut errors = Vec::new();
     for (l, why) in &troubled {
         crate::trace::say(

@@ -23,24 +23,100 @@ use crate::trace::{Action, Mechanism, Step};
 /// One line of a hosts file: an address and its names.
 pub type Entry = (Ipv4Addr, Vec<String>);
 
+/// The lines Docker starts every container's hosts file with.
+pub const DOCKER_HEAD: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
 /// The text of a hosts file: loopback, the member's own addresses, then
 /// the peers it may reach by name.
 pub fn render(own: &[Entry], peers: &[Entry]) -> String {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    for (ip, names) in own.iter().chain(peers) {
+    push_entries(&mut s, own.iter().chain(peers));
+    s
+}
+
+fn push_entries<'a>(s: &mut String, entries: impl Iterator<Item = &'a Entry>) {
+    for (ip, names) in entries {
         s.push_str(&format!("{ip}\t{}\n", names.join(" ")));
     }
+}
+
+/// `--add-host NAME:IP` as a hosts line (`IP\tNAME`); none if malformed.
+fn extra_line(spec: &str) -> Option<String> {
+    let (name, ip) = spec.split_once(':')?;
+    Some(format!("{ip}\t{name}\n"))
+}
+
+/// The hosts file of a container, as Docker writes it: its fixed lines,
+/// the `--add-host` lines, the container's own addresses with its
+/// hostname; then, since glassbox has no DNS server of Docker's kind, the
+/// peers its user-defined networks let it reach by name.
+pub fn render_container(extra: &[String], own: &[Entry], peers: &[Entry]) -> String {
+    let mut s = String::from(DOCKER_HEAD);
+    for e in extra {
+        s.extend(extra_line(e));
+    }
+    push_entries(&mut s, own.iter().chain(peers));
     s
+}
+
+fn add_names<'a>(names: &mut Vec<String>, more: impl IntoIterator<Item = &'a String>) {
+    for n in more {
+        if !n.is_empty() && !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+}
+
+/// The names Docker's DNS answers for a member of a user-defined network
+/// (its `DNSNames`): its name, its aliases, and for a container its short
+/// id and its hostname.
+pub fn dns_names(l: &Lease) -> Vec<String> {
+    let mut names = Vec::new();
+    add_names(&mut names, std::iter::once(&l.endpoint).chain(&l.aliases));
+    if let Some(c) = &l.container {
+        add_names(&mut names, [&c.short_id().to_string(), &c.hostname]);
+    }
+    names
+}
+
+/// The names on a member's own line: a container's hostname (all Docker
+/// writes), then on a user-defined network its name and aliases there;
+/// another member's name.
+fn own_names(l: &Lease, net: &Network) -> Vec<String> {
+    let Some(c) = &l.container else {
+        return vec![l.endpoint.clone()];
+    };
+    let mut names = vec![c.hostname.clone()];
+    if !net.default_bridge {
+        add_names(&mut names, std::iter::once(&l.endpoint).chain(&l.aliases));
+    }
+    names
+}
+
+/// What one member's hosts file should say.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostsOf {
+    /// The file (none if no lease of the member has one).
+    pub path: Option<PathBuf>,
+    pub own: Vec<Entry>,
+    pub peers: Vec<Entry>,
+    /// Set for a container: its `--add-host` lines and Docker's layout.
+    pub container: Option<store::ContainerMember>,
+}
+
+impl HostsOf {
+    pub fn text(&self) -> String {
+        match &self.container {
+            Some(c) => render_container(&c.extra_hosts, &self.own, &self.peers),
+            None => render(&self.own, &self.peers),
+        }
+    }
 }
 
 /// What `endpoint`'s hosts file should say, from every network's leases
 /// (members that are leaving left out).
-pub fn entries_for(
-    endpoint: &str,
-    nets: &[(Network, Vec<Lease>)],
-) -> (Option<PathBuf>, Vec<Entry>, Vec<Entry>) {
-    let mut path = None;
-    let mut own = Vec::new();
+pub fn entries_for(endpoint: &str, nets: &[(Network, Vec<Lease>)]) -> HostsOf {
+    let mut out = HostsOf::default();
     let mut peers: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
     for (net, leases) in nets.iter().filter(|(n, _)| !n.manual) {
         let Some(me) = leases
@@ -49,10 +125,13 @@ pub fn entries_for(
         else {
             continue;
         };
-        if path.is_none() {
-            path = me.hosts.clone();
+        if out.path.is_none() {
+            out.path = me.hosts.clone();
         }
-        own.push((me.ip, vec![endpoint.to_string()]));
+        if out.container.is_none() {
+            out.container = me.container.clone();
+        }
+        out.own.push((me.ip, own_names(me, net)));
         if net.default_bridge {
             continue;
         }
@@ -60,15 +139,11 @@ pub fn entries_for(
             .iter()
             .filter(|l| l.endpoint != endpoint && !l.leaving())
         {
-            let names = peers.entry(l.ip).or_default();
-            for n in std::iter::once(&l.endpoint).chain(&l.aliases) {
-                if !names.contains(n) {
-                    names.push(n.clone());
-                }
-            }
+            add_names(peers.entry(l.ip).or_default(), &dns_names(l));
         }
     }
-    (path, own, peers.into_iter().collect())
+    out.peers = peers.into_iter().collect();
+    out
 }
 
 /// Rewrite `path` in place with `text` (same inode).
@@ -138,7 +213,7 @@ pub fn with_leases(
 /// still name, and that `ip netns exec` reads (under `/etc/netns`): the
 /// member has left every network that gave it names.
 pub fn orphaned_files(endpoint: &str, nets: &[(Network, Vec<Lease>)]) -> Vec<PathBuf> {
-    let (current, _, _) = entries_for(endpoint, nets);
+    let current = entries_for(endpoint, nets).path;
     let mut out: Vec<PathBuf> = nets
         .iter()
         .flat_map(|(_, ls)| ls.iter())
@@ -163,9 +238,9 @@ pub fn refresh(
     let _lock = store::lock_file(&store::dir(root).join(".hosts.lock"))?;
     let nets = with_leases(snapshot(root)?, in_hand);
     for e in endpoints {
-        let (path, own, peers) = entries_for(e, &nets);
-        if let Some(p) = path {
-            write_in_place(&p, &render(&own, &peers))?;
+        let of = entries_for(e, &nets);
+        if let Some(p) = &of.path {
+            write_in_place(p, &of.text())?;
         }
         for hosts in orphaned_files(e, &nets) {
             remove_files(&hosts)?;
@@ -234,6 +309,7 @@ mod tests {
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             mac: String::new(),
             busy: None,
+            container: None,
         }
     }
 
@@ -249,10 +325,12 @@ mod tests {
                 vec![lease("a", "10.2.0.2", &[]), lease("c", "10.2.0.3", &[])],
             ),
         ];
-        let (path, own, peers) = entries_for("a", &nets);
+        let HostsOf {
+            path, own, peers, ..
+        } = entries_for("a", &nets);
         assert_eq!(path.unwrap(), PathBuf::from("/x/a/hosts"));
         insta::assert_snapshot!(render(&own, &peers));
-        let (_, _, peers_c) = entries_for("c", &nets);
+        let peers_c = entries_for("c", &nets).peers;
         assert!(peers_c.is_empty());
     }
 
@@ -283,11 +361,11 @@ mod tests {
                 vec![netns_lease("x", "10.2.0.2", false, true)],
             ),
         ];
-        let (path, own, _) = entries_for("x", &nets);
+        let HostsOf { path, own, .. } = entries_for("x", &nets);
         assert_eq!(path.unwrap(), PathBuf::from("/etc/netns/x/hosts"));
         assert_eq!(own, vec![("10.2.0.2".parse().unwrap(), vec!["x".into()])]);
         assert!(orphaned_files("x", &nets).is_empty());
-        let (_, _, peers_y) = entries_for("y", &nets);
+        let peers_y = entries_for("y", &nets).peers;
         assert!(peers_y.is_empty(), "y still sees x: {peers_y:?}");
         // x leaves a while on a bridge made by hand (no names there): the
         // file goes, although x is still on a network.
@@ -307,5 +385,57 @@ mod tests {
         let mut l = netns_lease("p", "10.1.0.9", true, true);
         l.hosts = Some("/srv/p/hosts".into());
         assert!(orphaned_files("p", &[(net("a", false), vec![l])]).is_empty());
+    }
+
+    fn container_lease(e: &str, ip: &str, id: &str, hostname: &str, extra: &[&str]) -> Lease {
+        let mut l = lease(e, ip, &[]);
+        l.container = Some(store::ContainerMember {
+            id: id.repeat(32),
+            hostname: hostname.into(),
+            extra_hosts: extra.iter().map(|s| s.to_string()).collect(),
+        });
+        l
+    }
+
+    #[test]
+    fn a_containers_file_is_dockers_with_its_hostname_extras_and_peers_by_every_name() {
+        let mut web = container_lease("web", "10.1.0.2", "ab", "ab".repeat(6).as_str(), &[]);
+        web.aliases = vec!["www".into()];
+        let me = container_lease("me", "10.1.0.3", "cd", "box", &["db:10.0.0.5"]);
+        let nets = vec![
+            (net("mynet", false), vec![web, me.clone()]),
+            (
+                net("bridge", true),
+                vec![container_lease(
+                    "me",
+                    "10.2.0.3",
+                    "cd",
+                    "box",
+                    &["db:10.0.0.5"],
+                )],
+            ),
+        ];
+        let of = entries_for("me", &nets);
+        assert_eq!(
+            of.text(),
+            format!(
+                "{DOCKER_HEAD}10.0.0.5\tdb\n10.1.0.3\tbox me\n10.2.0.3\tbox\n10.1.0.2\tweb www abababababab\n"
+            )
+        );
+        // Alone on the default bridge: exactly Docker's file.
+        let alone = vec![(
+            net("bridge", true),
+            vec![container_lease(
+                "c",
+                "172.17.0.2",
+                "ef",
+                "efefefefefef",
+                &[],
+            )],
+        )];
+        assert_eq!(
+            entries_for("c", &alone).text(),
+            format!("{DOCKER_HEAD}172.17.0.2\tefefefefefef\n")
+        );
     }
 }

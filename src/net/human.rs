@@ -183,8 +183,13 @@ pub fn inspect_net(root: &Root, net: &Network) -> Result<Inspect> {
         gateway: net.gateway.to_string(),
     });
     for l in store::leases(root, &net.name)? {
+        // Docker keys its members by container id.
+        let key = match &l.container {
+            Some(c) => c.id.clone(),
+            None => pseudo_id(root, &format!("endpoint/{}", l.endpoint)),
+        };
         out.containers.insert(
-            pseudo_id(root, &format!("endpoint/{}", l.endpoint)),
+            key,
             Member {
                 endpoint_id: pseudo_id(root, &format!("endpoint/{}/{}", net.name, l.endpoint)),
                 name: l.endpoint,

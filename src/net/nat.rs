@@ -11,13 +11,27 @@
 
 use std::net::Ipv4Addr;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use ipnet::Ipv4Net;
 
 use super::firewall::{self, FwState, Nat, Port};
 use super::ports::{self, HostPort, PortSpec, Publish};
 use super::store::{self, Network};
 use crate::state::Root;
+
+/// A host port that cannot be published: a process listens on it, or
+/// another member has it. `run` words it as Docker does, naming the
+/// endpoint that wanted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortUnavailable(pub String);
+
+impl std::fmt::Display for PortUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PortUnavailable {}
 
 /// The bridge of the glassbox network on `subnet`, if any.
 fn bridge_of_subnet(root: &Root, subnet: Ipv4Net) -> Result<Option<String>> {
@@ -100,10 +114,12 @@ pub fn publish_to(
         if let HostPort::Fixed(port) = s.host_port
             && let Some(holder) = ports::port_holder(port, s.proto)
         {
-            bail!(
-                "host port {port}/{} is already in use by {holder}: stop it or choose another host port",
+            return Err(anyhow!(PortUnavailable(format!(
+                "listen {}4 {}:{port}: bind: address already in use (host port {port}/{} is already in use by {holder}): stop it or choose another host port",
+                s.proto,
+                firewall::shown_host(s.host_ip),
                 s.proto
-            );
+            ))));
         }
     }
     let range = if specs.iter().any(|s| s.host_port == HostPort::Any) {
@@ -122,12 +138,12 @@ pub fn publish_to(
                 ports::choose_host_port(spec, &published, range)?,
             );
             if let Some(old) = s.ports.iter().find(|o| clashes(&o.publish, &p)) {
-                bail!(
+                return Err(anyhow!(PortUnavailable(format!(
                     "Bind for {}:{} failed: port is already allocated (published to {})",
                     firewall::shown_host(p.host_ip),
                     p.host_port,
                     old.publish
-                );
+                ))));
             }
             s.ports.push(Port {
                 publish: p.clone(),

@@ -122,6 +122,32 @@ pub struct Lease {
     /// Set while a command plugs the member in or out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy: Option<Busy>,
+    /// Set when the member is a container: who it is, for its names and
+    /// its hosts file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerMember>,
+}
+
+/// What a container adds to its leases: the names Docker's DNS answers
+/// for it besides its member name (its short id, its hostname), and what
+/// its hosts file keeps through every rewrite (`--add-host`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ContainerMember {
+    /// The container's id (64 hex digits): `network inspect` keys its
+    /// members by it, and its first 12 are a name peers reach it by.
+    pub id: String,
+    /// Its hostname: the first name of its own line in its hosts file.
+    pub hostname: String,
+    /// `--add-host NAME:IP`, as given.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+}
+
+impl ContainerMember {
+    /// Docker's short id: the first 12 hex digits.
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
 }
 
 impl Lease {
@@ -335,7 +361,7 @@ pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marked {
     /// The lease, now marked by this process.
-    Mine(Lease),
+    Mine(Box<Lease>),
     /// No lease of that endpoint: it is not (or no longer) plugged in.
     Absent,
     /// Another live command is at work on it.
@@ -359,7 +385,7 @@ pub fn mark(root: &Root, net: &str, endpoint: &str, op: Op) -> Result<Marked> {
     l.busy = Some(Busy::now(op));
     let out = l.clone();
     save_leases(root, net, &all)?;
-    Ok(Marked::Mine(out))
+    Ok(Marked::Mine(Box::new(out)))
 }
 
 /// Mark [`Op::Detaching`], in one write, every lease of `net` for which
@@ -442,6 +468,7 @@ mod tests {
             aliases: vec![],
             mac: String::new(),
             busy: None,
+            container: None,
         }
     }
 
