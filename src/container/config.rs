@@ -43,6 +43,8 @@ pub struct Request {
     /// `bridge` (default), `host`, `none`, `container:NAME`, or a network.
     pub network: String,
     pub publish: Vec<PortSpec>,
+    /// `--network-alias`: more names on a user-defined network.
+    pub network_aliases: Vec<String>,
     pub add_hosts: Vec<String>,
     pub dns: Vec<String>,
     pub labels: BTreeMap<String, String>,

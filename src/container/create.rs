@@ -28,6 +28,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     if let Some(w) = crate::net::mode::check_ports(&mode, &req.publish)? {
         crate::trace::warn(w);
     }
+    super::network::check_request(root, req)?;
     for b in &req.binds {
         // Docker's `-v` makes a missing host directory.
         if !b.source.exists() {
@@ -97,7 +98,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         image: image.id.clone(),
         config,
         host_config,
-        endpoints: Vec::new(),
+        endpoints: super::network::initial_endpoints(req),
         rootfs,
         cgroup: ccgroup::name(&id),
         log_path: dir.join(format!("{id}-json.log")),

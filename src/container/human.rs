@@ -94,13 +94,25 @@ struct PortEntry {
 
 /// The PORTS column: `0.0.0.0:1314->80/tcp, 443/tcp`, consecutive ports
 /// grouped into ranges as Docker groups them (`0.0.0.0:8000-8001->80-81/tcp`).
+/// Only a running container has ports, as in Docker: the host ports
+/// really published to it.
 pub fn ports(c: &Container) -> String {
+    if !matches!(c.state.status, Status::Running | Status::Paused) {
+        return String::new();
+    }
+    ports_of(&super::network::published(c), &c.config.exposed_ports)
+}
+
+fn ports_of(
+    published: &std::collections::BTreeMap<String, Vec<super::state::PortBinding>>,
+    exposed: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> String {
     let mut entries = Vec::new();
     let parse = |key: &str| -> Option<(u16, String)> {
         let (p, proto) = key.split_once('/').unwrap_or((key, "tcp"));
         Some((p.parse().ok()?, proto.to_string()))
     };
-    for (key, bindings) in &c.host_config.port_bindings {
+    for (key, bindings) in published {
         let Some((port, proto)) = parse(key) else {
             continue;
         };
@@ -117,8 +129,8 @@ pub fn ports(c: &Container) -> String {
             });
         }
     }
-    for key in c.config.exposed_ports.keys() {
-        if c.host_config.port_bindings.contains_key(key) {
+    for key in exposed.keys() {
+        if published.contains_key(key) {
             continue;
         }
         if let Some((port, proto)) = parse(key) {
@@ -252,21 +264,24 @@ mod tests {
                 host_port: p.into(),
             }]
         };
-        c.host_config
-            .port_bindings
-            .insert("80/tcp".into(), bind("", "8000"));
-        c.host_config
-            .port_bindings
-            .insert("81/tcp".into(), bind("", "8001"));
-        c.host_config
-            .port_bindings
-            .insert("53/udp".into(), bind("127.0.0.1", "5353"));
+        let mut published = std::collections::BTreeMap::new();
+        published.insert("80/tcp".to_string(), bind("0.0.0.0", "8000"));
+        published.insert("81/tcp".to_string(), bind("0.0.0.0", "8001"));
+        published.insert("53/udp".to_string(), bind("127.0.0.1", "5353"));
+        c.endpoints = vec![crate::container::state::Endpoint {
+            network: "bridge".into(),
+            ports: published,
+            ..Default::default()
+        }];
         c.config
             .exposed_ports
             .insert("443/tcp".into(), serde_json::json!({}));
         c.config
             .exposed_ports
             .insert("80/tcp".into(), serde_json::json!({}));
+        // Only a running container has ports.
+        assert_eq!(ports(&c), "");
+        c.state.status = Status::Running;
         assert_eq!(
             ports(&c),
             "443/tcp, 0.0.0.0:8000-8001->80-81/tcp, 127.0.0.1:5353->53/udp"

@@ -26,12 +26,17 @@ fn binds(c: &Container) -> Value {
         .collect()
 }
 
+/// `NetworkSettings.Ports`: while it runs, its exposed ports and the host
+/// ports really published (random ones included); nothing otherwise.
 fn ports(c: &Container) -> Value {
     let mut out = serde_json::Map::new();
+    if !matches!(c.state.status, Status::Running | Status::Paused) {
+        return Value::Object(out);
+    }
     for key in c.config.exposed_ports.keys() {
         out.insert(key.clone(), Value::Null);
     }
-    for (key, bindings) in &c.host_config.port_bindings {
+    for (key, bindings) in &super::network::published(c) {
         let list: Vec<Value> = bindings
             .iter()
             .map(|b| {
@@ -97,6 +102,7 @@ pub fn inspect(c: &Container, network_ids: &BTreeMap<String, String>) -> Value {
                 "GlobalIPv6Address": "",
                 "GlobalIPv6PrefixLen": 0,
                 "DriverOpts": null,
+                "DNSNames": super::network::dns_names(c, e),
             }),
         );
     }
@@ -257,6 +263,7 @@ mod tests {
                 gateway: "172.18.0.1".into(),
                 mac_address: "02:42:ac:12:00:02".into(),
                 aliases: vec![],
+                ports: Default::default(),
             }],
             rootfs: Rootfs {
                 lower: vec!["/l1".into(), "/l2".into()],

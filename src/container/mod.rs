@@ -22,6 +22,7 @@ pub mod list;
 pub mod logfile;
 pub mod logs;
 pub mod names;
+pub mod network;
 pub mod protocol;
 pub mod settle;
 pub mod shim;

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::unistd::Pid;
 
-use super::state::{self, Container, Endpoint, PortBinding, Status};
-use super::{cgroup as ccgroup, etc, user};
-use crate::net::mode::{self, Mode};
-use crate::net::target::Target;
+use super::network::{self, NetPlan};
+use super::state::{self, Container, Status};
+use super::{cgroup as ccgroup, user};
+use crate::net::mode::Mode;
 use crate::ns::inroot::{self, Make};
 use crate::ns::kind::{Namespaces, NsMode, NsType};
 use crate::ns::process::Child;
@@ -77,28 +77,6 @@ fn dev_null() -> Result<OwnedFd> {
     ))
 }
 
-/// What the network mode makes of the container's namespaces and files.
-struct NetPlan {
-    mode: Mode,
-    /// `container:NAME`: that container's pinned namespace.
-    join: Option<PathBuf>,
-}
-
-fn plan_network(root: &Root, c: &Container) -> Result<NetPlan> {
-    let mode = mode::parse_mode(&c.host_config.network_mode)?;
-    let join = match &mode {
-        Mode::Container(other) => {
-            let o = state::find(root, other)?;
-            if !super::shim::runs(o.state.status) || !state::init_alive(&o.state) {
-                bail!("cannot join network of a non running container: {}", o.id);
-            }
-            Some(netns_pin(root, &o.id))
-        }
-        _ => None,
-    };
-    Ok(NetPlan { mode, join })
-}
-
 /// The hooks of the init's start: the cgroup and the network, once the
 /// init exists; the terminal's size; the record, once it runs.
 struct StartHooks<'a> {
@@ -154,50 +132,20 @@ impl StartHooks<'_> {
                 )?;
                 nl.set_up("lo", true)
             }
-            Mode::Network(name) => {
+            Mode::Network(_) => {
                 let pin = self.pin_netns(pid)?;
-                let dir = state::container_dir(self.root, &self.rec.id);
-                let target = Target::at_path(&pin, &self.rec.name, Some(dir.clone()))?;
-                let ports: Vec<crate::net::ports::PortSpec> = published_specs(self.rec)?;
-                let resolv_src = dir.join("resolv.conf.src");
-                let opts = crate::net::endpoint::Attach {
-                    ip: None,
-                    aliases: Vec::new(),
-                    resolv_conf: Some(resolv_src),
-                    ports,
-                };
-                let (net, attached) =
-                    crate::net::network::connect(self.root, &name, &target, &opts)?;
-                self.rec.endpoints = vec![Endpoint {
-                    network: net.name.clone(),
-                    ip_address: attached.lease.ip.to_string(),
-                    ip_prefix_len: net.subnet.prefix_len(),
-                    gateway: net.gateway.to_string(),
-                    mac_address: attached.lease.mac.clone(),
-                    aliases: attached.lease.aliases.clone(),
-                }];
-                // The host ports chosen for `-p PORT` and ranges.
-                let mut bindings = std::collections::BTreeMap::new();
-                for p in &attached.published {
-                    bindings
-                        .entry(format!("{}/{}", p.port, p.proto))
-                        .or_insert_with(Vec::new)
-                        .push(PortBinding {
-                            host_ip: p.host_ip.map(|i| i.to_string()).unwrap_or_default(),
-                            host_port: p.host_port.to_string(),
-                        });
-                }
-                if !bindings.is_empty() {
-                    self.rec.host_config.port_bindings = bindings;
-                }
-                Ok(())
+                network::connect_at_start(self.root, self.rec, &pin)?;
+                // Recorded at once: a teardown finds the endpoints even if
+                // this shim dies before the init runs.
+                let _lock = state::lock(self.root, &self.rec.id)?;
+                state::save(self.root, self.rec)
             }
         }
     }
 }
 
 /// The `-p` specs of a record's port bindings.
-fn published_specs(rec: &Container) -> Result<Vec<crate::net::ports::PortSpec>> {
+pub fn published_specs(rec: &Container) -> Result<Vec<crate::net::ports::PortSpec>> {
     let mut out = Vec::new();
     for (key, bindings) in &rec.host_config.port_bindings {
         for b in bindings {
@@ -255,7 +203,7 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
         bail!("container {id} is already running");
     }
     let owner = Owner::Process { pid: shim_pid };
-    let net = plan_network(root, &rec)?;
+    let net = network::plan(root, &rec)?;
     // The cgroup, with the limits.
     let group = ccgroup::create(root, &rec, owner.clone())?;
     // The root: the container's layer on the image's.
@@ -288,7 +236,13 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
             code: 125
         })
     })?;
-    let env = super::env::with_home(rec.config.env.clone(), &who.home);
+    let mut env = super::env::with_home(rec.config.env.clone(), &who.home);
+    if net.hostname != rec.config.hostname {
+        // `container:NAME` has NAME's hostname.
+        for e in env.iter_mut().filter(|e| e.starts_with("HOSTNAME=")) {
+            *e = format!("HOSTNAME={}", net.hostname);
+        }
+    }
     // The working directory, made if the image lacks it (as Docker does).
     let cwd = if rec.config.working_dir.is_empty() {
         PathBuf::from("/")
@@ -307,20 +261,20 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
     };
     // Files Docker writes for the container, bound over the image's.
     let dir = state::container_dir(root, id);
-    write_etc(root, &rec, &net)?;
+    network::write_etc(root, &rec, &net)?;
     let mut mounts = vec![
         BindMount {
-            source: rec.hostname_path.clone(),
+            source: net.hostname_path.clone(),
             target: "/etc/hostname".into(),
             readonly: false,
         },
         BindMount {
-            source: rec.hosts_path.clone(),
+            source: net.hosts_path.clone(),
             target: "/etc/hosts".into(),
             readonly: false,
         },
         BindMount {
-            source: rec.resolv_conf_path.clone(),
+            source: net.resolv_conf_path.clone(),
             target: "/etc/resolv.conf".into(),
             readonly: false,
         },
@@ -390,7 +344,7 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
         namespaces: ns,
         rootfs: Some(merged.clone()),
         mounts,
-        hostname: Some(rec.config.hostname.clone()),
+        hostname: Some(net.hostname.clone()),
         env: Some(
             env.iter()
                 .map(|e| match e.split_once('=') {
@@ -446,37 +400,8 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
     })
 }
 
-/// `/etc/hosts` and `/etc/resolv.conf` for modes whose network glassbox
-/// does not plug in (host, none, `container:`): the network writes its
-/// members' own.
-fn write_etc(root: &Root, rec: &Container, net: &NetPlan) -> Result<()> {
-    let dir = state::container_dir(root, &rec.id);
-    let resolv = resolv_text(&rec.host_config.dns);
-    write_file(&dir.join("resolv.conf.src"), &resolv)?;
-    if matches!(net.mode, Mode::Network(_)) {
-        return Ok(());
-    }
-    let hosts = match &net.mode {
-        Mode::Host => {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| etc::hosts(None, &[]))
-        }
-        _ => etc::hosts(None, &rec.host_config.extra_hosts),
-    };
-    write_file(&rec.hosts_path, &hosts)?;
-    write_file(&rec.resolv_conf_path, &resolv)
-}
-
-/// The container's resolv.conf from this host's (`GLASSBOX_RESOLV_CONF`
-/// names another source, for tests and labs that must not use the real
-/// servers).
-pub fn resolv_text(dns: &[String]) -> String {
-    let src = std::env::var_os("GLASSBOX_RESOLV_CONF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
-    let host = std::fs::read_to_string(&src).unwrap_or_default();
-    let upstream = std::fs::read_to_string("/run/systemd/resolve/resolv.conf").ok();
-    etc::resolv_conf(&host, upstream.as_deref(), dns)
-}
+/// The container's resolv.conf from this host's (see [`etc::resolv_text`]).
+pub use super::etc::resolv_text;
 
 /// Write a file of the container's in place (a bind mount of it sees the
 /// change).

@@ -168,8 +168,11 @@ pub struct HostConfig {
     pub log_config: LogConfig,
 }
 
-/// The container's place on one network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The container's place on one network (Docker's
+/// `NetworkSettings.Networks`): the network and the aliases stay while it
+/// is stopped; the address, gateway, MAC and host ports are set only while
+/// it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct Endpoint {
     pub network: String,
@@ -180,6 +183,11 @@ pub struct Endpoint {
     pub mac_address: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The host ports published to this address, by container port
+    /// (`80/tcp`), the ones chosen for `-p 80` included
+    /// (`NetworkSettings.Ports`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, Vec<PortBinding>>,
 }
 
 /// The container's filesystem: its writable layer on the image's layers.

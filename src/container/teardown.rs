@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::state::{self, Container, Status};
-use super::{cgroup as ccgroup, delete, start};
+use super::{cgroup as ccgroup, delete, network, start};
 use crate::state::Root;
 
 /// OOM-killed, as Docker reports it: killed by SIGKILL while the group's
@@ -35,6 +35,7 @@ pub fn record_exit(root: &Root, id: &str, exit: i32) -> Result<(Container, bool)
     s.pid = 0;
     s.shim_pid = 0;
     s.finished_at = crate::clock::now_rfc3339_nanos();
+    network::clear_runtime(&mut c);
     state::save(root, &c)?;
     Ok((c, oom))
 }
@@ -43,10 +44,8 @@ pub fn record_exit(root: &Root, id: &str, exit: i32) -> Result<(Container, bool)
 /// all are tried, the errors reported together.
 pub fn release(root: &Root, c: &Container) -> Result<()> {
     let mut errors = Vec::new();
-    for e in &c.endpoints {
-        if let Err(err) = crate::net::network::disconnect(root, &e.network, &c.name) {
-            errors.push(format!("disconnect from {}: {err:#}", e.network));
-        }
+    if let Err(err) = network::release(root, c) {
+        errors.push(format!("{err:#}"));
     }
     let pin = start::netns_pin(root, &c.id);
     if let Err(err) = unpin(root, &pin) {
@@ -110,6 +109,7 @@ pub fn after_failed_start(root: &Root, id: &str, code: i32, message: &str) -> Re
         c.state.error = message.to_string();
         c.state.pid = 0;
         c.state.shim_pid = 0;
+        network::clear_runtime(&mut c);
         state::save(root, &c)?;
         c
     };

@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// Connect the container to a network: bridge, host, none, container:NAME, or a network's name
     #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
+    /// Add a network-scoped alias for the container (a user-defined network)
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
     /// Publish a container's port to the host: [IP:][HOSTPORT:]PORT[/udp]
     #[arg(short, long = "publish", value_name = "SPEC")]
     pub publish: Vec<String>,
@@ -215,6 +218,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         pids_limit: a.pids_limit,
         network: a.network.clone(),
         publish,
+        network_aliases: a.network_alias.clone(),
         add_hosts: a.add_host.clone(),
         dns: a.dns.clone(),
         labels,

@@ -1,13 +1,15 @@
 //! Docker's `network` commands (`ls`, `create`, `rm`, `inspect`,
 //! `connect`, `disconnect`, `prune`): their arguments, and their output
-//! shaped like Docker's. The work is in `src/net/network.rs`, the shapes
-//! in `src/net/human.rs`.
+//! shaped like Docker's. The work is in `src/net/network.rs` (of a
+//! container: `src/container/network.rs`), the shapes in
+//! `src/net/human.rs`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
 use super::Ctx;
+use crate::container::network as cnet;
 use crate::net::endpoint::{Attach, Target};
 use crate::net::{cidr, human, network as networks, ports, store};
 use crate::trace::{self, Mechanism};
@@ -48,7 +50,7 @@ pub struct NamesArgs {
 pub struct ConnectArgs {
     /// The network, by name or id
     pub network: String,
-    /// The namespace: a name from `ip netns list`, a PID, or a namespace file's path (a pin)
+    /// A container (name or id), or a namespace: a name from `ip netns list`, a PID, or a namespace file's path (a pin)
     pub target: String,
     /// IPv4 address on the network
     #[arg(long)]
@@ -71,7 +73,7 @@ pub struct ConnectArgs {
 pub struct DisconnectArgs {
     /// The network, by name or id
     pub network: String,
-    /// The namespace, as given to `network connect`
+    /// The container or the namespace, as given to `network connect`
     pub target: String,
 }
 
@@ -153,11 +155,34 @@ pub(super) fn inspect(ctx: &Ctx, a: &NamesArgs) -> Result<()> {
 }
 
 pub(super) fn connect(ctx: &Ctx, a: &ConnectArgs) -> Result<()> {
-    let target = Target::parse(&a.target, a.hosts_dir.clone())?;
     let ip = a.ip.as_deref().map(cidr::parse_ip).transpose()?;
     for al in &a.alias {
         store::validate_name(al).context("invalid alias")?;
     }
+    if let Some(c) = cnet::container_target(&ctx.root, &a.target)? {
+        if !a.publish.is_empty() || a.hosts_dir.is_some() {
+            bail!(
+                "{} is a container: its ports are published with `run -p`, its files are its own; --publish and --hosts-dir are for namespaces",
+                a.target
+            );
+        }
+        let opts = cnet::ConnectOptions {
+            ip,
+            aliases: a.alias.clone(),
+        };
+        let e = cnet::connect(&ctx.root, &a.network, &c, &opts)?;
+        let what = if e.ip_address.is_empty() {
+            "at its next start".to_string()
+        } else {
+            format!("as {}/{}", e.ip_address, e.ip_prefix_len)
+        };
+        trace::say(
+            Mechanism::Net,
+            format!("{} is on {} {what}", c.name, e.network),
+        );
+        return Ok(());
+    }
+    let target = Target::parse(&a.target, a.hosts_dir.clone())?;
     let mut specs = Vec::new();
     for p in &a.publish {
         specs.extend(ports::parse_port_spec(p)?);
@@ -167,6 +192,7 @@ pub(super) fn connect(ctx: &Ctx, a: &ConnectArgs) -> Result<()> {
         aliases: a.alias.clone(),
         resolv_conf: Some(a.resolv_conf.clone()),
         ports: specs,
+        container: None,
     };
     let (net, attached) = networks::connect(&ctx.root, &a.network, &target, &opts)?;
     let lease = &attached.lease;
@@ -188,6 +214,9 @@ pub(super) fn connect(ctx: &Ctx, a: &ConnectArgs) -> Result<()> {
 }
 
 pub(super) fn disconnect(ctx: &Ctx, a: &DisconnectArgs) -> Result<()> {
+    if let Some(c) = cnet::container_target(&ctx.root, &a.target)? {
+        return cnet::disconnect(&ctx.root, &a.network, &c);
+    }
     let target = Target::parse(&a.target, None)?;
     match networks::disconnect(&ctx.root, &a.network, &target.name)? {
         None => trace::say(
