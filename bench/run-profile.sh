@@ -94,12 +94,13 @@ for mode in bridge none; do
         echo
         echo "on and off a CPU, by process (perf sched_switch, $RUNS runs; lib/offcpu.py)"
         cat >"$WORK/loop.sh" <<EOF
+echo \$\$ >"$WORK/driver.pid"
 for i in \$(seq $RUNS); do ${run[*]}; done
 EOF
         perf record -q -a -g -o "$WORK/perf.data" -e sched:sched_switch -e sched:sched_process_fork \
             -- bash "$WORK/loop.sh" >/dev/null 2>&1
         perf script -i "$WORK/perf.data" -F comm,pid,tid,time,event,trace,ip,sym 2>/dev/null \
-            | python3 "$HERE/lib/offcpu.py" "$RUNS" 10 | sed 's/^/  /'
+            | python3 "$HERE/lib/offcpu.py" "$(cat "$WORK/driver.pid")" "$RUNS" 10 | sed 's/^/  /'
     fi
     if command -v strace >/dev/null; then
         strace -f -qq -o "$WORK/strace.txt" "${run[@]}"

@@ -10,8 +10,10 @@ waited: the kernel functions under `schedule()` at the moment it left the
 CPU (a grace period in `synchronize_rcu`, an fsync, a lock, a socket read
 from the other process...). Times are per run (divided by RUNS).
 
-    perf script ... | offcpu.py RUNS [TOP [COMM [LABELS]]]
+    perf script ... | offcpu.py DRIVER RUNS [TOP [COMM [LABELS]]]
 
+DRIVER is the pid of the shell that ran the loop: only its descendants
+count (perf records the whole machine, other glassbox processes too).
 COMM (default glassbox) names the engine's processes; LABELS (default
 "cli,shim,container") names its process, its child and what is below.
 
@@ -23,10 +25,11 @@ import re
 import sys
 from collections import defaultdict
 
-runs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
-engine = sys.argv[3] if len(sys.argv) > 3 else "glassbox"
-labels = (sys.argv[4] if len(sys.argv) > 4 else "cli,shim,container").split(",")
+driver = int(sys.argv[1])
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+top = int(sys.argv[3]) if len(sys.argv) > 3 else 12
+engine = sys.argv[4] if len(sys.argv) > 4 else "glassbox"
+labels = (sys.argv[5] if len(sys.argv) > 5 else "cli,shim,container").split(",")
 
 HEADER = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+(?:\[\d+\]\s+)?([\d.]+):\s+([\w:]+):\s+(.*)$")
 SWITCH = re.compile(r"prev_comm=(.*?) prev_pid=(\d+) .*prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+)")
@@ -123,15 +126,18 @@ role_cache = {}
 
 
 def role(pid):
-    """cli, shim, container (LABELS) or None (not ours), from the fork
-    tree: the topmost engine process above (or at) pid is the CLI; one
-    below it is the shim; further below is the container."""
+    """cli, shim, container (LABELS) or None (not below DRIVER), from the
+    fork tree: the topmost engine process above (or at) pid is the CLI;
+    one below it is the shim; further below is the container."""
     if pid not in role_cache:
         chain, p = [pid], parent_pid(pid)
         while p is not None and len(chain) < 64:
             chain.append(p)
             p = parent_pid(p)
         top_gb = None
+        if driver not in chain:
+            role_cache[pid] = None
+            return None
         for i, p in enumerate(chain):
             if comm.get(p, "").startswith(engine):
                 top_gb = i
