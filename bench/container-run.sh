@@ -225,6 +225,7 @@ if (( IDLE > 0 )); then
     mapfile -t inits < <(children_of "${shims[@]}")
     gb_start_s=$(jq -rn "($t1 - $t0) * 10 | round / 10")
     gb_shims_pss=$(smaps_kb Pss "${shims[@]}")
+    gb_shims_anon=$(smaps_kb Pss_Anon "${shims[@]}")
     gb_inits_pss=$(smaps_kb Pss "${inits[@]}")
     gb_kernel=$(( k1 - k0 ))
     echo "glassbox: ${#shims[@]} shims, ${#inits[@]} container inits" >&2
@@ -234,7 +235,7 @@ if (( IDLE > 0 )); then
     gb_ps=$(ms "$WORK/ps-gb.json" "glassbox ps")
     gb_run_busy=$(ms "$WORK/ps-gb.json" "glassbox run (idle up)")
     "${G[@]}" ps -q | xargs -r "${G[@]}" rm -f >/dev/null
-    IDLE_ROWS+=("| glassbox | ${#shims[@]} | $gb_start_s s | $(( gb_shims_pss / IDLE )) kB (shim) | $(( gb_kernel / IDLE )) kB | $(( gb_inits_pss / IDLE )) kB | $gb_ps ms | $gb_run_busy ms (none) |")
+    IDLE_ROWS+=("| glassbox | ${#shims[@]} | $gb_start_s s | $(( gb_shims_pss / IDLE )) kB (shim; $(( gb_shims_anon / IDLE )) kB anonymous) | $(( gb_kernel / IDLE )) kB | $(( gb_inits_pss / IDLE )) kB | $gb_ps ms | $gb_run_busy ms (none) |")
 
     if [[ -n "$HAVE_DOCKER" ]]; then
         engine_pids() {
@@ -264,6 +265,7 @@ if (( IDLE > 0 )); then
         mapfile -t dinits < <(children_of "${dshims[@]}")
         d_start_s=$(jq -rn "($t1 - $t0) * 10 | round / 10")
         d_shims_pss=$(smaps_kb Pss "${dshims[@]}")
+        d_shims_anon=$(smaps_kb Pss_Anon "${dshims[@]}")
         d_inits_pss=$(smaps_kb Pss "${dinits[@]}")
         d_kernel=$(( k1 - k0 ))
         echo "docker: ${#dshims[@]} shims, ${#dinits[@]} container inits; dockerd+containerd Pss $e0 -> $e1 kB" >&2
@@ -272,7 +274,7 @@ if (( IDLE > 0 )); then
             -n "docker run (idle up)" "$DOCKER_CLI run --rm --network none $DIMG true" >&2
         d_ps=$(ms "$WORK/ps-docker.json" "docker ps")
         d_run_busy=$(ms "$WORK/ps-docker.json" "docker run (idle up)")
-        IDLE_ROWS+=("| docker | ${#dshims[@]} | $d_start_s s | $(( d_shims_pss / IDLE )) kB (shim) + $(( (e1 - e0) / IDLE )) kB (dockerd, containerd) | $(( d_kernel / IDLE )) kB | $(( d_inits_pss / IDLE )) kB | $d_ps ms | $d_run_busy ms (none) |")
+        IDLE_ROWS+=("| docker | ${#dshims[@]} | $d_start_s s | $(( d_shims_pss / IDLE )) kB (shim; $(( d_shims_anon / IDLE )) kB anonymous) + $(( (e1 - e0) / IDLE )) kB (dockerd, containerd) | $(( d_kernel / IDLE )) kB | $(( d_inits_pss / IDLE )) kB | $d_ps ms | $d_run_busy ms (none) |")
         docker ps -q | xargs -r "$DOCKER_CLI" rm -f >/dev/null
     fi
 fi

@@ -18,6 +18,10 @@
 # 4. (strace) the system calls of one run, counted: how many fsyncs, how
 #    many reads of /proc/self/mountinfo.
 #
+# IDLE=N first starts N idle containers (`run -d IMAGE sleep`) and
+# profiles with them up: how the cost of a run grows with the number of
+# containers. STATE_ON_TMPFS=1: the state root on a tmpfs (no disk flushes).
+#
 # Needs root, hyperfine, jq, python3; perf (linux-perf) and strace for
 # parts 3 and 4 (left out when missing).
 set -euo pipefail
@@ -32,6 +36,10 @@ docker_enter_netns "$@"
 
 GB=$(realpath "${1:-$HERE/../target/release/glassbox}")
 RUNS=${2:-20}
+IDLE=${IDLE:-0}
+if [[ -n "${STATE_ON_TMPFS:-}" ]]; then
+    mount -t tmpfs -o mode=1777 gbbench-vartmp /var/tmp
+fi
 WORK=$(mktemp -d /var/tmp/gb-bench-profile.XXXXXX)
 engines_root "$WORK"
 engines_resolv_conf "$WORK/resolv.conf"
@@ -53,7 +61,10 @@ engines_image "$GB" "$IMG" "$WORK"
 # The first run makes the default network (bridge, nft table): not measured.
 "${G[@]}" run --rm "$IMG" true
 
-echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
+for _ in $(seq "$IDLE"); do "${G[@]}" run -d "$IMG" sleep 100000 >/dev/null; done
+echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r);" \
+    "state on $(df --output=fstype /var/tmp | tail -1); $IDLE idle containers up" \
+    "(ledger $(stat -c %s "$GB_ROOT/resources.json" 2>/dev/null || echo 0) bytes, $(wc -l </proc/self/mountinfo) mounts)"
 for mode in bridge none; do
     run=("${G[@]}" run --rm --network "$mode" "$IMG" true)
     echo
