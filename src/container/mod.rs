@@ -23,6 +23,7 @@ pub mod logfile;
 pub mod logs;
 pub mod names;
 pub mod protocol;
+pub mod recover;
 pub mod settle;
 pub mod shim;
 pub mod start;

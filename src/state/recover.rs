@@ -40,6 +40,7 @@ pub trait Recover: Sync {
 pub fn areas() -> Vec<&'static dyn Recover> {
     vec![
         &TEMP_FILES,
+        &crate::container::recover::CONTAINERS,
         &crate::ns::pin_state::PINS,
         &crate::unionfs::records::OVERLAYS,
         &crate::cgroup::recover::EMPTY_PARENTS,
