@@ -19,6 +19,7 @@ pub fn install() {
             &crate::ns::pin_state::PIN_KIND,
         ],
         areas: vec![
+            &crate::container::recover::CONTAINERS,
             &crate::ns::pin_state::PINS,
             &crate::unionfs::records::OVERLAYS,
             &crate::cgroup::recover::EMPTY_PARENTS,

@@ -35,6 +35,11 @@ pub struct TraceArgs {
 /// command relays (the shim's trace) until the shim closes it.
 pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
     let exe = std::env::current_exe().context("find the glassbox binary (/proc/self/exe)")?;
+    // A previous run's shim may still be finishing its teardown.
+    super::settle::wait_for_shim(root, id, Duration::from_secs(10))?;
+    // Held until the shim holds its own lock: a command settling this
+    // container meanwhile sees either no shim and no start, or the shim.
+    let _lock = super::state::lock(root, id)?;
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")?;
@@ -67,7 +72,9 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
     }
     let ready_raw = ready_w.as_raw_fd();
     // SAFETY: between fork and exec only async-signal-safe calls: setsid,
-    // dup2 of the ready pipe onto fd 3 (without close-on-exec there).
+    // dup2 of the ready pipe onto fd 3 (without close-on-exec there),
+    // close_range(2)/fcntl(2) marking every other inherited descriptor
+    // close-on-exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() == -1 {
@@ -81,6 +88,7 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
             if r == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            close_inherited_on_exec();
             Ok(())
         });
     }
@@ -107,6 +115,42 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
             "the shim of container {id}: {}",
             other.trim_start_matches("error: ")
         ),
+    }
+}
+
+/// In the forked child: mark every descriptor above 3 close-on-exec, so
+/// the shim inherits nothing of the command that started it (a pipe the
+/// caller's shell reads, as in `id=$(glassbox run -d ...)`, would never
+/// see its end). `close_range(2)` with `CLOSE_RANGE_CLOEXEC` (Linux 5.11),
+/// else one `fcntl(2)` per possible descriptor. Async-signal-safe.
+fn close_inherited_on_exec() {
+    // SAFETY: close_range(2) with integer arguments; only sets flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            4u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    // SAFETY: getrlimit(2) into a local struct.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 20) as i32
+    } else {
+        1024
+    };
+    for fd in 4..max {
+        // SAFETY: fcntl(2) on a descriptor number; EBADF for unused ones.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
     }
 }
 

@@ -57,7 +57,12 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         (None, _) => id::short(&id).to_string(),
     };
     let env = env::compose(&img.env, &req.env, &hostname, req.tty);
-    let (config, host_config) = config::build(req, &img, &hostname, env)?;
+    let (config, mut host_config) = config::build(req, &img, &hostname, env)?;
+    if host_config.memory > 0 && host_config.memory_swap == 0 {
+        // Docker's default, as its daemon records it: memory + swap is
+        // twice the memory.
+        host_config.memory_swap = host_config.memory.saturating_mul(2);
+    }
     let (entrypoint, cmd) = config::command(req, &img)?;
     let mut argv = entrypoint;
     argv.extend(cmd);
@@ -74,43 +79,64 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         work: dir.join("work"),
         merged: dir.join("merged"),
     };
-    for d in [&dir, &rootfs.upper, &rootfs.work, &rootfs.merged] {
-        crate::host::mkdir(Mechanism::Run, d)?;
-    }
-    make_init_layer(&init)?;
-    let file = |n: &str| -> PathBuf { dir.join(n) };
-    start::write_file(&file("hostname"), &format!("{hostname}\n"))?;
-    start::write_file(&file("hosts"), &etc::hosts(None, &req.add_hosts))?;
-    let resolv = start::resolv_text(&req.dns);
-    start::write_file(&file("resolv.conf"), &resolv)?;
-    start::write_file(&file("resolv.conf.src"), &resolv)?;
-    let c = Container {
-        id: id.clone(),
-        name,
-        created: crate::clock::now_rfc3339_nanos(),
-        path: argv[0].clone(),
-        args: argv[1..].to_vec(),
-        state: State {
-            started_at: ZERO_TIME.into(),
-            finished_at: ZERO_TIME.into(),
-            ..State::default()
-        },
-        image: image.id.clone(),
-        config,
-        host_config,
-        endpoints: super::network::initial_endpoints(req),
-        rootfs,
-        cgroup: ccgroup::name(&id),
-        log_path: dir.join(format!("{id}-json.log")),
-        hostname_path: file("hostname"),
-        hosts_path: file("hosts"),
-        resolv_conf_path: file("resolv.conf"),
-        start_count: 0,
+    crate::host::mkdir(Mechanism::Run, &dir)?;
+    // Held until the record is written: a directory without a record whose
+    // lock is free is what a crash left (`system prune` removes it), never
+    // a creation under way. (A plan makes no directory to lock.)
+    let lock = match crate::trace::dry_run() {
+        true => None,
+        false => Some(state::lock(root, &id)?),
     };
-    {
-        let _lock = state::lock(root, &id)?;
+    let made = (|| -> Result<Container> {
+        for d in [&rootfs.upper, &rootfs.work, &rootfs.merged] {
+            crate::host::mkdir(Mechanism::Run, d)?;
+        }
+        make_init_layer(&init)?;
+        let file = |n: &str| -> PathBuf { dir.join(n) };
+        start::write_file(&file("hostname"), &format!("{hostname}\n"))?;
+        start::write_file(&file("hosts"), &etc::hosts(None, &req.add_hosts))?;
+        let resolv = start::resolv_text(&req.dns);
+        start::write_file(&file("resolv.conf"), &resolv)?;
+        start::write_file(&file("resolv.conf.src"), &resolv)?;
+        let c = Container {
+            id: id.clone(),
+            name,
+            created: crate::clock::now_rfc3339_nanos(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            state: State {
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                ..State::default()
+            },
+            image: image.id.clone(),
+            config,
+            host_config,
+            endpoints: super::network::initial_endpoints(req),
+            rootfs,
+            cgroup: ccgroup::name(&id),
+            log_path: dir.join(format!("{id}-json.log")),
+            hostname_path: file("hostname"),
+            hosts_path: file("hosts"),
+            resolv_conf_path: file("resolv.conf"),
+            start_count: 0,
+        };
         state::save(root, &c).context("write the container's record")?;
-    }
+        Ok(c)
+    })();
+    let c = match made {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing half-made stays: the directory goes with what is in it.
+            let _ = crate::host::remove_dir_all(
+                Mechanism::Run,
+                &dir,
+                "The container could not be made: what was made of it goes.",
+            );
+            return Err(e);
+        }
+    };
+    drop(lock);
     // The record holds the image now.
     image.lease.release()?;
     Ok(c)

@@ -1,51 +1,99 @@
 //! Removing a container (`rm`): refused while it runs unless forced; with
 //! force its processes are killed (through its shim, else through its
-//! cgroup); then its per-run resources are released, its record goes
-//! first (so a crash later leaves no half container that `ps` would show:
-//! the directory without a record is a leftover `system prune` removes),
-//! then its directories. Read `rmdir(2)`.
+//! cgroup). The removal is a transaction under the container's lock: the
+//! record is first marked `removing` (`ps` shows "Removal In Progress"),
+//! then the per-run resources are released, then the record goes (so a
+//! crash later leaves no half container that `ps` would show: the
+//! directory without a record is a leftover `system prune` removes), then
+//! its directories. A crash before the record is gone leaves it marked,
+//! and the next command that reads it finishes the removal. Read
+//! `rmdir(2)`.
 
 use anyhow::{Result, bail};
 
-use super::state::{self, Container};
-use super::{kill, settle, teardown};
+use super::state::{self, Container, Status};
+use super::{kill, settle, shim, teardown};
 use crate::state::Root;
 use crate::trace::Mechanism;
 
-/// Remove container `id` (its init must be gone).
+/// Remove container `id` (its init must be gone); already gone is done.
+/// Refused while a shim is at work on it (starting or ending it).
 pub fn remove(root: &Root, id: &str) -> Result<()> {
-    let Some(c) = state::load(root, id)? else {
+    let Some(_lock) = state::lock_if_exists(root, id)? else {
         return Ok(());
     };
-    teardown::release(root, &c)?;
+    if shim::alive(root, id) {
+        bail!("container {id} is being started or stopped by its shim: wait for it, or use rm -f");
+    }
+    remove_locked(root, id)
+}
+
+/// The shim's removal of its own container (`--rm`), once its run ended.
+pub fn remove_own(root: &Root, id: &str) -> Result<()> {
+    let Some(_lock) = state::lock_if_exists(root, id)? else {
+        return Ok(());
+    };
+    remove_locked(root, id)
+}
+
+/// [`remove`], for a caller that holds the container's lock and knows no
+/// shim is at work on it.
+pub fn remove_locked(root: &Root, id: &str) -> Result<()> {
+    if let Some(mut c) = state::load(root, id)? {
+        if c.state.status != Status::Removing {
+            c.state.status = Status::Removing;
+            state::save(root, &c)?;
+        }
+        teardown::release(root, &c)?;
+        crate::host::remove_file(
+            Mechanism::Run,
+            &state::record_path(root, id),
+            "The record goes first: without it the directory is no container, only a leftover prune removes.",
+        )?;
+    }
+    remove_dirs(root, id)
+}
+
+/// The directories of a container whose record is gone: its own (with the
+/// root filesystem unmounted first, if a crash left it mounted) and its
+/// runtime directory (with the network namespace pin).
+pub fn remove_dirs(root: &Root, id: &str) -> Result<()> {
     let dir = state::container_dir(root, id);
-    crate::host::remove_file(
-        Mechanism::Run,
-        &state::record_path(root, id),
-        "The record goes first: without it the directory is no container, only a leftover prune removes.",
-    )?;
-    crate::host::remove_dir_all(
-        Mechanism::Run,
-        &dir,
-        "The container's files: its writable layer, logs and /etc files.",
-    )?;
-    crate::host::remove_dir_all(
-        Mechanism::Run,
-        &state::run_dir(root, id),
-        "The shim's socket and lock.",
-    )?;
+    let merged = dir.join("merged");
+    teardown::unmount_root(root, &merged)?;
+    if dir.exists() {
+        crate::host::remove_dir_all(
+            Mechanism::Run,
+            &dir,
+            "The container's files: its writable layer, logs and /etc files.",
+        )?;
+    }
+    let run = state::run_dir(root, id);
+    if run.exists() {
+        teardown::unpin(root, &super::start::netns_pin(root, id))?;
+        crate::host::remove_dir_all(Mechanism::Run, &run, "The shim's socket and lock.")?;
+    }
     Ok(())
 }
 
 /// `rm [-f] CONTAINER`: Docker's refusal for a running one without `-f`.
 pub fn rm(root: &Root, c: &Container, force: bool) -> Result<()> {
-    let c = settle::settle(root, c)?;
-    if super::shim::runs(c.state.status) {
+    // Settling may remove it (a --rm container that ended): done.
+    let Some(c) = settle::settle_opt(root, c)? else {
+        return Ok(());
+    };
+    if shim::runs(c.state.status) || shim::alive(root, &c.id) {
         if !force {
+            if shim::runs(c.state.status) {
+                bail!(
+                    "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                    c.name,
+                    c.state.status.as_str()
+                );
+            }
             bail!(
-                "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
-                c.name,
-                c.state.status.as_str()
+                "cannot remove container \"/{}\": it is being started or stopped: wait for it, or force remove",
+                c.name
             );
         }
         kill::kill_now(root, &c)?;

@@ -57,6 +57,11 @@ pub fn start(
             return Err(StartError { code, message }.into());
         }
         Some(Event::Error { message }) => bail!("{message}"),
+        None => bail!(
+            "the shim of container {} died before the container started: `glassbox doctor` names what it left; start it again, or remove it with `glassbox rm -f {}`",
+            c.name,
+            c.name
+        ),
         other => bail!("the shim of {} answered {other:?} to start", c.name),
     }
     match attached {

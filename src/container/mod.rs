@@ -24,6 +24,7 @@ pub mod logs;
 pub mod names;
 pub mod network;
 pub mod protocol;
+pub mod recover;
 pub mod settle;
 pub mod shim;
 pub mod start;

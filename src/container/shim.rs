@@ -137,7 +137,7 @@ impl Client {
 /// The shim's own process setup: ignore SIGPIPE (a client that went away
 /// must not kill the shim), become a subreaper, keep out of the OOM
 /// killer's way, `/` as directory.
-fn become_monitor() -> Result<()> {
+fn become_monitor(root: &Root, id: &str) -> Result<()> {
     // SAFETY: setting SIGPIPE's disposition to ignore, at start, one thread.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -146,17 +146,31 @@ fn become_monitor() -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
         return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_CHILD_SUBREAPER)");
     }
-    let _ = std::fs::write("/proc/self/oom_score_adj", "-999");
+    // Lowering it needs CAP_SYS_RESOURCE; without, the shim runs with the
+    // score it inherited, and says so in the shims' log.
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ.to_string()) {
+        log_line(
+            root,
+            id,
+            &format!(
+                "could not lower oom_score_adj to {OOM_SCORE_ADJ} ({e}): lowering it needs CAP_SYS_RESOURCE"
+            ),
+        );
+    }
     std::env::set_current_dir("/").context("chdir /")?;
     Ok(())
 }
+
+/// The shim's `oom_score_adj`: the OOM killer picks it last (its container
+/// is killed first; the container's own limit never counts it).
+pub const OOM_SCORE_ADJ: i32 = -999;
 
 /// The whole life of a shim. `ready` is the pipe the starting command
 /// reads: one line, `ready` once the socket listens (or the error).
 pub fn main(root: &Root, id: &str, ready: OwnedFd) -> Result<()> {
     let mut ready = std::fs::File::from(ready);
     let setup = (|| -> Result<(StateLock, UnixListener)> {
-        become_monitor()?;
+        become_monitor(root, id)?;
         let run = state::run_dir(root, id);
         std::fs::create_dir_all(&run).with_context(|| format!("mkdir {}", run.display()))?;
         let Some(lock) = StateLock::try_exclusive(&lock_path(root, id))? else {
@@ -183,8 +197,12 @@ pub fn main(root: &Root, id: &str, ready: OwnedFd) -> Result<()> {
         listener,
         clients: BTreeMap::new(),
         next: 0,
+        // SAFETY: getppid(2) cannot fail.
+        starter: unsafe { libc::getppid() },
     };
-    shim.serve()
+    let served = shim.serve();
+    shim.close_socket();
+    served
 }
 
 struct Shim {
@@ -193,12 +211,20 @@ struct Shim {
     listener: UnixListener,
     clients: BTreeMap<usize, Client>,
     next: usize,
+    /// The command that started this shim (its parent until it exits).
+    starter: libc::pid_t,
 }
 
 /// What a client asked in one read.
 enum Asked {
     Nothing,
-    Start { rows: u16, cols: u16 },
+    Start {
+        rows: u16,
+        cols: u16,
+    },
+    /// A signal before anything runs (`rm -f` of a container being
+    /// started): the shim ends, nothing started.
+    Quit,
     Gone,
 }
 
@@ -274,14 +300,16 @@ impl Shim {
                             return Asked::Start { rows, cols };
                         }
                     }
-                    Request::Signal { signal } => {
-                        if let Some(io) = io {
+                    Request::Signal { signal } => match io {
+                        Some(io) => {
                             let _ = io.started.child.signal(
                                 signal,
                                 "Another glassbox command (kill, stop, an attached run) asked for this signal.",
                             );
                         }
-                    }
+                        None if signal == libc::SIGKILL => return Asked::Quit,
+                        None => {}
+                    },
                     Request::Resize { rows, cols } => {
                         if let Some(io) = io
                             && let Some(m) = &io.started.console
@@ -310,6 +338,15 @@ impl Shim {
         Asked::Nothing
     }
 
+    /// Remove the socket: nobody is served any more. The shim's last step.
+    fn close_socket(&self) {
+        let _ = crate::host::remove_file(
+            crate::trace::Mechanism::Run,
+            &socket_path(&self.root, &self.id),
+            "The shim is done: nobody listens on its socket any more.",
+        );
+    }
+
     /// Accept clients and answer them until one asks to start; then start
     /// the init, and follow it to its end.
     fn serve(&mut self) -> Result<()> {
@@ -322,6 +359,17 @@ impl Shim {
                     self.id
                 );
             }
+            // SAFETY: getppid(2) cannot fail.
+            if unsafe { libc::getppid() } != self.starter && self.clients.is_empty() {
+                // The command that started this shim died before it asked
+                // for the start (a crash, Ctrl-C): nothing to run.
+                log_line(
+                    &self.root,
+                    &self.id,
+                    "the command that started this shim is gone before the start: ending",
+                );
+                return Ok(());
+            }
             let keys: Vec<usize> = self.clients.keys().copied().collect();
             let ready = {
                 let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
@@ -331,7 +379,7 @@ impl Shim {
                         PollFlags::POLLIN,
                     ));
                 }
-                let ms = left.as_millis().min(60_000) as u16;
+                let ms = left.as_millis().min(250) as u16;
                 match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
                     Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => return Err(e).context("poll(2) on the shim socket"),
@@ -354,6 +402,7 @@ impl Shim {
                             found = Some((*k, rows, cols));
                             break;
                         }
+                        Asked::Quit => return Ok(()),
                         Asked::Nothing => {}
                     }
                 }
@@ -466,7 +515,7 @@ impl Shim {
             for (i, k) in keys.iter().enumerate() {
                 if ready[base + i] {
                     let mut some_io = Some(&mut *io);
-                    if let Asked::Gone = self.handle(*k, &mut some_io) {
+                    if let Asked::Gone | Asked::Quit = self.handle(*k, &mut some_io) {
                         self.clients.remove(k);
                     }
                 }
@@ -628,6 +677,10 @@ pub fn now_log_time() -> String {
 /// The status a shim-less running record gets (its shim died: the init
 /// died with it, by its parent-death signal).
 pub const SHIM_DIED_EXIT: i32 = 137;
+
+/// The status of a container that was running when the machine rebooted
+/// (Docker's: `Exited (255)`).
+pub const REBOOT_EXIT: i32 = 255;
 
 /// Is `status` one a shim runs?
 pub fn runs(status: Status) -> bool {

@@ -253,9 +253,23 @@ pub fn run_dir(root: &Root, id: &str) -> PathBuf {
     root.run.join("containers").join(id)
 }
 
-/// The lock of one container's record.
+/// The lock of one container (`containers/<id>/lock`): held to change its
+/// record, and through the whole of its creation, its settling and its
+/// removal. It lives in the container's directory and never makes it: a
+/// container removed meanwhile is "No such container".
 pub fn lock(root: &Root, id: &str) -> Result<StateLock> {
-    StateLock::exclusive(&container_dir(root, id).join("lock"))
+    lock_if_exists(root, id)?.ok_or_else(|| anyhow::anyhow!("No such container: {id}"))
+}
+
+/// [`lock`], or `None` when the container's directory is gone.
+pub fn lock_if_exists(root: &Root, id: &str) -> Result<Option<StateLock>> {
+    StateLock::exclusive_in_existing_dir(&container_dir(root, id).join("lock"))
+}
+
+/// [`lock`] if nobody holds it (`None`: a command is at work on the
+/// container, or it is gone).
+pub fn try_lock(root: &Root, id: &str) -> Result<Option<StateLock>> {
+    StateLock::try_exclusive_in_existing_dir(&container_dir(root, id).join("lock"))
 }
 
 /// The lock taken to give out names (so one of ten racing `--name same`

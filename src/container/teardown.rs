@@ -5,7 +5,8 @@
 //! namespace, the overlay mount, the cgroup. Each release works from the
 //! saved record alone, in whatever process runs it (the shim, `rm -f`,
 //! `system prune`, a command after the shim died or after a reboot), and
-//! counts "already gone" as done, so two of them racing both succeed.
+//! counts "already gone" as done, so a release cut short by a crash is
+//! finished by running it again.
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use anyhow::Result;
 use super::state::{self, Container, Status};
 use super::{cgroup as ccgroup, delete, network, start};
 use crate::state::Root;
+use crate::state::resources::{self, ResourceKind};
 
 /// OOM-killed, as Docker reports it: killed by SIGKILL while the group's
 /// OOM-kill counter went up.
@@ -23,11 +25,31 @@ pub fn oom_killed(root: &Root, c: &Container, exit: i32) -> bool {
 
 /// Record that the init ended with `exit`; whether it was OOM-killed.
 /// Called before anything is released, so the record is never left
-/// running when its resources are already gone.
+/// running when its resources are already gone. A container run with
+/// `--rm` is marked for removal in the same write: if whoever removes it
+/// dies first, the next command finishes the removal.
 pub fn record_exit(root: &Root, id: &str, exit: i32) -> Result<(Container, bool)> {
     let _lock = state::lock(root, id)?;
-    let mut c = state::load(root, id)?.ok_or_else(|| anyhow::anyhow!("No such container: {id}"))?;
+    let c = load(root, id)?;
     let oom = oom_killed(root, &c, exit);
+    let c = record_exit_locked(root, c, exit, oom, "")?;
+    Ok((c, oom))
+}
+
+fn load(root: &Root, id: &str) -> Result<Container> {
+    state::load(root, id)?.ok_or_else(|| anyhow::anyhow!("No such container: {id}"))
+}
+
+/// [`record_exit`] for a caller that holds the container's lock and has
+/// read the OOM count; `error` becomes `State.Error` when not empty.
+pub fn record_exit_locked(
+    root: &Root,
+    mut c: Container,
+    exit: i32,
+    oom: bool,
+    error: &str,
+) -> Result<Container> {
+    let auto_remove = c.host_config.auto_remove;
     let s = &mut c.state;
     s.status = Status::Exited;
     s.exit_code = exit;
@@ -35,9 +57,13 @@ pub fn record_exit(root: &Root, id: &str, exit: i32) -> Result<(Container, bool)
     s.pid = 0;
     s.shim_pid = 0;
     s.finished_at = crate::clock::now_rfc3339_nanos();
+    if !error.is_empty() {
+        s.error = error.to_string();
+    }
+    s.remove_on_exit = auto_remove;
     network::clear_runtime(&mut c);
     state::save(root, &c)?;
-    Ok((c, oom))
+    Ok(c)
 }
 
 /// Release what a run of `c` made; every step tolerates what is gone and
@@ -51,12 +77,10 @@ pub fn release(root: &Root, c: &Container) -> Result<()> {
     if let Err(err) = unpin(root, &pin) {
         errors.push(format!("{err:#}"));
     }
-    if crate::host::mountinfo::is_mount_point(&c.rootfs.merged).unwrap_or(false)
-        && let Err(err) = crate::unionfs::stack::umount(root, &c.rootfs.merged)
-    {
+    if let Err(err) = unmount_root(root, &c.rootfs.merged) {
         errors.push(format!("unmount the root: {err:#}"));
     }
-    if let Err(err) = ccgroup::remove(root, c) {
+    if let Err(err) = remove_cgroup(root, c) {
         errors.push(format!("remove the cgroup: {err:#}"));
     }
     if !errors.is_empty() {
@@ -65,8 +89,20 @@ pub fn release(root: &Root, c: &Container) -> Result<()> {
     Ok(())
 }
 
+/// Drop a ledger record if there is one (a removal that already happened,
+/// or an object a reboot took away).
+fn forget_if_recorded(root: &Root, kind: &str, id: &str) -> Result<()> {
+    if resources::list(root)?
+        .iter()
+        .any(|r| r.kind == kind && r.id == id)
+    {
+        resources::forget(root, kind, id)?;
+    }
+    Ok(())
+}
+
 /// Unmount the pinned network namespace and drop its record.
-fn unpin(root: &Root, pin: &Path) -> Result<()> {
+pub fn unpin(root: &Root, pin: &Path) -> Result<()> {
     let id = pin.display().to_string();
     if crate::host::mountinfo::is_mount_point(pin).unwrap_or(false) {
         crate::host::mount::umount(
@@ -76,12 +112,30 @@ fn unpin(root: &Root, pin: &Path) -> Result<()> {
             "The container has ended: its network namespace is let go.",
         )?;
     }
-    crate::state::resources::forget(
-        root,
-        crate::state::resources::ResourceKind::name(&crate::host::MOUNT_KIND),
-        &id,
-    )?;
-    crate::host::remove_file(crate::trace::Mechanism::Run, pin, "The pin's mount point.")
+    forget_if_recorded(root, crate::host::MOUNT_KIND.name(), &id)?;
+    if pin.exists() {
+        crate::host::remove_file(crate::trace::Mechanism::Run, pin, "The pin's mount point.")?;
+    }
+    Ok(())
+}
+
+/// Unmount the container's root, or drop the records of one already gone.
+pub fn unmount_root(root: &Root, merged: &Path) -> Result<()> {
+    if crate::host::mountinfo::is_mount_point(merged).unwrap_or(false) {
+        crate::unionfs::stack::umount(root, merged)?;
+        return Ok(());
+    }
+    if crate::unionfs::records::known(root, merged)?.any() {
+        crate::unionfs::records::clear(root, merged)?;
+    }
+    Ok(())
+}
+
+/// Kill what is left in the container's group and remove it, or drop the
+/// record of one already gone.
+fn remove_cgroup(root: &Root, c: &Container) -> Result<()> {
+    ccgroup::remove(root, c)?;
+    forget_if_recorded(root, crate::cgroup::KIND_NAME, &c.cgroup)
 }
 
 /// The whole end of a run in the shim: exit recorded, resources released,
@@ -89,8 +143,8 @@ fn unpin(root: &Root, pin: &Path) -> Result<()> {
 pub fn finish(root: &Root, id: &str, exit: i32) -> Result<bool> {
     let (c, oom) = record_exit(root, id, exit)?;
     let released = release(root, &c);
-    if c.host_config.auto_remove {
-        delete::remove(root, &c.id)?;
+    if c.state.remove_on_exit {
+        delete::remove_own(root, &c.id)?;
     }
     released?;
     Ok(oom)
@@ -109,13 +163,14 @@ pub fn after_failed_start(root: &Root, id: &str, code: i32, message: &str) -> Re
         c.state.error = message.to_string();
         c.state.pid = 0;
         c.state.shim_pid = 0;
+        c.state.remove_on_exit = c.host_config.auto_remove;
         network::clear_runtime(&mut c);
         state::save(root, &c)?;
         c
     };
     let released = release(root, &c);
-    if c.host_config.auto_remove {
-        delete::remove(root, &c.id)?;
+    if c.state.remove_on_exit {
+        delete::remove_own(root, &c.id)?;
     }
     released
 }

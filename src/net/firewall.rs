@@ -107,7 +107,7 @@ pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result
     let interrupted = state.applying.is_some();
     let before = state.clone();
     f(&mut state)?;
-    if state.same_rules(&before) && !interrupted {
+    if state.same_rules(&before) && !interrupted && !table_gone(root, &state)? {
         return Ok(state);
     }
     state.applying = Some(std::process::id());
@@ -132,6 +132,17 @@ pub fn update(root: &Root, f: impl FnOnce(&mut FwState) -> Result<()>) -> Result
         remember_planned(root, &state);
     }
     Ok(state)
+}
+
+/// Has the kernel lost the table the record holds (a reboot, a flush by
+/// hand)? Then an update that changes nothing loads it again. Read only
+/// where the table lives, and only when it can be read.
+fn table_gone(root: &Root, state: &FwState) -> Result<bool> {
+    if state.is_empty() || !netns::is_here(state.netns) {
+        return Ok(false);
+    }
+    let table = root.names().firewall_table;
+    Ok(matches!(nftable::list(&table), Ok(Done::Ran(None))))
 }
 
 /// Load the record into the kernel again (a crash left it half applied,

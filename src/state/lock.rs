@@ -46,6 +46,44 @@ impl StateLock {
         }
     }
 
+    /// Take the exclusive lock at `path` (blocking), or `None` if its
+    /// directory does not exist: the lock of an object that lives in its
+    /// own directory (a container), which must not bring a removed
+    /// object's directory back.
+    pub fn exclusive_in_existing_dir(path: &Path) -> Result<Option<StateLock>> {
+        let file = match open_in_place(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("open lock file {}", path.display())),
+        };
+        file.lock()
+            .with_context(|| format!("flock(LOCK_EX) on {}", path.display()))?;
+        Ok(Some(StateLock {
+            _file: file,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// [`StateLock::exclusive_in_existing_dir`] without waiting: `None`
+    /// when another command holds it or its directory is gone.
+    pub fn try_exclusive_in_existing_dir(path: &Path) -> Result<Option<StateLock>> {
+        let file = match open_in_place(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("open lock file {}", path.display())),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StateLock {
+                _file: file,
+                path: path.to_path_buf(),
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("flock(LOCK_EX|LOCK_NB) on {}", path.display()))
+            }
+        }
+    }
+
     /// The exclusive lock a command takes before it changes state, or
     /// none under `--dry-run`: a plan changes nothing, and may be made
     /// without root and before the root directory exists.
@@ -94,6 +132,17 @@ fn open(path: &Path) -> Result<File> {
             .with_context(|| format!("fchmod 600 lock file {}", path.display()))?;
     }
     Ok(file)
+}
+
+/// Open (or create) a lock file in a directory that must already exist.
+fn open_in_place(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(LOCK_MODE)
+        .open(path)
 }
 
 /// The mode of every lock file.

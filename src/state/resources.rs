@@ -248,9 +248,17 @@ pub fn forget(root: &Root, kind: &str, id: &str) -> Result<()> {
     })
 }
 
-/// Is this process still running?
+/// Is this process still running? A zombie is not: it has exited and
+/// holds nothing any more, only its parent has not reaped it yet (the
+/// parent of a crashed shim may be a command still running, or an init
+/// that reaps late).
 pub fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => Path::new(&format!("/proc/{pid}")).exists(),
+    }
 }
 
 /// Why a resource has no owner any more, or `None` if it still has one.
@@ -442,6 +450,25 @@ mod tests {
             ..x.clone()
         };
         assert!(orphan_reason(&dead, false).is_some());
+    }
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        assert!(pid_alive(std::process::id()));
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Exited, not reaped yet: a zombie.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while pid_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "reaped too early"
+        );
+        assert!(!pid_alive(pid));
+        drop(child);
+        assert!(!pid_alive(u32::MAX - 1));
     }
 
     #[test]

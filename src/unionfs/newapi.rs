@@ -167,9 +167,18 @@ pub fn has_lowerdir_plus() -> bool {
 
 /// Ask the kernel: an overlay context that accepts `lowerdir+`. Fails
 /// (`EPERM`) where `fsopen(2)` is not allowed: without CAP_SYS_ADMIN.
+/// Before Linux 6.5 overlay's context is a legacy one, which takes any
+/// key at `fsconfig(2)` and only fails at `FSCONFIG_CMD_CREATE`: a context
+/// that also takes a key no kernel knows has told nothing.
 pub fn probe_lowerdir_plus() -> Result<bool> {
     let ctx = FsContext::open("overlay")?;
-    Ok(ctx.set_string("lowerdir+", b"/").is_ok())
+    if ctx.set_string("lowerdir+", b"/").is_err() {
+        return Ok(false);
+    }
+    let legacy = FsContext::open("overlay")?
+        .set_string("glassbox-no-such-option", b"x")
+        .is_ok();
+    Ok(!legacy)
 }
 
 /// Without the right to ask: a kernel of version 6.8 or newer has it.

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod crash;
 pub mod fixtures;
 pub mod plan;
+pub mod probe;
 pub mod registry;
 pub mod rootfs;
 pub mod tmpfs;

@@ -8,9 +8,11 @@
 #                                           (re)write the v2 snapshots from inside the VM
 #
 # These are the very binaries `cargo test --test cgroup_cli --test
-# cgroup_limits --test cgroup_cpu` builds and runs on the host: inside the
-# VM they find cgroup v2 and test it. cgroup_cpu runs last, alone, with
-# --test-threads=1. Do not run this beside other tests (the CPU ratios).
+# cgroup_limits --test cgroup_cpu --test container_limits` builds and runs
+# on the host: inside the VM they find cgroup v2 and test it. cgroup_cpu
+# and container_limits (the limits through `run`, with a CPU ratio) run
+# last, alone, with --test-threads=1. Do not run this beside other tests
+# (the CPU ratios).
 # Exit status: 0 when every test passed inside the VM, non-zero otherwise
 # (2 when the VM did not boot or did not report).
 set -euo pipefail
@@ -24,7 +26,8 @@ rw=()
 bins=${GLASSBOX_VM_TEST_BINS:-}
 if [ -z "$bins" ]; then
     bins=$(cargo test --no-run --message-format=json \
-            --test cgroup_cli --test cgroup_limits --test cgroup_cpu 2>/dev/null |
+            --test cgroup_cli --test cgroup_limits --test cgroup_cpu \
+            --test container_limits 2>/dev/null |
         jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null) | .executable')
 fi
 [ -n "$bins" ] || { echo "run-cgroup-tests: no test binary built" >&2; exit 2; }
@@ -35,12 +38,12 @@ trap 'rm -f "$script"' EXIT
     echo 'status=0'
     # the CPU tests last and alone
     for b in $bins; do
-        case "$(basename "$b")" in cgroup_cpu-*) ;; *)
+        case "$(basename "$b")" in cgroup_cpu-* | container_limits-*) ;; *)
             printf 'echo "=== %s"; %q || status=1\n' "$(basename "$b")" "$b" ;;
         esac
     done
     for b in $bins; do
-        case "$(basename "$b")" in cgroup_cpu-*)
+        case "$(basename "$b")" in cgroup_cpu-* | container_limits-*)
             printf 'echo "=== %s (alone)"; %q --test-threads=1 --nocapture || status=1\n' "$(basename "$b")" "$b" ;;
         esac
     done
