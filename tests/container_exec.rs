@@ -242,6 +242,31 @@ fn exec_has_the_containers_environment_working_dir_and_user() {
             .trim(),
         "/nonexistent"
     );
+    // Its own pipes and terminal are the user's: it can open them by name.
+    assert_eq!(
+        lab.exec(&[
+            "-u",
+            "nobody",
+            "app",
+            "sh",
+            "-c",
+            "echo reopened > /dev/stdout"
+        ]),
+        "reopened\n"
+    );
+    assert_eq!(
+        lab.exec(&[
+            "-t",
+            "-u",
+            "nobody",
+            "app",
+            "sh",
+            "-c",
+            "echo mine > $(tty)"
+        ])
+        .trim(),
+        "mine"
+    );
     assert_eq!(
         lab.exec(&["-u", "4000:4001", "app", "id"]).trim(),
         "uid=4000 gid=4001 groups=4001"

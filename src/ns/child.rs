@@ -223,6 +223,11 @@ pub fn become_user(spec: &Spec) -> Result<()> {
         .as_ref()
         .map(|c| c.groups.clone())
         .unwrap_or_default();
+    if let (Some(_), Some((uid, _))) = (&spec.container, spec.user)
+        && uid != 0
+    {
+        give_stdio(spec, uid)?;
+    }
     if let Some(keep) = spec.container.as_ref().and_then(|c| c.keep_caps.as_ref()) {
         walls::drop_capabilities(keep)?;
     }
@@ -257,6 +262,49 @@ pub fn become_user(spec: &Spec) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// Give the process's own pipes and terminal (made by root) to the user
+/// it becomes, as runc does (`fixStdioPermissions`): a process running as
+/// `nobody` can then open them again by name (`/dev/stdout`, `$(tty)`).
+/// `/dev/null` and what glassbox itself was given stay as they are.
+fn give_stdio(spec: &Spec, uid: u32) -> Result<()> {
+    Step::new(M, Action::Syscall, format!("give the process's stdio to uid {uid}"))
+        .arg("uid", uid)
+        .shell(format!("chown {uid} /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"))
+        .why("Its pipes and terminal were made by root: owned by the user it becomes, it may open them by name (/dev/stdout, its tty) as in Docker.")
+        .man("fchown(2)")
+        .detail()
+        .run(|| {
+            let fds: Vec<i32> = match &spec.stdio {
+                Stdio::Inherit => Vec::new(),
+                Stdio::Fds {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => vec![stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
+                Stdio::Pty(slave) => vec![slave.as_raw_fd()],
+            };
+            for fd in fds {
+                // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: fstat of an open descriptor into our buffer.
+                if unsafe { libc::fstat(fd, &mut st) } == -1 {
+                    return Err(std::io::Error::last_os_error()).context("fstat(2) stdio");
+                }
+                let dev_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+                    && st.st_rdev == libc::makedev(1, 3);
+                if dev_null || st.st_uid == uid {
+                    continue;
+                }
+                // SAFETY: fchown of an open descriptor; -1 keeps its group.
+                if unsafe { libc::fchown(fd, uid, u32::MAX) } == -1 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("fchown(2) stdio to uid {uid}"));
+                }
+            }
+            Ok(())
+        })
 }
 
 /// For a `--dry-run` plan: would the child find CMD? Without a rootfs it

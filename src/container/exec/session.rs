@@ -304,10 +304,16 @@ fn relay_pipes(
     })
 }
 
-/// With a terminal: raw mode here, the master relayed, resizes followed.
+/// With a terminal: the master relayed, resizes followed. With `-i` this
+/// command's terminal is in raw mode (Ctrl-C is a key for the container's
+/// terminal); without, the signals it receives are passed on.
 fn relay_terminal(child: &mut Child, master: OwnedFd, interactive: bool) -> Result<i32> {
-    let signals = Signals::catch(&[Signal::SIGWINCH])?;
-    let raw = RawMode::enter()?;
+    let mut caught = vec![Signal::SIGWINCH];
+    if !interactive {
+        caught.extend(PASSED);
+    }
+    let signals = Signals::catch(&caught)?;
+    let raw = if interactive { RawMode::enter()? } else { None };
     if interactive {
         let to = master.try_clone().context("dup(2) the terminal's master")?;
         pump_stdin(to);
@@ -316,12 +322,17 @@ fn relay_terminal(child: &mut Child, master: OwnedFd, interactive: bool) -> Resu
         from: Some(master.try_clone().context("dup(2) the terminal's master")?),
         to_stderr: false,
     }];
-    let result = relay(child, &mut streams, &signals, |_, sig| {
+    let result = relay(child, &mut streams, &signals, |c, sig| {
         if sig == libc::SIGWINCH {
             let (rows, cols) = terminal_size();
             if rows > 0 && cols > 0 {
                 let _ = crate::ns::console::set_size(&master, rows, cols);
             }
+        } else {
+            let _ = c.signal(
+                sig,
+                "glassbox received this signal while attached to the process: it passes it on.",
+            );
         }
     });
     drop(raw);

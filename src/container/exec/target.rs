@@ -198,7 +198,16 @@ fn who(target: &Target, spec: &str) -> Result<Option<ExecUser>> {
     let root = target.proc_dir().join("root");
     if target.rec.is_none() {
         // A plan without the container: only a number needs no lookup.
-        return Ok(user::resolve(spec, "", "").ok());
+        let found = user::resolve(spec, "", "").ok();
+        if found.is_none() {
+            crate::trace::say(
+                M,
+                format!(
+                    "the user {spec} is looked up in the container's /etc/passwd when exec runs (not in this plan)"
+                ),
+            );
+        }
+        return Ok(found);
     }
     let (passwd, group) = Step::new(
         M,
