@@ -107,6 +107,8 @@ pub enum Command {
     Inspect(cmd::container::InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(cmd::container::NamesArgs),
+    /// Execute a command in a running container
+    Exec(cmd::container::exec::ExecArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

@@ -99,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(a) => {
             return cmd::container::execute(&ctx, &cmd::container::Command::Wait(a.clone()));
         }
+        Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),
     }

@@ -359,6 +359,17 @@ pub fn init(config: Config, json_path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// The descriptor of the `--trace-json` file, if one is open: a process
+/// that closes what it inherited (a container's child) keeps it, so its
+/// steps are still recorded.
+pub fn json_fd() -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    JSON.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|f| f.as_raw_fd())
+}
+
 pub fn config() -> &'static Config {
     static DEFAULT: OnceLock<Config> = OnceLock::new();
     CONFIG

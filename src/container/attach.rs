@@ -31,12 +31,14 @@ pub struct Options {
 }
 
 /// The terminal's settings, restored when dropped.
-struct RawMode {
+pub(crate) struct RawMode {
     saved: nix::sys::termios::Termios,
 }
 
 impl RawMode {
-    fn enter() -> Result<Option<RawMode>> {
+    /// Put this command's terminal (its stdin) in raw mode; `None` when
+    /// stdin is no terminal.
+    pub(crate) fn enter() -> Result<Option<RawMode>> {
         use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
         let stdin = std::io::stdin();
         let Ok(saved) = tcgetattr(stdin.as_fd()) else {

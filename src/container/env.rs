@@ -66,6 +66,27 @@ pub fn parse_env_file(
     Ok(out)
 }
 
+/// The entries of `--env-file` FILES (read here, in order), then of the
+/// `-e` FLAGS, as `run` and `exec` take them.
+pub fn from_args(
+    files: &[std::path::PathBuf],
+    flags: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("open {}: {e}", f.display()))?;
+        out.extend(parse_env_file(&text, &f.display().to_string(), &lookup)?);
+    }
+    for e in flags {
+        if let Some(v) = from_flag(e, &lookup)? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 /// The whole environment of a container's process: Docker's own entries
 /// first, each replaced in place by a value of the same name from the
 /// image or the user (Docker's `CreateDaemonEnvironment`).
@@ -142,6 +163,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.env, line 2:"), "{e}");
+    }
+
+    #[test]
+    fn env_files_come_before_flags() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.env");
+        std::fs::write(&f, "A=file\nB=2\n").unwrap();
+        let got = from_args(&[f], &s(&["A=flag", "UNSET"]), |_| None).unwrap();
+        assert_eq!(got, s(&["A=file", "B=2", "A=flag"]));
+        let e = from_args(&[d.path().join("none")], &[], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("open ") && e.contains("none"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod create;
 pub mod delete;
 pub mod env;
 pub mod etc;
+pub mod exec;
 pub mod human;
 pub mod id;
 pub mod inspect;

@@ -55,7 +55,7 @@ pub fn netns_pin(root: &Root, id: &str) -> PathBuf {
 
 /// Read a file of the container's root (its passwd and group), resolved
 /// inside the root; empty when it has none.
-fn read_in_root(root: &Path, path: &str) -> String {
+pub(crate) fn read_in_root(root: &Path, path: &str) -> String {
     let Ok(fd) = inroot::open(root, Path::new(path), Make::Nothing) else {
         return String::new();
     };

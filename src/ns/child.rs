@@ -72,11 +72,14 @@ fn run(spec: Spec, chan: &Channel, joins: Vec<Join>) -> Result<Never, Fail> {
             unsafe { libc::_exit(EXIT_SETUP as i32) }
         }
     }
+    if spec.container.is_some() {
+        close_inherited(&spec, chan, &joins)?;
+    }
     setup(&spec, &joins)?;
     drop(joins);
     let mut spec = spec;
     if spec.container.as_ref().is_some_and(|c| c.console)
-        && let Some(slave) = super::console::setup(Some(chan))?
+        && let Some(slave) = super::console::setup(Some(chan), spec.rootfs.is_some())?
     {
         spec.stdio = Stdio::Pty(slave);
     }
@@ -192,7 +195,8 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
         .detail()
         .run(|| {
             nix::unistd::chdir(dir.as_path())
-                .with_context(|| format!("chdir to the working directory {}", dir.display()))
+                .with_context(|| format!("chdir to the working directory {}", dir.display()))?;
+            check_cwd_reachable(dir)
         })?;
     }
     if let Some(c) = &spec.container
@@ -219,6 +223,11 @@ pub fn become_user(spec: &Spec) -> Result<()> {
         .as_ref()
         .map(|c| c.groups.clone())
         .unwrap_or_default();
+    if let (Some(_), Some((uid, _))) = (&spec.container, spec.user)
+        && uid != 0
+    {
+        give_stdio(spec, uid)?;
+    }
     if let Some(keep) = spec.container.as_ref().and_then(|c| c.keep_caps.as_ref()) {
         walls::drop_capabilities(keep)?;
     }
@@ -255,12 +264,61 @@ pub fn become_user(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Give the process's own pipes and terminal (made by root) to the user
+/// it becomes, as runc does (`fixStdioPermissions`): a process running as
+/// `nobody` can then open them again by name (`/dev/stdout`, `$(tty)`).
+/// `/dev/null` and what glassbox itself was given stay as they are.
+fn give_stdio(spec: &Spec, uid: u32) -> Result<()> {
+    Step::new(M, Action::Syscall, format!("give the process's stdio to uid {uid}"))
+        .arg("uid", uid)
+        .shell(format!("chown {uid} /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"))
+        .why("Its pipes and terminal were made by root: owned by the user it becomes, it may open them by name (/dev/stdout, its tty) as in Docker.")
+        .man("fchown(2)")
+        .detail()
+        .run(|| {
+            let fds: Vec<i32> = match &spec.stdio {
+                Stdio::Inherit => Vec::new(),
+                Stdio::Fds {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => vec![stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
+                Stdio::Pty(slave) => vec![slave.as_raw_fd()],
+            };
+            for fd in fds {
+                // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: fstat of an open descriptor into our buffer.
+                if unsafe { libc::fstat(fd, &mut st) } == -1 {
+                    return Err(std::io::Error::last_os_error()).context("fstat(2) stdio");
+                }
+                let dev_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+                    && st.st_rdev == libc::makedev(1, 3);
+                if dev_null || st.st_uid == uid {
+                    continue;
+                }
+                // SAFETY: fchown of an open descriptor; -1 keeps its group.
+                if unsafe { libc::fchown(fd, uid, u32::MAX) } == -1 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("fchown(2) stdio to uid {uid}"));
+                }
+            }
+            Ok(())
+        })
+}
+
 /// For a `--dry-run` plan: would the child find CMD? Without a rootfs it
 /// looks where the child will (glassbox's own view of the files); a rootfs
 /// was checked from outside before anything started. `Err`: the message
 /// and exit code the child would fail with.
 pub fn would_resolve(spec: &Spec) -> Result<(), (String, u8)> {
-    if spec.rootfs.is_some() {
+    // In a joined mount namespace (`exec`, `ns enter --mnt`) CMD is looked
+    // up in files this plan does not see: the child finds out.
+    let joins_mnt = matches!(
+        spec.namespaces.get(NsType::Mnt),
+        super::kind::NsMode::Join(_)
+    );
+    if spec.rootfs.is_some() || joins_mnt {
         return Ok(());
     }
     resolve(&spec.argv[0], &spec.path_var())
@@ -287,6 +345,87 @@ pub fn findable_in(rootfs: &Path, cmd: &str, path: &str) -> bool {
     path.split(':')
         .filter(|d| !d.is_empty())
         .any(|d| std::fs::symlink_metadata(inside(&Path::new(d).join(cmd))).is_ok())
+}
+
+/// The working directory just entered must be inside the process's root:
+/// `getcwd(3)` names it from there, and fails (`ENOENT`, the kernel's
+/// `(unreachable)`) for a directory outside, such as one reached through a
+/// descriptor of the host's (runc's CVE-2024-21626: `-w /proc/self/fd/N`).
+fn check_cwd_reachable(dir: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => anyhow::bail!(
+            "the working directory {} is outside the container's root: give a directory inside it",
+            dir.display()
+        ),
+    }
+}
+
+/// Close every descriptor above 2 that a container process does not need
+/// between here and its exec: the handshake socket, the namespaces still
+/// to join, its stdio, the `--trace-json` file. Whatever else it inherited
+/// from the command that started it (a directory of the host given to
+/// glassbox, a state file) would otherwise stay reachable inside the
+/// container as `/proc/self/fd/N` until exec: as a working directory
+/// (`-w /proc/self/fd/N`), or as a path to a program of the host's
+/// (runc's CVE-2024-21626). Read `close_range(2)`.
+fn close_inherited(spec: &Spec, chan: &Channel, joins: &[Join]) -> Result<()> {
+    let mut keep: Vec<i32> = vec![chan.raw_fd()];
+    keep.extend(
+        joins
+            .iter()
+            .filter_map(|j| j.fd.as_ref().map(|f| f.as_raw_fd())),
+    );
+    match &spec.stdio {
+        Stdio::Inherit => {}
+        Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => keep.extend([stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()]),
+        Stdio::Pty(slave) => keep.push(slave.as_raw_fd()),
+    }
+    keep.extend(crate::trace::json_fd());
+    close_all_but(&keep)
+}
+
+/// Close every descriptor from 3 up, except `keep`.
+pub(crate) fn close_all_but(keep: &[i32]) -> Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter(|f| **f > 2).map(|f| *f as u32).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut gaps = Vec::new();
+    let mut lo = 3u32;
+    for k in keep {
+        if k > lo {
+            gaps.push((lo, k - 1));
+        }
+        lo = k + 1;
+    }
+    gaps.push((lo, u32::MAX));
+    for (first, last) in gaps {
+        // SAFETY: close_range closes descriptors only; none of those in
+        // the range is used by this process again.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if r == -1 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(e).context("close_range(2) the inherited descriptors");
+            }
+            // Before Linux 5.9: one close per open descriptor.
+            let open: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+                .context("list /proc/self/fd")?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd >= first && *fd <= last)
+                .collect();
+            for fd in open {
+                // SAFETY: close of a descriptor number in the range; the
+                // listing's own (already closed) fails harmlessly.
+                unsafe { libc::close(fd as i32) };
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `setns(2)` into an already opened namespace.

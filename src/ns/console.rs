@@ -21,16 +21,22 @@ use super::sync::{Channel, Msg};
 const M: Mechanism = Mechanism::Ns;
 
 /// The whole of it in the child: open the pair, bind the slave over
-/// `/dev/console`, send the master to the parent; the slave is returned
-/// for the process's stdio. In a `--dry-run` plan (no channel, nothing
-/// opened) the steps are listed and `None` is returned.
-pub fn setup(chan: Option<&Channel>) -> Result<Option<OwnedFd>> {
+/// `/dev/console` (`console`: a container's init; a process that joins a
+/// running container, `exec -t`, leaves its console alone), send the
+/// master to the parent; the slave is returned for the process's stdio.
+/// In a `--dry-run` plan (no channel, nothing opened) the steps are listed
+/// and `None` is returned.
+pub fn setup(chan: Option<&Channel>, console: bool) -> Result<Option<OwnedFd>> {
     let Some((master, slave)) = open_pair()?.value() else {
-        bind_console(None)?;
+        if console {
+            bind_console(None)?;
+        }
         send_master(None, None)?;
         return Ok(None);
     };
-    bind_console(Some(&slave))?;
+    if console {
+        bind_console(Some(&slave))?;
+    }
     send_master(chan, Some(&master))?;
     drop(master);
     Ok(Some(slave))

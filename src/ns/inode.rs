@@ -19,6 +19,16 @@ pub fn ns_path(pid: Option<u32>, t: NsType) -> PathBuf {
     }
 }
 
+/// Where a `--dry-run` plan made without knowing the process (its record
+/// was root's to read: `exec --dry-run` as another user) names its
+/// namespaces: `/proc/PID/ns/TYPE`. No real process has this directory.
+pub const PLANNED_PROC: &str = "/proc/PID";
+
+/// `/proc/PID/ns/TYPE` of a process a plan does not know.
+pub fn planned_ns_path(t: NsType) -> PathBuf {
+    Path::new(PLANNED_PROC).join("ns").join(t.proc_name())
+}
+
 /// The inode of a namespace file (a `/proc` link or a pinned bind mount).
 pub fn inode_of(path: &Path) -> Result<u64> {
     let meta = std::fs::metadata(path).with_context(|| format!("stat {}", path.display()))?;

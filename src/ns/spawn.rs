@@ -295,7 +295,7 @@ pub fn clone_shell(ns: &Namespaces) -> Option<String> {
 /// for. Under `--dry-run` without the right to open it (another user's
 /// process), the plan says so and `None` is returned.
 fn open_joinable(t: NsType, path: &Path) -> Result<Option<OwnedFd>> {
-    let opened = Step::new(
+    let mut step = Step::new(
         M,
         Action::FileRead,
         format!("check that {} is a {t} namespace", path.display()),
@@ -304,8 +304,14 @@ fn open_joinable(t: NsType, path: &Path) -> Result<Option<OwnedFd>> {
     .shell(format!("stat -f -c %T {}", path.display()))
     .why("A namespace file lives on nsfs (statfs(2)) and the ioctl NS_GET_NSTYPE names its kind: setns(2) is given only the kind asked for.")
     .man("ioctl_ns(2)")
-    .detail()
-    .observe_or_plan(|| {
+    .detail();
+    if crate::trace::dry_run() && path.starts_with(super::inode::PLANNED_PROC) {
+        // A plan that does not know the process: nothing to open.
+        step.summary = format!("{} (not known in this plan)", step.summary);
+        step.run(|| Ok(()))?;
+        return Ok(None);
+    }
+    let opened = step.observe_or_plan(|| {
         let fd: OwnedFd = File::open(path)
             .with_context(|| {
                 format!(
@@ -401,7 +407,7 @@ fn plan(p: &PlanSpec, spec: &Spec, joins: &[child::Join], hooks: &mut dyn Hooks)
     hooks.created(None)?;
     child::setup(spec, joins)?;
     if spec.container.as_ref().is_some_and(|c| c.console) {
-        super::console::setup(None)?;
+        super::console::setup(None, spec.rootfs.is_some())?;
     }
     child::become_user(spec)?;
     if let Err((message, code)) = child::would_resolve(spec) {

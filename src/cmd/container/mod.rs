@@ -2,6 +2,7 @@
 //! `rm`, `ps`, `logs`, `inspect`, `wait`, and `container ...`): arguments
 //! and printing only; the work is in `src/container/`.
 
+pub mod exec;
 pub mod run;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(NamesArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -179,6 +182,7 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Inspect(a) => inspect(ctx, a),
         Command::Wait(a) => wait(ctx, a),
         Command::Prune(_) => prune(ctx),
+        Command::Exec(a) => exec::execute(ctx, a),
     }
 }
 
