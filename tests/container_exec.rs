@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 use common::{TestRoot, require_root, stderr, stdout};
 
 /// A private root with the busybox image, a resolv.conf of its own (no
-/// real DNS server reaches a container), and the containers it started
-/// removed when dropped.
+/// real DNS server reaches a container), glassbox in a network namespace
+/// of its own playing the host (its bridges go with it), and the
+/// containers it started removed when dropped.
 struct Lab {
     root: TestRoot,
     files: tempfile::TempDir,
+    netns: String,
 }
 
 impl Lab {
@@ -32,14 +34,27 @@ impl Lab {
         let root = TestRoot::new();
         let files = tempfile::tempdir().unwrap();
         std::fs::write(files.path().join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
-        let lab = Lab { root, files };
+        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap();
+        let netns = format!("gbtexec{}", &uuid[..8]);
+        let made = Command::new("ip")
+            .args(["netns", "add", &netns])
+            .status()
+            .expect("spawn ip netns add");
+        assert!(made.success(), "ip netns add {netns}");
+        let lab = Lab { root, files, netns };
         lab.ok(&["image", "from-host", "/bin/busybox", "--tag", "bb:1"]);
         lab
     }
 
     /// `glassbox --root R ARGS` with the lab's resolv.conf.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.root.glassbox();
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(common::glassbox_bin())
+            .arg("--root")
+            .arg(self.root.path())
+            .arg("--no-color");
+        c.env_remove("NO_COLOR");
         c.env(
             "GLASSBOX_RESOLV_CONF",
             self.files.path().join("resolv.conf"),
@@ -87,6 +102,10 @@ impl Drop for Lab {
         for id in stdout(&ids).split_whitespace() {
             let _ = self.run(&["rm", "-f", id]);
         }
+        let _ = self.run(&["system", "prune", "--all"]);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
     }
 }
 
@@ -877,8 +896,11 @@ fn exec_plans_without_root_and_the_plan_is_the_run() {
     std::fs::write(&trace, "").unwrap();
     nix::unistd::chown(&trace, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
     std::fs::set_permissions(lab.files.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // (In the host's network namespace: nobody may not enter the lab's.)
     let out = lab
-        .cmd(&["--dry-run", "--trace-json", trace.to_str().unwrap()])
+        .root
+        .glassbox()
+        .args(["--dry-run", "--trace-json", trace.to_str().unwrap()])
         .args(["exec", "plan", "ip", "a"])
         .current_dir("/")
         .stdin(Stdio::null())
