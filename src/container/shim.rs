@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -46,6 +46,33 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// The shim's socket and lock.
 pub fn socket_path(root: &Root, id: &str) -> PathBuf {
     state::run_dir(root, id).join("shim.sock")
+}
+
+/// A unix socket's path fits in `sun_path` (107 bytes); a state root deep
+/// in the filesystem makes `.../run/containers/<64 hex>/shim.sock` longer.
+/// Such a path is reached through a descriptor of its directory instead
+/// (`/proc/self/fd/N/shim.sock`), for `bind` as for `connect`. Read
+/// `unix(7)`.
+pub fn with_short_path<T>(
+    path: &Path,
+    f: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use std::os::unix::fs::OpenOptionsExt;
+    const SUN_PATH_MAX: usize = 107;
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return f(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
+    let short = Path::new("/proc/self/fd")
+        .join(d.as_raw_fd().to_string())
+        .join(name);
+    f(&short)
 }
 
 pub fn lock_path(root: &Root, id: &str) -> PathBuf {
@@ -135,7 +162,7 @@ pub fn main(root: &Root, id: &str, ready: OwnedFd) -> Result<()> {
         };
         let sock = socket_path(root, id);
         let _ = std::fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock)
+        let listener = with_short_path(&sock, |p| UnixListener::bind(p))
             .with_context(|| format!("bind the shim socket {}", sock.display()))?;
         Ok((lock, listener))
     })();
