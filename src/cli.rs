@@ -95,6 +95,8 @@ pub enum Command {
     Start(cmd::container::StartArgs),
     /// Stop one or more running containers
     Stop(cmd::container::StopArgs),
+    /// Restart one or more containers
+    Restart(cmd::container::RestartArgs),
     /// Kill one or more running containers
     Kill(cmd::container::KillArgs),
     /// Remove one or more containers
@@ -109,6 +111,10 @@ pub enum Command {
     Wait(cmd::container::NamesArgs),
     /// Execute a command in a running container
     Exec(cmd::container::exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(cmd::container::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(cmd::container::StatsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

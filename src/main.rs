@@ -41,7 +41,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The top-level container commands are `container SUBCOMMAND`'s.
+fn container(ctx: &Ctx, c: cmd::container::Command) -> anyhow::Result<ExitCode> {
+    cmd::container::execute(ctx, &c)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    use cmd::container::Command as C;
     let g = &cli.global;
     let verbosity = if g.explain {
         g.verbose.max(1)
@@ -75,30 +81,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(a) => cmd::image::login(&ctx, a)?,
         Command::Logout(a) => cmd::image::logout(&ctx, a)?,
         Command::Rmi(a) => cmd::image::execute(&ctx, &cmd::image::Command::Rm(a.clone()))?,
-        Command::Run(a) => return cmd::container::run(&ctx, a),
-        Command::Create(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Create(a.clone()));
-        }
-        Command::Start(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Start(a.clone()));
-        }
-        Command::Stop(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Stop(a.clone()));
-        }
-        Command::Kill(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Kill(a.clone()));
-        }
-        Command::Rm(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Rm(a.clone()));
-        }
-        Command::Ps(a) => return cmd::container::ps(&ctx, a),
-        Command::Logs(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Logs(a.clone()));
-        }
-        Command::Inspect(a) => return cmd::container::inspect(&ctx, a),
-        Command::Wait(a) => {
-            return cmd::container::execute(&ctx, &cmd::container::Command::Wait(a.clone()));
-        }
+        Command::Run(a) => return container(&ctx, C::Run(a.clone())),
+        Command::Create(a) => return container(&ctx, C::Create(a.clone())),
+        Command::Start(a) => return container(&ctx, C::Start(a.clone())),
+        Command::Stop(a) => return container(&ctx, C::Stop(a.clone())),
+        Command::Restart(a) => return container(&ctx, C::Restart(a.clone())),
+        Command::Kill(a) => return container(&ctx, C::Kill(a.clone())),
+        Command::Rm(a) => return container(&ctx, C::Rm(a.clone())),
+        Command::Ps(a) => return container(&ctx, C::Ls(a.clone())),
+        Command::Logs(a) => return container(&ctx, C::Logs(a.clone())),
+        Command::Inspect(a) => return container(&ctx, C::Inspect(a.clone())),
+        Command::Wait(a) => return container(&ctx, C::Wait(a.clone())),
+        Command::Top(a) => return container(&ctx, C::Top(a.clone())),
+        Command::Stats(a) => return container(&ctx, C::Stats(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

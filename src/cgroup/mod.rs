@@ -30,6 +30,7 @@ pub mod pids;
 pub mod process;
 pub mod recover;
 pub mod spec;
+pub mod usage;
 pub mod v1;
 pub mod v2;
 

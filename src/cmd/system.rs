@@ -1,25 +1,32 @@
-//! `glassbox system prune`: remove host resources that no glassbox object
-//! owns any more (half-made ones from a crash, ones whose container or
-//! network is gone), and with `--all` the ones made by hand too; repair
-//! the state a crash left. Only what this root recorded: never the root
-//! itself, and never an object that merely carries this root's names.
+//! `glassbox system prune`: remove the stopped containers, then the host
+//! resources that no glassbox object owns any more (half-made ones from a
+//! crash, ones whose container or network is gone), and with `--all` the
+//! ones made by hand too; repair the state a crash left. Only what this
+//! root recorded: never the root itself, and never an object that merely
+//! carries this root's names. Asks first, as Docker does, unless `-f`.
 
 use anyhow::{Result, bail};
 
 use super::Ctx;
+use super::container::prune::{go_on, print_deleted};
 use crate::state::recover;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Remove leftover mounts, cgroups, links and rules
+    /// Remove stopped containers, and leftover mounts, cgroups, links and rules
     Prune(PruneArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
-    /// Also remove what was made by hand (cgroup create, unionfs mount, ...)
+    /// Also remove what was made by hand (cgroup create, unionfs mount,
+    /// net ...). Not Docker's -a, which removes unused images: glassbox's
+    /// system prune never removes an image (use `image prune -a`)
     #[arg(short, long)]
     pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
@@ -28,14 +35,40 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
     }
 }
 
+/// Docker's warning, with what glassbox removes.
+fn warning(all: bool) -> String {
+    let mut w = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - what crashed or interrupted commands left (mounts, cgroups, links, rules)\n  - host resources whose container or network is gone\n",
+    );
+    if all {
+        w.push_str("  - everything made by hand (cgroup create, unionfs mount, net ...)\n");
+    }
+    w
+}
+
 fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
+    if !go_on(args.force, &warning(args.all))? {
+        return Ok(());
+    }
     ctx.root.ensure()?;
-    let recover::Pruned { removed, errors } = recover::prune(&ctx.root, args.all)?;
+    let containers = crate::container::prune::stopped(&ctx.root)?;
+    print_deleted(&containers);
+    let recover::Pruned {
+        removed,
+        mut errors,
+    } = recover::prune(&ctx.root, args.all)?;
     for r in &removed {
         println!("removed {} {} ({})", r.kind, r.id, r.reason);
     }
-    if removed.is_empty() && errors.is_empty() {
+    errors.extend(containers.errors.iter().cloned());
+    if containers.removed.is_empty() && removed.is_empty() && errors.is_empty() {
         println!("nothing to prune");
+    }
+    if !containers.removed.is_empty() {
+        println!(
+            "Total reclaimed space: {}",
+            crate::container::human::human_size(containers.reclaimed, 4)
+        );
     }
     if !errors.is_empty() {
         bail!("could not remove:\n  {}", errors.join("\n  "));

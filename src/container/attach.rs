@@ -76,8 +76,10 @@ const PROXIED: [Signal; 6] = [
 ];
 
 /// Relay between this command and the container until it exits; its exit
-/// code. The connection is attached and the container started.
-pub fn session(conn: Conn, opts: Options) -> Result<i32> {
+/// code, or `None` when the shim closed the connection without saying
+/// (the caller reads the code from the record). The connection is
+/// attached and the container started.
+pub fn session(conn: Conn, opts: Options) -> Result<Option<i32>> {
     let mut set = SigSet::empty();
     if opts.sig_proxy && !opts.tty {
         for s in PROXIED {
@@ -135,7 +137,7 @@ fn relay(
     sfd: &SignalFd,
     writer: &Arc<Mutex<std::os::unix::net::UnixStream>>,
     opts: Options,
-) -> Result<i32> {
+) -> Result<Option<i32>> {
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     loop {
@@ -166,7 +168,7 @@ fn relay(
             continue;
         }
         match protocol::read_frame(&mut conn.stream)? {
-            None => bail!("the container's shim went away before the container exited"),
+            None => return Ok(None),
             Some((Kind::Stdout, bytes)) => {
                 out.write_all(&bytes).context("write to stdout")?;
                 out.flush().ok();
@@ -175,7 +177,7 @@ fn relay(
                 err.write_all(&bytes).context("write to stderr")?;
             }
             Some((Kind::Event, p)) => match protocol::decode::<Event>(&p)? {
-                Event::Exited { code, .. } => return Ok(code),
+                Event::Exited { code, .. } => return Ok(Some(code)),
                 Event::Error { message } => bail!("{message}"),
                 _ => {}
             },

@@ -104,7 +104,12 @@ pub fn remove(root: &Root, c: &Container) -> Result<()> {
     if !g.exists() {
         return Ok(());
     }
-    cgroup::lifecycle::remove(root, &c.cgroup, true).map(drop)
+    match cgroup::lifecycle::remove(root, &c.cgroup, true) {
+        Ok(_) => Ok(()),
+        // Another release (the shim's, a racing `rm -f`) took it first.
+        Err(_) if !g.exists() => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -30,10 +30,24 @@ pub struct TraceArgs {
     pub trace_json: Option<std::path::PathBuf>,
 }
 
+/// The thread relaying a shim's trace to this command's stderr.
+pub struct Relay(Option<std::thread::JoinHandle<()>>);
+
+impl Relay {
+    /// Wait until every line the shim traced is printed: the shim closes
+    /// its end once the container runs (or could not start), so a command
+    /// that returns right after (`run -d`) still shows the whole trace.
+    pub fn finish(mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Start the shim of container `id`: `glassbox --root R shim ID`, its own
 /// session, stdin and stdout on /dev/null, stderr a pipe whose lines this
 /// command relays (the shim's trace) until the shim closes it.
-pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
+pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<Relay> {
     let exe = std::env::current_exe().context("find the glassbox binary (/proc/self/exe)")?;
     // A previous run's shim may still be finishing its teardown.
     super::settle::wait_for_shim(root, id, Duration::from_secs(10))?;
@@ -101,7 +115,7 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
     drop(cmd);
     drop(ready_w);
     // The shim's trace lines, relayed while it sets up.
-    std::thread::spawn(move || relay_trace(err_r));
+    let relay = Relay(Some(std::thread::spawn(move || relay_trace(err_r))));
     let mut line = String::new();
     BufReader::new(std::fs::File::from(ready_r))
         .read_line(&mut line)
@@ -109,7 +123,7 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<()> {
     // The shim is on its own now; init reaps it once this command exits.
     drop(child);
     match line.trim() {
-        "ready" => Ok(()),
+        "ready" => Ok(relay),
         "" => bail!("the shim of container {id} died before it was ready"),
         other => bail!(
             "the shim of container {id}: {}",

@@ -2,11 +2,13 @@
 //! when missing) and held by a lease until the record names it; the name
 //! is taken under the names lock (one of ten racing `--name same` wins);
 //! the container's directory gets its writable layer (`upper/`, `work/`,
-//! `merged/`) and the files Docker writes (`hostname`, `hosts`,
-//! `resolv.conf`); the record goes last, so a crash before it leaves only a
-//! directory `system prune` removes, never half a container.
+//! `merged/`), the init layer of mount points, and the files Docker
+//! writes (`hostname`, `hosts`, `resolv.conf`); the record goes last, under
+//! the container's lock, so a crash before it leaves only a directory
+//! `system prune` removes, never half a container, and a failure removes
+//! what was made.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -19,7 +21,41 @@ use crate::trace::Mechanism;
 /// Make the container `req` asks for; its record.
 pub fn create(root: &Root, req: &Request) -> Result<Container> {
     root.ensure()?;
-    // The network mode and ports are checked before anything is made.
+    let mode = check(root, req)?;
+    make_bind_sources(req)?;
+    let image = crate::image::for_run(root, &req.image, true)?;
+    let img = ImageDefaults::from_config(&image.config.config);
+    // Check the command now: `create` fails without one, as Docker's does.
+    config::command(req, &img)?;
+    let _names = state::names_lock(root)?;
+    let name = choose_name(root, req)?;
+    let layers = (image.id.as_str(), image.lower_dirs.as_slice());
+    let c = record(root, req, &mode, &img, layers, name, id::new_id()?)?;
+    let dir = state::container_dir(root, &c.id);
+    crate::host::mkdir(Mechanism::Run, &dir)?;
+    // Held until the record is written: a directory without a record whose
+    // lock is free is what a crash left (`system prune` removes it), never
+    // a creation under way.
+    let lock = state::lock(root, &c.id)?;
+    let made = write_files(&c, req)
+        .and_then(|()| state::save(root, &c).context("write the container's record"));
+    if let Err(e) = made {
+        // Nothing half-made stays: the directory goes with what is in it.
+        let _ = crate::host::remove_dir_all(
+            Mechanism::Run,
+            &dir,
+            "The container could not be made: what was made of it goes.",
+        );
+        return Err(e);
+    }
+    drop(lock);
+    // The record holds the image now.
+    image.lease.release()?;
+    Ok(c)
+}
+
+/// The network mode, ports and networks, checked before anything is made.
+pub fn check(root: &Root, req: &Request) -> Result<crate::net::mode::Mode> {
     let mode = crate::net::mode::parse_mode(if req.network.is_empty() {
         "bridge"
     } else {
@@ -29,27 +65,44 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         crate::trace::warn(w);
     }
     super::network::check_request(root, req)?;
+    Ok(mode)
+}
+
+/// Docker's `-v` makes a missing host directory.
+pub fn make_bind_sources(req: &Request) -> Result<()> {
     for b in &req.binds {
-        // Docker's `-v` makes a missing host directory.
         if !b.source.exists() {
             crate::host::mkdir(Mechanism::Run, &b.source)?;
         }
     }
-    let image = crate::image::for_run(root, &req.image, true)?;
-    let img = ImageDefaults::from_config(&image.config.config);
-    // Check the command now: `create` fails without one, as Docker's does.
-    config::command(req, &img)?;
-    let _names = state::names_lock(root)?;
-    let name = match &req.name {
+    Ok(())
+}
+
+/// The name asked for (checked, free), or a random free one; the caller
+/// holds the names lock.
+pub fn choose_name(root: &Root, req: &Request) -> Result<String> {
+    match &req.name {
         Some(n) => {
             let n = id::validate_name(n)?.to_string();
             state::check_name_free(root, &n)?;
-            n
+            Ok(n)
         }
-        None => free_random_name(root)?,
-    };
-    let id = id::new_id()?;
-    let hostname = match (&req.hostname, &mode) {
+        None => free_random_name(root),
+    }
+}
+
+/// The record of a new container `id` named `name` on `image` (its id and
+/// its layers' directories, top first); nothing written.
+pub fn record(
+    root: &Root,
+    req: &Request,
+    mode: &crate::net::mode::Mode,
+    img: &ImageDefaults,
+    image: (&str, &[PathBuf]),
+    name: String,
+    id: String,
+) -> Result<Container> {
+    let hostname = match (&req.hostname, mode) {
         (Some(h), _) => h.clone(),
         (None, crate::net::mode::Mode::Host) => nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
@@ -57,89 +110,66 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         (None, _) => id::short(&id).to_string(),
     };
     let env = env::compose(&img.env, &req.env, &hostname, req.tty);
-    let (config, mut host_config) = config::build(req, &img, &hostname, env)?;
+    let (config, mut host_config) = config::build(req, img, &hostname, env)?;
     if host_config.memory > 0 && host_config.memory_swap == 0 {
         // Docker's default, as its daemon records it: memory + swap is
         // twice the memory.
         host_config.memory_swap = host_config.memory.saturating_mul(2);
     }
-    let (entrypoint, cmd) = config::command(req, &img)?;
+    let (entrypoint, cmd) = config::command(req, img)?;
     let mut argv = entrypoint;
     argv.extend(cmd);
     let dir = state::container_dir(root, &id);
     // Docker's "init" layer, between the image and the container's own:
     // the mount points glassbox binds over, so `diff` and `commit` never
     // see them as the container's changes.
-    let init = dir.join("init");
-    let mut lower = vec![init.clone()];
-    lower.extend(image.lower_dirs.iter().cloned());
+    let mut lower = vec![dir.join("init")];
+    lower.extend(image.1.iter().cloned());
     let rootfs = Rootfs {
         lower,
         upper: dir.join("upper"),
         work: dir.join("work"),
         merged: dir.join("merged"),
     };
-    crate::host::mkdir(Mechanism::Run, &dir)?;
-    // Held until the record is written: a directory without a record whose
-    // lock is free is what a crash left (`system prune` removes it), never
-    // a creation under way. (A plan makes no directory to lock.)
-    let lock = match crate::trace::dry_run() {
-        true => None,
-        false => Some(state::lock(root, &id)?),
-    };
-    let made = (|| -> Result<Container> {
-        for d in [&rootfs.upper, &rootfs.work, &rootfs.merged] {
-            crate::host::mkdir(Mechanism::Run, d)?;
-        }
-        make_init_layer(&init)?;
-        let file = |n: &str| -> PathBuf { dir.join(n) };
-        start::write_file(&file("hostname"), &format!("{hostname}\n"))?;
-        start::write_file(&file("hosts"), &etc::hosts(None, &req.add_hosts))?;
-        let resolv = start::resolv_text(&req.dns);
-        start::write_file(&file("resolv.conf"), &resolv)?;
-        start::write_file(&file("resolv.conf.src"), &resolv)?;
-        let c = Container {
-            id: id.clone(),
-            name,
-            created: crate::clock::now_rfc3339_nanos(),
-            path: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            state: State {
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                ..State::default()
-            },
-            image: image.id.clone(),
-            config,
-            host_config,
-            endpoints: super::network::initial_endpoints(req),
-            rootfs,
-            cgroup: ccgroup::name(&id),
-            log_path: dir.join(format!("{id}-json.log")),
-            hostname_path: file("hostname"),
-            hosts_path: file("hosts"),
-            resolv_conf_path: file("resolv.conf"),
-            start_count: 0,
-        };
-        state::save(root, &c).context("write the container's record")?;
-        Ok(c)
-    })();
-    let c = match made {
-        Ok(c) => c,
-        Err(e) => {
-            // Nothing half-made stays: the directory goes with what is in it.
-            let _ = crate::host::remove_dir_all(
-                Mechanism::Run,
-                &dir,
-                "The container could not be made: what was made of it goes.",
-            );
-            return Err(e);
-        }
-    };
-    drop(lock);
-    // The record holds the image now.
-    image.lease.release()?;
-    Ok(c)
+    let file = |n: &str| -> PathBuf { dir.join(n) };
+    Ok(Container {
+        id: id.clone(),
+        name,
+        created: crate::clock::now_rfc3339_nanos(),
+        path: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        state: State {
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            ..State::default()
+        },
+        image: image.0.to_string(),
+        config,
+        host_config,
+        endpoints: super::network::initial_endpoints(req),
+        rootfs,
+        cgroup: ccgroup::name(&id),
+        log_path: dir.join(format!("{id}-json.log")),
+        hostname_path: file("hostname"),
+        hosts_path: file("hosts"),
+        resolv_conf_path: file("resolv.conf"),
+        start_count: 0,
+    })
+}
+
+/// The container's directories (its writable layer) and the files Docker
+/// writes for it.
+pub fn write_files(c: &Container, req: &Request) -> Result<()> {
+    let dir = c.hostname_path.parent().unwrap_or(&c.rootfs.upper);
+    for d in [dir, &c.rootfs.upper, &c.rootfs.work, &c.rootfs.merged] {
+        crate::host::mkdir(Mechanism::Run, d)?;
+    }
+    make_init_layer(&dir.join("init"))?;
+    start::write_file(&c.hostname_path, &format!("{}\n", c.config.hostname))?;
+    start::write_file(&c.hosts_path, &etc::hosts(None, &req.add_hosts))?;
+    let resolv = start::resolv_text(&req.dns);
+    start::write_file(&c.resolv_conf_path, &resolv)?;
+    start::write_file(&dir.join("resolv.conf.src"), &resolv)
 }
 
 /// The mount points of the init layer: the directories the process core
@@ -160,7 +190,7 @@ pub const INIT_FILES: [&str; 4] = [
     "dev/console",
 ];
 
-fn make_init_layer(init: &std::path::Path) -> Result<()> {
+fn make_init_layer(init: &Path) -> Result<()> {
     crate::trace::Step::new(
         Mechanism::Run,
         crate::trace::Action::Filesystem,

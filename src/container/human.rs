@@ -195,6 +195,82 @@ fn ports_of(
         .join(", ")
 }
 
+/// Go's `%.{prec}g` (`strconv.FormatFloat(v, 'g', prec, 64)`): `prec`
+/// significant digits, trailing zeros dropped, and the exponent form
+/// when the exponent is below -4 or at least `prec` (`1e+03`).
+pub fn go_g(v: f64, prec: usize) -> String {
+    let prec = prec.max(1);
+    if v == 0.0 {
+        return "0".into();
+    }
+    let neg = v < 0.0;
+    // Rust rounds the exact value half to even, as Go's decimal does.
+    let e = format!("{:.*e}", prec - 1, v.abs());
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let nd = digits.len() as i32;
+    let dp = exp + 1;
+    let mut eprec = prec as i32;
+    if eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    let mut out = String::from(if neg { "-" } else { "" });
+    if exp < -4 || exp >= eprec {
+        out.push_str(&digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        ));
+    } else if dp <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat((-dp) as usize));
+        out.push_str(digits);
+    } else if dp >= nd {
+        out.push_str(digits);
+        out.push_str(&"0".repeat((dp - nd) as usize));
+    } else {
+        out.push_str(&digits[..dp as usize]);
+        out.push('.');
+        out.push_str(&digits[dp as usize..]);
+    }
+    out
+}
+
+/// go-units' `CustomSize`: divide by `base` while it fits, then `%.{prec}g`
+/// and the unit.
+fn custom_size(bytes: f64, prec: usize, base: f64, units: &[&str]) -> String {
+    let mut size = bytes;
+    let mut i = 0;
+    while size >= base && i < units.len() - 1 {
+        size /= base;
+        i += 1;
+    }
+    format!("{}{}", go_g(size, prec), units[i])
+}
+
+/// go-units' `HumanSizeWithPrecision`: decimal units (`1.5kB`, `0B`), as
+/// `stats` prints NET I/O and BLOCK I/O (precision 3) and `prune` its
+/// reclaimed space (`HumanSize`, precision 4).
+pub fn human_size(bytes: u64, prec: usize) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    custom_size(bytes as f64, prec, 1000.0, &UNITS)
+}
+
+/// go-units' `BytesSize`: binary units, four digits (`344KiB`,
+/// `23.54GiB`), as `stats` prints memory.
+pub fn bytes_size(bytes: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    custom_size(bytes, 4, 1024.0, &UNITS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +321,24 @@ mod tests {
         c.state.finished_at = "2024-01-01T00:00:00.5Z".into();
         assert_eq!(status(&c, T0 + 120), "Exited (137) 2 minutes ago");
         assert_eq!(created(&c, T0 + 3600), "About an hour ago");
+    }
+
+    #[test]
+    fn sizes_read_as_go_units_prints_them() {
+        assert_eq!(go_g(1.5, 4), "1.5");
+        assert_eq!(go_g(1000.0, 3), "1e+03");
+        assert_eq!(go_g(999.7, 3), "1e+03");
+        assert_eq!(go_g(100.0, 3), "100");
+        assert_eq!(go_g(0.000012345, 3), "1.23e-05");
+        assert_eq!(go_g(0.0123, 3), "0.0123");
+        assert_eq!(go_g(23.5361, 4), "23.54");
+        assert_eq!(human_size(0, 3), "0B");
+        assert_eq!(human_size(1536, 3), "1.54kB");
+        assert_eq!(human_size(212, 4), "212B");
+        assert_eq!(human_size(4_260_000, 4), "4.26MB");
+        assert_eq!(bytes_size(352256.0), "344KiB");
+        assert_eq!(bytes_size(25_271_000_000.0), "23.54GiB");
+        assert_eq!(bytes_size(0.0), "0B");
     }
 
     #[test]

@@ -1,13 +1,102 @@
-//! `inspect` of a container: Docker's JSON, field for field where glassbox
-//! has the field (`Id`, `State`, `Config`, `HostConfig`,
-//! `NetworkSettings`, `GraphDriver` with the overlay's directories, ...),
-//! built from the record alone. Pure.
+//! `inspect` of a container: Docker's JSON, field for field and in
+//! Docker's order where glassbox has the field (`Id`, `State`, `Config`,
+//! `HostConfig`, `NetworkSettings` with the network namespace's pin as
+//! `SandboxKey`, `GraphDriver` with the overlay's directories, ...),
+//! printed as the Docker CLI prints it (four spaces of indentation, `<`,
+//! `>` and `&` escaped as Go's encoder escapes them). Built from the
+//! record alone. Pure.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use super::state::{Container, Status};
+
+/// A JSON object whose keys keep the order they were given in (Docker's
+/// struct order), unlike `serde_json::Map`.
+#[derive(Debug, Clone, Default)]
+pub struct Ordered(Vec<(&'static str, Node)>);
+
+/// A value of an [`Ordered`] object.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Value(Value),
+    Object(Ordered),
+}
+
+impl From<Value> for Node {
+    fn from(v: Value) -> Node {
+        Node::Value(v)
+    }
+}
+
+impl From<Ordered> for Node {
+    fn from(o: Ordered) -> Node {
+        Node::Object(o)
+    }
+}
+
+impl Ordered {
+    fn with(mut self, key: &'static str, v: impl Into<Node>) -> Ordered {
+        self.0.push((key, v.into()));
+        self
+    }
+
+    /// The same object as a plain JSON value (for templates).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl Serialize for Ordered {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Value(v) => v.serialize(s),
+            Node::Object(o) => o.serialize(s),
+        }
+    }
+}
+
+fn obj() -> Ordered {
+    Ordered::default()
+}
+
+/// What `inspect` shows beyond the record: the ids of the networks the
+/// container is on (by name) and, while it runs in a network namespace of
+/// its own, the path that pins it.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub network_ids: BTreeMap<String, String>,
+    pub sandbox_key: Option<PathBuf>,
+}
+
+/// Docker's times: RFC 3339 with the nanoseconds' trailing zeros dropped
+/// (Go's `RFC3339Nano`).
+fn go_time(t: &str) -> String {
+    match t.split_once('.') {
+        Some((head, frac)) if frac.ends_with('Z') => {
+            let f = frac.trim_end_matches('Z').trim_end_matches('0');
+            if f.is_empty() {
+                format!("{head}Z")
+            } else {
+                format!("{head}.{f}Z")
+            }
+        }
+        _ => t.to_string(),
+    }
+}
 
 fn binds(c: &Container) -> Value {
     if c.host_config.binds.is_empty() {
@@ -72,11 +161,206 @@ fn or_null<T: serde::Serialize>(v: &[T]) -> Value {
     if v.is_empty() { Value::Null } else { json!(v) }
 }
 
-/// The `docker inspect` object of `c`. `network_ids` maps the network
-/// names it is on to their ids; `running` is whether its init lives.
-pub fn inspect(c: &Container, network_ids: &BTreeMap<String, String>) -> Value {
+fn state(c: &Container) -> Ordered {
     let s = &c.state;
     let running = matches!(s.status, Status::Running | Status::Paused);
+    obj()
+        .with("Status", json!(s.status.as_str()))
+        .with("Running", json!(running))
+        .with("Paused", json!(s.status == Status::Paused))
+        .with("Restarting", json!(s.status == Status::Restarting))
+        .with("OOMKilled", json!(s.oom_killed))
+        .with("Dead", json!(s.status == Status::Dead))
+        .with("Pid", json!(if running { s.pid } else { 0 }))
+        .with("ExitCode", json!(s.exit_code))
+        .with("Error", json!(s.error))
+        .with("StartedAt", json!(go_time(&s.started_at)))
+        .with("FinishedAt", json!(go_time(&s.finished_at)))
+}
+
+fn host_config(c: &Container) -> Ordered {
+    let h = &c.host_config;
+    let mut log = obj();
+    if let Some(n) = h.log_config.max_file {
+        log = log.with("max-file", json!(n.to_string()));
+    }
+    if let Some(n) = h.log_config.max_size {
+        log = log.with("max-size", json!(n.to_string()));
+    }
+    let paths = |p: &[&str]| Value::from(p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    obj()
+        .with("Binds", binds(c))
+        .with("ContainerIDFile", json!(""))
+        .with(
+            "LogConfig",
+            obj().with("Type", json!("json-file")).with("Config", log),
+        )
+        .with("NetworkMode", json!(h.network_mode))
+        .with("PortBindings", port_bindings(c))
+        .with(
+            "RestartPolicy",
+            obj()
+                .with("Name", json!("no"))
+                .with("MaximumRetryCount", json!(0)),
+        )
+        .with("AutoRemove", json!(h.auto_remove))
+        .with("CgroupnsMode", json!("private"))
+        .with("Dns", json!(h.dns))
+        .with("ExtraHosts", or_null(&h.extra_hosts))
+        .with("IpcMode", json!("private"))
+        .with("Privileged", json!(false))
+        .with("ReadonlyRootfs", json!(h.readonly_rootfs))
+        .with("ShmSize", json!(64u64 << 20))
+        .with("CpuShares", json!(h.cpu_shares))
+        .with("Memory", json!(h.memory))
+        .with("NanoCpus", json!(h.nano_cpus))
+        .with("CpusetCpus", json!(h.cpuset_cpus))
+        // Docker's default swap, shown as the daemon fills it in: twice
+        // the memory.
+        .with(
+            "MemorySwap",
+            json!(if h.memory > 0 && h.memory_swap == 0 {
+                2 * h.memory
+            } else {
+                h.memory_swap
+            }),
+        )
+        .with("PidsLimit", json!(h.pids_limit))
+        .with("MaskedPaths", paths(&crate::ns::walls::MASKED_PATHS))
+        .with("ReadonlyPaths", paths(&crate::ns::walls::READONLY_PATHS))
+}
+
+fn config(c: &Container) -> Ordered {
+    let k = &c.config;
+    let mut o = obj()
+        .with("Hostname", json!(k.hostname))
+        .with("Domainname", json!(k.domainname))
+        .with("User", json!(k.user))
+        .with("AttachStdin", json!(k.attach_stdin))
+        .with("AttachStdout", json!(k.attach_stdout))
+        .with("AttachStderr", json!(k.attach_stderr));
+    if !k.exposed_ports.is_empty() {
+        o = o.with("ExposedPorts", json!(k.exposed_ports));
+    }
+    o = o
+        .with("Tty", json!(k.tty))
+        .with("OpenStdin", json!(k.open_stdin))
+        .with("StdinOnce", json!(k.stdin_once))
+        .with("Env", or_null(&k.env))
+        .with("Cmd", or_null(&k.cmd))
+        .with("Image", json!(k.image))
+        .with(
+            "Volumes",
+            if k.volumes.is_empty() {
+                Value::Null
+            } else {
+                json!(k.volumes)
+            },
+        )
+        .with("WorkingDir", json!(k.working_dir))
+        .with("Entrypoint", or_null(&k.entrypoint))
+        .with("OnBuild", Value::Null)
+        .with("Labels", json!(k.labels));
+    if !k.stop_signal.is_empty() {
+        o = o.with("StopSignal", json!(k.stop_signal));
+    }
+    o
+}
+
+fn endpoint(
+    network_id: &str,
+    aliases: Value,
+    gateway: &str,
+    ip: &str,
+    prefix: u8,
+    mac: &str,
+    dns_names: Value,
+) -> Ordered {
+    obj()
+        .with("IPAMConfig", Value::Null)
+        .with("Links", Value::Null)
+        .with("Aliases", aliases)
+        .with("NetworkID", json!(network_id))
+        .with("EndpointID", json!(""))
+        .with("Gateway", json!(gateway))
+        .with("IPAddress", json!(ip))
+        .with("IPPrefixLen", json!(prefix))
+        .with("IPv6Gateway", json!(""))
+        .with("GlobalIPv6Address", json!(""))
+        .with("GlobalIPv6PrefixLen", json!(0))
+        .with("MacAddress", json!(mac))
+        .with("DriverOpts", Value::Null)
+        .with("DNSNames", dns_names)
+}
+
+fn network_settings(c: &Container, ctx: &Context) -> Ordered {
+    // Network names are the user's, not `&'static str` keys: a sorted map
+    // of their own (Go sorts a map's keys too).
+    let mut by_name: BTreeMap<String, Ordered> = BTreeMap::new();
+    for e in &c.endpoints {
+        by_name.insert(
+            e.network.clone(),
+            endpoint(
+                ctx.network_ids
+                    .get(&e.network)
+                    .map(String::as_str)
+                    .unwrap_or(""),
+                or_null(&e.aliases),
+                &e.gateway,
+                &e.ip_address,
+                e.ip_prefix_len,
+                &e.mac_address,
+                json!(super::network::dns_names(c, e)),
+            ),
+        );
+    }
+    // Docker lists `none` and `host` as networks too.
+    let mode = c.host_config.network_mode.as_str();
+    if c.endpoints.is_empty() && matches!(mode, "none" | "host") {
+        by_name.insert(
+            mode.to_string(),
+            endpoint("", Value::Null, "", "", 0, "", Value::Null),
+        );
+    }
+    let nets: serde_json::Map<String, Value> = by_name
+        .into_iter()
+        .map(|(k, v)| (k, v.to_value()))
+        .collect();
+    // Docker repeats the default bridge's address at the top level.
+    let top = c.endpoints.iter().find(|e| e.network == "bridge");
+    let sandbox = ctx
+        .sandbox_key
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    obj()
+        .with("Bridge", json!(""))
+        .with("SandboxID", json!(""))
+        .with("HairpinMode", json!(false))
+        .with("Ports", ports(c))
+        .with("SandboxKey", json!(sandbox))
+        .with("EndpointID", json!(""))
+        .with(
+            "Gateway",
+            json!(top.map(|e| e.gateway.clone()).unwrap_or_default()),
+        )
+        .with(
+            "IPAddress",
+            json!(top.map(|e| e.ip_address.clone()).unwrap_or_default()),
+        )
+        .with(
+            "IPPrefixLen",
+            json!(top.map(|e| e.ip_prefix_len).unwrap_or(0)),
+        )
+        .with(
+            "MacAddress",
+            json!(top.map(|e| e.mac_address.clone()).unwrap_or_default()),
+        )
+        .with("Networks", Value::Object(nets))
+}
+
+/// The `docker inspect` object of `c`.
+pub fn inspect(c: &Container, ctx: &Context) -> Ordered {
     let lower = c
         .rootfs
         .lower
@@ -84,145 +368,73 @@ pub fn inspect(c: &Container, network_ids: &BTreeMap<String, String>) -> Value {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let mut networks = serde_json::Map::new();
-    for e in &c.endpoints {
-        networks.insert(
-            e.network.clone(),
+    let mounts: Vec<Value> = c
+        .host_config
+        .binds
+        .iter()
+        .map(|b| {
             json!({
-                "IPAMConfig": null,
-                "Links": null,
-                "Aliases": or_null(&e.aliases),
-                "MacAddress": e.mac_address,
-                "NetworkID": network_ids.get(&e.network).cloned().unwrap_or_default(),
-                "EndpointID": "",
-                "Gateway": e.gateway,
-                "IPAddress": e.ip_address,
-                "IPPrefixLen": e.ip_prefix_len,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "DriverOpts": null,
-                "DNSNames": super::network::dns_names(c, e),
-            }),
-        );
+                "Type": "bind",
+                "Source": b.source,
+                "Destination": b.destination,
+                "Mode": if b.read_only { "ro" } else { "" },
+                "RW": !b.read_only,
+                "Propagation": "rprivate",
+            })
+        })
+        .collect();
+    obj()
+        .with("Id", json!(c.id))
+        .with("Created", json!(go_time(&c.created)))
+        .with("Path", json!(c.path))
+        .with("Args", json!(c.args))
+        .with("State", state(c))
+        .with("Image", json!(c.image))
+        .with("ResolvConfPath", json!(c.resolv_conf_path))
+        .with("HostnamePath", json!(c.hostname_path))
+        .with("HostsPath", json!(c.hosts_path))
+        .with("LogPath", json!(c.log_path))
+        .with("Name", json!(format!("/{}", c.name)))
+        .with("RestartCount", json!(0))
+        .with("Driver", json!("overlay2"))
+        .with("Platform", json!("linux"))
+        .with("MountLabel", json!(""))
+        .with("ProcessLabel", json!(""))
+        .with("AppArmorProfile", json!(""))
+        .with("ExecIDs", Value::Null)
+        .with("HostConfig", host_config(c))
+        .with(
+            "GraphDriver",
+            obj()
+                .with(
+                    "Data",
+                    obj()
+                        .with("LowerDir", json!(lower))
+                        .with("MergedDir", json!(c.rootfs.merged))
+                        .with("UpperDir", json!(c.rootfs.upper))
+                        .with("WorkDir", json!(c.rootfs.work)),
+                )
+                .with("Name", json!("overlay2")),
+        )
+        .with("Mounts", Value::Array(mounts))
+        .with("Config", config(c))
+        .with("NetworkSettings", network_settings(c, ctx))
+}
+
+/// The list `inspect` prints, as the Docker CLI prints it: indented by four
+/// spaces, with Go's HTML escapes (`<`, `>` and `&` only ever appear
+/// inside JSON strings, so replacing them in the text is exact).
+pub fn to_text(items: &[Node]) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    if items.serialize(&mut ser).is_err() {
+        return "[]".into();
     }
-    // Docker repeats the default bridge's address at the top level.
-    let top = c.endpoints.iter().find(|e| e.network == "bridge");
-    let log_config: BTreeMap<&str, String> = [
-        c.host_config
-            .log_config
-            .max_size
-            .map(|n| ("max-size", n.to_string())),
-        c.host_config
-            .log_config
-            .max_file
-            .map(|n| ("max-file", n.to_string())),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let host_config = json!({
-        "Binds": binds(c),
-        "LogConfig": {"Type": "json-file", "Config": log_config},
-        "NetworkMode": c.host_config.network_mode,
-        "PortBindings": port_bindings(c),
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-        "AutoRemove": c.host_config.auto_remove,
-        "Dns": c.host_config.dns,
-        "ExtraHosts": or_null(&c.host_config.extra_hosts),
-        "ReadonlyRootfs": c.host_config.readonly_rootfs,
-        "CpuShares": c.host_config.cpu_shares,
-        "Memory": c.host_config.memory,
-        "NanoCpus": c.host_config.nano_cpus,
-        "CpusetCpus": c.host_config.cpuset_cpus,
-        "MemorySwap": c.host_config.memory_swap,
-        "PidsLimit": c.host_config.pids_limit,
-        "Privileged": false,
-    });
-    let config = json!({
-        "Hostname": c.config.hostname,
-        "Domainname": c.config.domainname,
-        "User": c.config.user,
-        "AttachStdin": c.config.attach_stdin,
-        "AttachStdout": c.config.attach_stdout,
-        "AttachStderr": c.config.attach_stderr,
-        "ExposedPorts": if c.config.exposed_ports.is_empty() { Value::Null } else { json!(c.config.exposed_ports) },
-        "Tty": c.config.tty,
-        "OpenStdin": c.config.open_stdin,
-        "StdinOnce": c.config.stdin_once,
-        "Env": c.config.env,
-        "Cmd": or_null(&c.config.cmd),
-        "Image": c.config.image,
-        "Volumes": if c.config.volumes.is_empty() { Value::Null } else { json!(c.config.volumes) },
-        "WorkingDir": c.config.working_dir,
-        "Entrypoint": or_null(&c.config.entrypoint),
-        "OnBuild": null,
-        "Labels": c.config.labels,
-        "StopSignal": if c.config.stop_signal.is_empty() { Value::Null } else { json!(c.config.stop_signal) },
-    });
-    let network_settings = json!({
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "Ports": ports(c),
-        "Gateway": top.map(|e| e.gateway.clone()).unwrap_or_default(),
-        "IPAddress": top.map(|e| e.ip_address.clone()).unwrap_or_default(),
-        "IPPrefixLen": top.map(|e| e.ip_prefix_len).unwrap_or(0),
-        "MacAddress": top.map(|e| e.mac_address.clone()).unwrap_or_default(),
-        "Networks": networks,
-    });
-    json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
-        "State": {
-            "Status": s.status.as_str(),
-            "Running": running,
-            "Paused": s.status == Status::Paused,
-            "Restarting": s.status == Status::Restarting,
-            "OOMKilled": s.oom_killed,
-            "Dead": s.status == Status::Dead,
-            "Pid": if running { s.pid } else { 0 },
-            "ExitCode": s.exit_code,
-            "Error": s.error,
-            "StartedAt": s.started_at,
-            "FinishedAt": s.finished_at,
-        },
-        "Image": c.image,
-        "ResolvConfPath": c.resolv_conf_path,
-        "HostnamePath": c.hostname_path,
-        "HostsPath": c.hosts_path,
-        "LogPath": c.log_path,
-        "Name": format!("/{}", c.name),
-        "RestartCount": 0,
-        "Driver": "overlay2",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": null,
-        "HostConfig": host_config,
-        "GraphDriver": {
-            "Data": {
-                "LowerDir": lower,
-                "MergedDir": c.rootfs.merged,
-                "UpperDir": c.rootfs.upper,
-                "WorkDir": c.rootfs.work,
-            },
-            "Name": "overlay2",
-        },
-        "Mounts": c.host_config.binds.iter().map(|b| json!({
-            "Type": "bind",
-            "Source": b.source,
-            "Destination": b.destination,
-            "Mode": if b.read_only { "ro" } else { "" },
-            "RW": !b.read_only,
-            "Propagation": "rprivate",
-        })).collect::<Vec<_>>(),
-        "Config": config,
-        "NetworkSettings": network_settings,
-    })
+    String::from_utf8_lossy(&buf)
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 #[cfg(test)]
@@ -231,12 +443,11 @@ mod tests {
     use crate::container::state::{Config, Endpoint, HostConfig, Rootfs, State};
     use std::path::PathBuf;
 
-    #[test]
-    fn the_fields_docker_users_read_are_where_they_look() {
-        let c = Container {
+    fn sample() -> Container {
+        Container {
             id: "ab".repeat(32),
             name: "web".into(),
-            created: "2024-01-01T00:00:00.5Z".into(),
+            created: "2024-01-01T00:00:00.500000000Z".into(),
             path: "sleep".into(),
             args: vec!["100".into()],
             state: State {
@@ -277,10 +488,18 @@ mod tests {
             hosts_path: PathBuf::new(),
             resolv_conf_path: PathBuf::new(),
             start_count: 1,
+        }
+    }
+
+    #[test]
+    fn the_fields_docker_users_read_are_where_they_look() {
+        let ctx = Context {
+            network_ids: [("bridge".to_string(), "n1".to_string())].into(),
+            sandbox_key: None,
         };
-        let ids = [("bridge".to_string(), "n1".to_string())].into();
-        let v = inspect(&c, &ids);
+        let v = inspect(&sample(), &ctx).to_value();
         assert_eq!(v["Name"], "/web");
+        assert_eq!(v["Created"], "2024-01-01T00:00:00.5Z");
         assert_eq!(v["State"]["OOMKilled"], true);
         assert_eq!(v["State"]["ExitCode"], 137);
         assert_eq!(v["State"]["Running"], false);
@@ -292,5 +511,34 @@ mod tests {
         );
         assert_eq!(v["GraphDriver"]["Data"]["LowerDir"], "/l1:/l2");
         assert_eq!(v["LogPath"], "/x-json.log");
+    }
+
+    #[test]
+    fn printed_in_dockers_order_and_indentation() {
+        let mut c = sample();
+        c.config.env = vec!["A=<b>&".into()];
+        let text = to_text(&[inspect(&c, &Context::default()).into()]);
+        assert!(
+            text.starts_with("[\n    {\n        \"Id\": \"abab"),
+            "{text}"
+        );
+        let order: Vec<usize> = [
+            "\"Id\"",
+            "\"Created\"",
+            "\"State\"",
+            "\"HostConfig\"",
+            "\"Config\"",
+            "\"NetworkSettings\"",
+        ]
+        .iter()
+        .map(|k| text.find(k).unwrap())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(text.contains("\"A=\\u003cb\\u003e\\u0026\""), "{text}");
+        // Docker lists the none network of a --network none container.
+        c.endpoints.clear();
+        c.host_config.network_mode = "none".into();
+        let v = inspect(&c, &Context::default()).to_value();
+        assert_eq!(v["NetworkSettings"]["Networks"]["none"]["IPAddress"], "");
     }
 }

@@ -2,14 +2,19 @@
 //! container, attached or not, the start request, and the answer: the
 //! init runs (`run -d` returns only then), or it could not be started
 //! (Docker's 126 or 127, the container left `Created`). Attached, the
-//! session lasts until the container exits, whose code it returns.
+//! session lasts until the container exits, whose code it returns. The
+//! command is attached before the start request is sent, so no output and
+//! no exit can happen before it listens; and should the shim go away
+//! without saying how the container ended, the code is read from the
+//! record the shim wrote first (teardown writes the exit before anything
+//! else).
 
 use anyhow::{Result, bail};
 
 use super::attach::{self, Options};
 use super::client::{self, Conn, TraceArgs};
 use super::protocol::{Event, Request};
-use super::state::Container;
+use super::state::{self, Container};
 use super::{settle, shim};
 use crate::state::Root;
 
@@ -36,11 +41,16 @@ pub fn start(
     attached: Option<Options>,
     trace: &TraceArgs,
 ) -> Result<Option<i32>> {
-    let c = settle::settle(root, c)?;
+    let mut c = settle::settle(root, c)?;
     if shim::runs(c.state.status) {
         bail!("container {} is already running", c.name);
     }
-    client::spawn_shim(root, &c.id, trace)?;
+    if shim::alive(root, &c.id) {
+        // The last run's shim is still releasing what it made.
+        c = settle::wait_stopped(root, &c.id)?
+            .ok_or_else(|| anyhow::anyhow!("No such container: {}", c.name))?;
+    }
+    let relay = client::spawn_shim(root, &c.id, trace)?;
     let mut conn = Conn::connect(root, &c.id)?;
     if let Some(o) = attached {
         conn.request(&Request::Attach { stdin: o.stdin })?;
@@ -51,22 +61,103 @@ pub fn start(
         (0, 0)
     };
     conn.request(&Request::Start { rows, cols })?;
-    match conn.next_event()? {
+    let answer = conn.next_event();
+    // The trace of the start is whole before anything else is printed.
+    relay.finish();
+    match answer? {
         Some(Event::Started { .. }) => {}
         Some(Event::StartFailed { code, message }) => {
             return Err(StartError { code, message }.into());
         }
         Some(Event::Error { message }) => bail!("{message}"),
-        None => bail!(
-            "the shim of container {} died before the container started: `glassbox doctor` names what it left; start it again, or remove it with `glassbox rm -f {}`",
-            c.name,
-            c.name
-        ),
-        other => bail!("the shim of {} answered {other:?} to start", c.name),
+        None => {
+            // The shim went before it answered: what it recorded says why.
+            let rec = settle::wait_stopped(root, &c.id)?;
+            let why = rec
+                .as_ref()
+                .map(|r| r.state.error.clone())
+                .unwrap_or_default();
+            bail!(
+                "the shim of container {} died before the container started{}{why} (its log: {}); `glassbox doctor` names what it left: start it again, or remove it with `glassbox rm -f {}`",
+                c.name,
+                if why.is_empty() { "" } else { ": " },
+                shim::log_path(root).display(),
+                c.name
+            );
+        }
+        Some(other) => bail!("the shim of {} answered {other:?} to start", c.name),
     }
     match attached {
-        Some(o) => Ok(Some(attach::session(conn, o)?)),
+        Some(o) => Ok(Some(follow(root, &c.id, conn, o)?)),
         None => Ok(None),
+    }
+}
+
+/// The attached session to its end; the exit code from the shim, or from
+/// the record when the shim closed without saying.
+fn follow(root: &Root, id: &str, conn: Conn, o: Options) -> Result<i32> {
+    if let Some(code) = attach::session(conn, o)? {
+        return Ok(code);
+    }
+    exit_code(root, id)
+}
+
+/// The exit code recorded for `id` once its shim is gone.
+fn exit_code(root: &Root, id: &str) -> Result<i32> {
+    match settle::wait_stopped(root, id)? {
+        Some(c) if !shim::runs(c.state.status) => Ok(c.state.exit_code),
+        Some(c) => bail!("container {} is still running", c.name),
+        // Removed (`--rm`) before the code could be read.
+        None => bail!("container {id} was removed before its exit code could be read"),
+    }
+}
+
+/// `start -a`: start `c` attached, or attach to it if it already runs (as
+/// Docker does); its exit code.
+pub fn start_or_attach(root: &Root, c: &Container, o: Options, trace: &TraceArgs) -> Result<i32> {
+    let c = settle::settle(root, c)?;
+    if !shim::runs(c.state.status) {
+        return start(root, &c, Some(o), trace)
+            .map(|code| code.unwrap_or(0))
+            .or_else(|e| match exit_code_of(&e) {
+                Some(n) => {
+                    eprintln!("Error response from daemon: {e:#}");
+                    Ok(n)
+                }
+                None => Err(e),
+            });
+    }
+    let mut conn = Conn::connect(root, &c.id)?;
+    conn.request(&Request::Attach { stdin: o.stdin })?;
+    follow(root, &c.id, conn, o)
+}
+
+/// `wait`: block until `c` has stopped (at once when it does not run); its
+/// exit code (0 for a container removed meanwhile, as Docker prints for
+/// `--rm`).
+pub fn wait(root: &Root, c: &Container) -> Result<i32> {
+    let c = settle::settle(root, c)?;
+    if !shim::runs(c.state.status) {
+        // Exited, though its shim may still be releasing what it made:
+        // once `wait` returns, `rm` finds nothing in use.
+        if shim::alive(root, &c.id) {
+            settle::wait_stopped(root, &c.id)?;
+        }
+        return Ok(c.state.exit_code);
+    }
+    if let Ok(mut conn) = Conn::connect(root, &c.id) {
+        conn.request(&Request::Wait)?;
+        while let Some(ev) = conn.next_event()? {
+            if let Event::Exited { code, .. } = ev {
+                settle::wait_stopped(root, &c.id)?;
+                return Ok(code);
+            }
+        }
+    }
+    // The shim is gone (or went without a word): the record says.
+    match state::load(root, &c.id)? {
+        Some(r) => Ok(settle::settle(root, &r)?.state.exit_code),
+        None => Ok(0),
     }
 }
 

@@ -40,64 +40,91 @@ pub fn headers() -> BTreeMap<&'static str, &'static str> {
 #[derive(Debug, Default, Clone)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
+/// The keys glassbox filters by.
 const KEYS: [&str; 7] = [
     "status", "name", "id", "exited", "ancestor", "network", "label",
 ];
 
+/// Keys Docker has that glassbox does not (yet).
+const DOCKER_ONLY: [&str; 8] = [
+    "before",
+    "since",
+    "expose",
+    "publish",
+    "volume",
+    "health",
+    "isolation",
+    "is-task",
+];
+
+/// Docker's container states, as `status=` takes them.
+const STATES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// Docker's filters match `name=` and `id=` as (unanchored) regular
+/// expressions; one that does not compile matches nothing.
+fn regex_match(pattern: &str, text: &str) -> bool {
+    pattern == text || regex::Regex::new(pattern).is_ok_and(|r| r.is_match(text))
+}
+
 impl Filters {
+    /// Parse `-f KEY=VALUE` as Docker does: its messages for a filter
+    /// without `=`, an unknown key, a status that is none, an exit code
+    /// that is no number.
     pub fn parse(specs: &[String]) -> Result<Filters> {
         let mut f = Filters::default();
         for s in specs {
             let Some((k, v)) = s.split_once('=') else {
-                bail!("bad format of filter (expected name=value): {s}");
-            };
-            if !KEYS.contains(&k) {
                 bail!(
-                    "invalid filter '{k}': glassbox filters by {}",
+                    "invalid argument \"{s}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+                );
+            };
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if DOCKER_ONLY.contains(&k.as_str()) {
+                bail!(
+                    "Invalid filter '{k}': glassbox does not filter by {k} yet; it filters by {}",
                     KEYS.join(", ")
                 );
             }
-            if k == "status"
-                && ![
-                    "created",
-                    "restarting",
-                    "running",
-                    "removing",
-                    "paused",
-                    "exited",
-                    "dead",
-                ]
-                .contains(&v)
-            {
+            if !KEYS.contains(&k.as_str()) {
+                bail!("Invalid filter '{k}'");
+            }
+            if k == "status" && !STATES.contains(&v) {
                 bail!(
-                    "invalid filter 'status={v}': created, restarting, running, removing, paused, exited or dead"
+                    "Invalid filter 'status={v}' (a status is one of {})",
+                    STATES.join(", ")
                 );
             }
             if k == "exited" && v.parse::<i32>().is_err() {
-                bail!("invalid filter 'exited={v}': give an exit code");
+                bail!("strconv.Atoi: parsing {v:?}: invalid syntax (exited= takes an exit code)");
             }
-            f.0.entry(k.to_string()).or_default().push(v.to_string());
+            f.0.entry(k).or_default().push(v.to_string());
         }
         Ok(f)
     }
 
-    /// Does `status=` ask for containers that are not running? (Docker
-    /// then lists them without `-a`.)
-    pub fn wants_stopped(&self) -> bool {
-        self.0
-            .get("status")
-            .is_some_and(|v| v.iter().any(|s| s != "running"))
-            || self.0.contains_key("exited")
+    /// Does the filter list stopped containers without `-a`? Docker's
+    /// `status=` does (any status); `exited=` does not (`ps -a -f
+    /// exited=0`, as Docker's documentation writes it).
+    pub fn wants_all(&self) -> bool {
+        self.0.contains_key("status")
     }
 
-    /// Does `c` pass every key? `image_of` says whether an image reference
-    /// names the container's image (for `ancestor=`).
+    /// Does `c` pass every key? `image_matches` says whether an image
+    /// reference names the container's image (for `ancestor=`).
     pub fn matches(&self, c: &Container, image_matches: &dyn Fn(&str, &Container) -> bool) -> bool {
         self.0.iter().all(|(k, vals)| {
             vals.iter().any(|v| match k.as_str() {
                 "status" => c.state.status.as_str() == v,
-                "name" => c.name.contains(v.trim_start_matches('/')),
-                "id" => c.id.starts_with(v),
+                "name" => regex_match(v, &c.name) || regex_match(v, &format!("/{}", c.name)),
+                "id" => regex_match(v, &c.id),
                 "exited" => {
                     c.state.status == Status::Exited && v.parse::<i32>() == Ok(c.state.exit_code)
                 }
@@ -137,7 +164,8 @@ pub fn row(c: &Container, now: u64, no_trunc: bool) -> Value {
         "Ports": human::ports(c),
         "State": c.state.status.as_str(),
         "Status": human::status(c, now),
-        "Size": "",
+        "Size": "0B",
+        "LocalVolumes": "0",
         "Names": c.name,
         "Labels": labels.join(","),
         "Mounts": c.host_config.binds.iter().map(|b| b.destination.clone()).collect::<Vec<_>>().join(","),
@@ -145,12 +173,18 @@ pub fn row(c: &Container, now: u64, no_trunc: bool) -> Value {
     })
 }
 
+/// A container record for other modules' unit tests.
+#[cfg(test)]
+pub fn tests_sample(name: &str) -> Container {
+    tests::c(name, Status::Running, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::container::state::{Config, HostConfig, Rootfs, State};
 
-    fn c(name: &str, status: Status, code: i32) -> Container {
+    pub(super) fn c(name: &str, status: Status, code: i32) -> Container {
         Container {
             id: format!("{name:0<64}"),
             name: name.into(),
@@ -188,7 +222,7 @@ mod tests {
         let f = Filters::parse(&["status=exited".into()]).unwrap();
         assert!(f.matches(&c("a", Status::Exited, 0), &img));
         assert!(!f.matches(&c("b", Status::Running, 0), &img));
-        assert!(f.wants_stopped());
+        assert!(f.wants_all());
         let f = Filters::parse(&[
             "status=exited".into(),
             "status=created".into(),
@@ -198,11 +232,21 @@ mod tests {
         assert!(f.matches(&c("web", Status::Created, 0), &img));
         assert!(!f.matches(&c("db", Status::Created, 0), &img));
         let f = Filters::parse(&["exited=137".into()]).unwrap();
+        assert!(!f.wants_all(), "exited= lists stopped ones only with -a");
         assert!(f.matches(&c("x", Status::Exited, 137), &img));
         assert!(!f.matches(&c("x", Status::Exited, 0), &img));
-        assert!(Filters::parse(&["bogus=1".into()]).is_err());
-        assert!(Filters::parse(&["status=up".into()]).is_err());
-        assert!(Filters::parse(&["noequals".into()]).is_err());
+        let err = |f: &str| Filters::parse(&[f.into()]).unwrap_err().to_string();
+        assert_eq!(err("bogus=1"), "Invalid filter 'bogus'");
+        assert!(err("status=up").starts_with("Invalid filter 'status=up'"));
+        assert!(err("exited=x").starts_with("strconv.Atoi: parsing \"x\": invalid syntax"));
+        assert!(err("noequals").contains("bad format of filter (expected name=value)"));
+        assert!(err("since=web").contains("does not filter by since yet"));
+        // name= and id= are regular expressions, as Docker reads them.
+        let f = Filters::parse(&["name=^w.b$".into()]).unwrap();
+        assert!(f.matches(&c("web", Status::Created, 0), &img));
+        assert!(!f.matches(&c("webs", Status::Created, 0), &img));
+        let f = Filters::parse(&["id=eb0".into()]).unwrap();
+        assert!(f.matches(&c("web", Status::Created, 0), &img));
     }
 
     #[test]

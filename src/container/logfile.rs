@@ -4,7 +4,12 @@
 //! is cut into pieces (only the last ends in `\n`), as Docker's log copier
 //! cuts it, so one endless line never holds the container up. With
 //! `--log-opt max-size`, the file is rotated to `.1`, `.2`, ... keeping
-//! `max-file` files; without it, it grows (Docker's default).
+//! `max-file` files, as Docker rotates it: before an entry is written once
+//! the file has reached the size (so a file passes it by at most one
+//! entry); without it, it grows (Docker's default). A write that fails (a
+//! full disk) is dropped whole, the file cut back to its last whole
+//! entry: the shim keeps reading the container's output either way, so
+//! the container never blocks on it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -113,20 +118,31 @@ pub struct Rotation {
 /// A json-file log being written.
 pub struct LogFile {
     path: PathBuf,
-    file: File,
+    /// `None` when the file could not be opened: entries are dropped.
+    file: Option<File>,
     size: u64,
     rotation: Rotation,
     pending: [Vec<u8>; 2],
 }
 
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("open log file {}", path.display()))
+}
+
 impl LogFile {
+    /// Open (or create) the log. A log that cannot be opened (a full disk)
+    /// is no reason to stop the container: its entries are dropped, and
+    /// each write says why.
     pub fn open(path: &Path, rotation: Rotation) -> Result<LogFile> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("open log file {}", path.display()))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let file = open_append(path).ok();
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         Ok(LogFile {
             path: path.to_path_buf(),
             file,
@@ -151,7 +167,8 @@ impl LogFile {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Log whatever is left without a newline (the streams closed).
+    /// Log whatever is left without a newline (the streams closed): an
+    /// entry without `\n`, as Docker writes the last piece of output.
     pub fn flush(&mut self, time: &str) -> Result<()> {
         for stream in [Stream::Stdout, Stream::Stderr] {
             let rest = std::mem::take(&mut self.pending[stream as usize]);
@@ -164,26 +181,39 @@ impl LogFile {
 
     fn append(&mut self, line: &str) -> Result<()> {
         if let Some(max) = self.rotation.max_size
-            && self.size > 0
-            && self.size + line.len() as u64 > max
+            && self.size >= max
         {
             self.rotate()?;
         }
-        self.file
-            .write_all(line.as_bytes())
-            .with_context(|| format!("write log file {}", self.path.display()))?;
+        let Some(file) = self.file.as_mut() else {
+            // Try again: the disk may have room now.
+            self.file = Some(open_append(&self.path)?);
+            self.size = self
+                .file
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map_or(0, |m| m.len());
+            return self.append(line);
+        };
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            // Half an entry would spoil the line after it: cut it off.
+            let _ = file.set_len(self.size);
+            return Err(e).with_context(|| format!("write log file {}", self.path.display()));
+        }
         self.size += line.len() as u64;
         Ok(())
     }
 
-    /// `log` -> `log.1` -> `log.2` ..., keeping `max_file` files in all.
+    /// `log` -> `log.1` -> `log.2` ..., keeping `max_file` files in all
+    /// (with one, the file starts again empty).
     fn rotate(&mut self) -> Result<()> {
         let keep = self.rotation.max_file.max(1);
         let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
         if keep == 1 {
-            self.file
-                .set_len(0)
-                .with_context(|| format!("truncate log file {}", self.path.display()))?;
+            if let Some(f) = &self.file {
+                f.set_len(0)
+                    .with_context(|| format!("truncate log file {}", self.path.display()))?;
+            }
         } else {
             let _ = std::fs::remove_file(numbered(keep - 1));
             for n in (1..keep - 1).rev() {
@@ -191,35 +221,44 @@ impl LogFile {
             }
             std::fs::rename(&self.path, numbered(1))
                 .with_context(|| format!("rotate log file {}", self.path.display()))?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .with_context(|| format!("open log file {}", self.path.display()))?;
+            self.file = Some(open_append(&self.path)?);
         }
         self.size = 0;
         Ok(())
     }
 }
 
-/// Parse `10m`, `1g`, `512k`, `100` (bytes), as `--log-opt max-size`.
+/// `--log-opt max-size` as Docker reads it (go-units' `RAMInBytes`):
+/// a number, maybe with a fraction, and an optional binary unit `k`, `m`,
+/// `g`, `t`, `p` (`10m`, `1.5m`, `512kb`, `1GiB`, `100`); Docker's
+/// messages for a bad one and for zero.
 pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = match t.strip_suffix(['k', 'm', 'g']) {
-        Some(n) => (
-            n,
-            match t.chars().last() {
-                Some('k') => 1 << 10,
-                Some('m') => 1 << 20,
-                _ => 1 << 30,
-            },
-        ),
-        None => (t.as_str(), 1),
+    let t = s.trim();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(num_end);
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => anyhow::bail!("invalid size: '{s}' (give a size such as 10m, 512k or 1g)"),
     };
-    match num.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n * mult),
-        _ => anyhow::bail!("invalid max-size {s:?}: give a size such as 10m, 512k or 1g"),
+    let n: f64 = match num.parse() {
+        Ok(n) if !num.starts_with('.') => n,
+        _ => anyhow::bail!("invalid size: '{s}' (give a size such as 10m, 512k or 1g)"),
+    };
+    let bytes = (n * mult as f64) as u64;
+    if bytes == 0 {
+        anyhow::bail!("max-size must be a positive number");
     }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -287,8 +326,28 @@ mod tests {
         assert_eq!(names, ["c-json.log", "c-json.log.1", "c-json.log.2"]);
         let last = std::fs::read_to_string(&path).unwrap();
         assert!(last.contains("line 19"), "{last}");
-        assert!(std::fs::metadata(&path).unwrap().len() <= 200);
+        // As Docker's: rotated once the size is reached, so a full file
+        // passes it by less than one entry.
+        let full = std::fs::metadata(dir.path().join("c-json.log.1"))
+            .unwrap()
+            .len();
+        let one = entry(b"line 10\n", Stream::Stdout, "t").len() as u64;
+        assert!((200..200 + one).contains(&full), "{full}");
         assert_eq!(parse_size("10m").unwrap(), 10 << 20);
-        assert!(parse_size("0").is_err() && parse_size("x").is_err());
+        assert_eq!(parse_size("1.5m").unwrap(), 3 << 19);
+        assert_eq!(parse_size("512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert_eq!(
+            parse_size("0").unwrap_err().to_string(),
+            "max-size must be a positive number"
+        );
+        assert!(
+            parse_size("1x")
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid size: '1x'")
+        );
+        assert!(parse_size("x").is_err() && parse_size(".5k").is_err());
     }
 }

@@ -198,10 +198,32 @@ impl Hooks for StartHooks<'_> {
 /// Start the init of container `id` in this shim (`shim_pid`), its
 /// terminal `rows`x`cols` with `-t`.
 pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Result<Started> {
-    let mut rec = state::load(root, id)?.with_context(|| format!("No such container: {id}"))?;
+    let rec = state::load(root, id)?.with_context(|| format!("No such container: {id}"))?;
     if super::shim::runs(rec.state.status) && state::init_alive(&rec.state) {
         bail!("container {id} is already running");
     }
+    start_record(root, rec, shim_pid, (rows, cols), false)?
+        .context("the container's init was only planned (--dry-run)")
+}
+
+/// `--dry-run`: the steps the shim would take to start `c`, planned in
+/// this process (no shim, nothing done).
+pub fn plan(root: &Root, c: &Container) -> Result<()> {
+    start_record(root, c.clone(), 0, (0, 0), true).map(drop)
+}
+
+/// Start `rec`'s init (its terminal `size` with `-t`); `None` when it was
+/// only planned. `planned` says the container's directories are only
+/// planned too (`run --dry-run`): their checks are listed, not made.
+fn start_record(
+    root: &Root,
+    mut rec: Container,
+    shim_pid: u32,
+    size: (u16, u16),
+    planned: bool,
+) -> Result<Option<Started>> {
+    let id = rec.id.clone();
+    let id = id.as_str();
     let owner = Owner::Process { pid: shim_pid };
     let net = network::plan(root, &rec)?;
     // The cgroup, with the limits.
@@ -222,7 +244,7 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
                 force_short: false,
                 no_preflight: false,
                 owner: owner.clone(),
-                layers_planned: false,
+                layers_planned: planned,
             },
         )?;
     }
@@ -376,28 +398,29 @@ pub fn start(root: &Root, id: &str, shim_pid: u32, rows: u16, cols: u16) -> Resu
         group: &group,
         net: &net,
         owner,
-        size: (rows, cols),
+        size,
         pinned: false,
     };
     let spawned = crate::ns::spawn::spawn(spec, &mut hooks);
     let pinned = hooks.pinned;
     let mut child = match spawned {
-        Ok(done) => done
-            .value()
-            .context("the container's init was only planned (--dry-run)")?,
+        Ok(done) => match done.value() {
+            Some(child) => child,
+            None => return Ok(None),
+        },
         Err(e) => {
             let _ = pinned;
             return Err(e);
         }
     };
     let console = child.take_console();
-    Ok(Started {
+    Ok(Some(Started {
         child,
         console,
         stdin: stdin_w,
         stdout: stdout_r,
         stderr: stderr_r,
-    })
+    }))
 }
 
 /// The container's resolv.conf from this host's (see [`etc::resolv_text`]).

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod crash;
 pub mod fixtures;
+pub mod lifecycle;
 pub mod plan;
 pub mod probe;
 pub mod registry;
@@ -102,7 +103,10 @@ impl TestRoot {
 impl Drop for TestRoot {
     fn drop(&mut self) {
         // Remove whatever this test's glassbox commands made on the host.
-        let _ = self.glassbox().args(["system", "prune", "--all"]).output();
+        let _ = self
+            .glassbox()
+            .args(["system", "prune", "--all", "--force"])
+            .output();
     }
 }
 

@@ -174,14 +174,14 @@ pub fn request(a: &RunArgs) -> Result<Request> {
     for o in &a.log_opt {
         match o.split_once('=') {
             Some(("max-size", v)) => log.max_size = Some(crate::container::logfile::parse_size(v)?),
-            Some(("max-file", v)) => {
-                log.max_file = Some(
-                    v.parse()
-                        .map_err(|_| anyhow::anyhow!("invalid max-file {v:?}: give a number"))?,
-                )
-            }
+            Some(("max-file", v)) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 => log.max_file = Some(n.min(i64::from(u32::MAX)) as u32),
+                Ok(_) => bail!("max-file cannot be less than 1"),
+                Err(_) => bail!("invalid max-file {v:?}: give a number of files (1 or more)"),
+            },
             _ => bail!(
-                "unknown log opt '{o}' for json-file log driver (glassbox has max-size and max-file)"
+                "unknown log opt '{}' for json-file log driver (glassbox has max-size and max-file)",
+                o.split_once('=').map_or(o.as_str(), |(k, _)| k)
             ),
         }
     }

@@ -1,0 +1,66 @@
+//! `ps` / `container ls`: Docker's table, filters and formats.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::container::{self, list, settle, state};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided (status=, name=, id=, exited=, ancestor=, network=, label=)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Format output using a Go template: 'table TEMPLATE' for a table with
+    /// a header, 'json' for one JSON object per line
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+pub fn ps(ctx: &Ctx, a: &PsArgs) -> Result<ExitCode> {
+    let filters = list::Filters::parse(&a.filter)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut all = settle::all(&ctx.root)?;
+    all.reverse(); // newest first, as Docker lists them
+    let image_matches = |r: &str, c: &state::Container| {
+        c.config.image == r || crate::image::resolve_id(&ctx.root, r).is_ok_and(|id| id == c.image)
+    };
+    let shown: Vec<&state::Container> = all
+        .iter()
+        .filter(|c| a.all || filters.wants_all() || container::shim::runs(c.state.status))
+        .filter(|c| filters.matches(c, &image_matches))
+        .collect();
+    if a.quiet && a.format.is_some() {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
+    let format = match (&a.format, a.quiet) {
+        (_, true) => "{{.ID}}",
+        (Some(f), false) if f != "table" => f.as_str(),
+        _ => list::DEFAULT_FORMAT,
+    };
+    let rows: Vec<serde_json::Value> = shown
+        .iter()
+        .map(|c| list::row(c, now, a.no_trunc))
+        .collect();
+    match crate::template::listing(format, &rows, &list::headers()) {
+        Ok(text) => print!("{text}"),
+        // Docker prints a template's error as it is.
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
