@@ -537,9 +537,10 @@ fn verbose_run_traces_the_whole_container_in_order() {
         "out of order: {order:?} at {at:?}\n{trace}"
     );
     let root = lab.root.path().display().to_string();
+    let bin = regex::escape(&common::glassbox_bin().display().to_string());
     let filters = vec![
         (root.as_str(), "[ROOT]"),
-        (r"/target-[a-z]+/debug/glassbox", "/[TARGET]/glassbox"),
+        (bin.as_str(), "[GLASSBOX]"),
         (r"[0-9a-f]{64}", "[ID]"),
         (r"ctr-[0-9a-f]{24}", "ctr-[ID]"),
         (r"\b[0-9a-f]{12}\b", "[SHORT]"),

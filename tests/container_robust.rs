@@ -394,8 +394,11 @@ fn run_rm_crashing_shim(c: &Ctr, name: &str, k: usize) -> Option<String> {
         .unwrap();
     let id = stdout(&out).trim().to_string();
     if !out.status.success() || id.is_empty() {
-        // The shim died while it started the container: rm -f copes.
-        c.ok(&["rm", "-f", name]);
+        // The shim died while it started the container: `--rm` took it
+        // away already, or rm -f copes.
+        c.run(&["rm", "-f", name]);
+        let left = c.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert!(!left.lines().any(|l| l == name), "{name} is left: {left}");
         return None;
     }
     probe::wait_shim_gone(&id);
@@ -426,7 +429,10 @@ fn a_record_left_marked_for_removal_by_a_crash_is_removed_by_the_next_command() 
             panic!("the shim finished every step (k = {k}) before a crash left the mark");
         };
         if !r["State"]["RemoveOnExit"].as_bool().unwrap_or(false) {
-            c.ok(&["rm", "-f", &name]);
+            // Not marked yet: a `--rm` container whose shim is gone is
+            // removed by whichever command settles it first.
+            c.run(&["rm", "-f", &name]);
+            assert!(c.record(&id).is_none(), "rm -f {name} left its record");
             continue;
         }
         eprintln!("k = {k}: the record is left marked for removal");

@@ -31,7 +31,7 @@ pub struct TraceArgs {
 }
 
 /// The thread relaying a shim's trace to this command's stderr.
-pub struct Relay(Option<std::thread::JoinHandle<()>>);
+pub struct Relay(Option<std::thread::JoinHandle<()>>, u32);
 
 impl Relay {
     /// Wait until every line the shim traced is printed: the shim closes
@@ -40,6 +40,23 @@ impl Relay {
     pub fn finish(mut self) {
         if let Some(h) = self.0.take() {
             let _ = h.join();
+        }
+    }
+
+    /// The shim closed its socket without an answer: it died. It is this
+    /// command's child until this command exits, so reap it here; only
+    /// then is it gone (a process still inside `exit(2)` has closed its
+    /// files but is not yet a zombie), and what it left is free to settle.
+    /// (At most ten seconds: a shim that lingers is left to settle.)
+    pub fn reap_dead_shim(&self) {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        let pid = nix::unistd::Pid::from_raw(self.1 as i32);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(WaitStatus::StillAlive) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
@@ -115,7 +132,10 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<Relay> {
     drop(cmd);
     drop(ready_w);
     // The shim's trace lines, relayed while it sets up.
-    let relay = Relay(Some(std::thread::spawn(move || relay_trace(err_r))));
+    let relay = Relay(
+        Some(std::thread::spawn(move || relay_trace(err_r))),
+        child.id(),
+    );
     let mut line = String::new();
     BufReader::new(std::fs::File::from(ready_r))
         .read_line(&mut line)

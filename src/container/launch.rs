@@ -62,6 +62,9 @@ pub fn start(
     };
     conn.request(&Request::Start { rows, cols })?;
     let answer = conn.next_event();
+    if matches!(answer, Ok(None)) {
+        relay.reap_dead_shim();
+    }
     // The trace of the start is whole before anything else is printed.
     relay.finish();
     match answer? {
