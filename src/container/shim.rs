@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::trace::Mechanism;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -148,7 +150,14 @@ fn become_monitor(root: &Root, id: &str) -> Result<()> {
     }
     // Lowering it needs CAP_SYS_RESOURCE; without, the shim runs with the
     // score it inherited, and says so in the shims' log.
-    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ.to_string()) {
+    // (A detail: whether it succeeds depends on the host, not the lesson.)
+    let adj = Path::new("/proc/self/oom_score_adj");
+    let value = OOM_SCORE_ADJ.to_string();
+    if let Err(e) = crate::host::write_file_step(Mechanism::Run, adj, &value)
+        .why("The OOM killer picks the shim last: its container's processes go first, and the shim lives to record how they ended.")
+        .detail()
+        .run(|| std::fs::write(adj, &value).with_context(|| format!("write {}", adj.display())))
+    {
         log_line(
             root,
             id,
@@ -172,12 +181,16 @@ pub fn main(root: &Root, id: &str, ready: OwnedFd) -> Result<()> {
     let setup = (|| -> Result<(StateLock, UnixListener)> {
         become_monitor(root, id)?;
         let run = state::run_dir(root, id);
-        std::fs::create_dir_all(&run).with_context(|| format!("mkdir {}", run.display()))?;
+        crate::host::mkdir(Mechanism::Run, &run)?;
         let Some(lock) = StateLock::try_exclusive(&lock_path(root, id))? else {
             bail!("container {id} already has a shim: it is running");
         };
         let sock = socket_path(root, id);
-        let _ = std::fs::remove_file(&sock);
+        crate::host::remove_file(
+            Mechanism::Run,
+            &sock,
+            "A socket left by a shim that died is in the way of bind(2): the lock shows no shim holds it.",
+        )?;
         let listener = bind_socket(&sock)
             .with_context(|| format!("bind the shim socket {}", sock.display()))?;
         Ok((lock, listener))
