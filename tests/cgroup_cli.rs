@@ -484,12 +484,12 @@ fn system_prune_removes_groups_and_kills_what_is_inside() {
     root.ok(&["cgroup", "create", "left/over", "--memory", "50M"]);
     let mut sleeper = Command::new("sleep").arg("300").spawn().unwrap();
     root.ok(&["cgroup", "add", "left/over", &sleeper.id().to_string()]);
-    let out = root.ok(&["system", "prune", "--all"]);
+    let out = root.ok(&["system", "prune", "--all", "-f"]);
     assert!(out.contains("removed cgroup left/over"), "{out}");
     assert!(!sleeper.wait().unwrap().success());
     assert_no_parent(&root, "system prune");
     assert!(
-        root.ok(&["system", "prune", "--all"])
+        root.ok(&["system", "prune", "--all", "-f"])
             .contains("nothing to prune")
     );
 }
@@ -832,8 +832,8 @@ fn a_crash_at_every_step_of_create_is_named_and_recovered() {
         // group is an orphan) and a create that must not be refused.
         let out = run_crashing(make(), k);
         assert!(killed(&out), "{what}: not killed the second time");
-        let pruned = root.run(&["system", "prune"]);
-        common::assert_succeeded(&["system", "prune"], &pruned);
+        let pruned = root.run(&["system", "prune", "-f"]);
+        common::assert_succeeded(&["system", "prune", "-f"], &pruned);
         let finished = records(&root)
             .iter()
             .any(|r| r["id"] == "crashy" && r["phase"] == "live");
@@ -1402,11 +1402,11 @@ fn a_containers_group_has_a_directory_in_every_hierarchy() {
     // Owned by the container's record: kept by prune while it exists,
     // removed whole once it is gone.
     lifecycle::create_container(&state, "ctr2", &Limits::default(), owner).unwrap();
-    let kept = root.ok(&["system", "prune"]);
+    let kept = root.ok(&["system", "prune", "-f"]);
     assert!(!kept.contains("ctr2"), "{kept}");
     assert!(dirs.iter().all(|d| d.with_file_name("ctr2").is_dir()));
     std::fs::remove_file(&record).unwrap();
-    let pruned = root.ok(&["system", "prune"]);
+    let pruned = root.ok(&["system", "prune", "-f"]);
     assert!(pruned.contains("removed cgroup ctr2"), "{pruned}");
     for d in &dirs {
         assert!(

@@ -47,7 +47,7 @@ fn a_root_that_is_a_file_is_refused_and_left_alone() {
     let out = Command::new(common::glassbox_bin())
         .arg("--root")
         .arg(file.path())
-        .args(["system", "prune"])
+        .args(["system", "prune", "-f"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
@@ -62,7 +62,7 @@ fn root_from_environment_is_used() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(common::glassbox_bin())
         .env("GLASSBOX_ROOT", dir.path())
-        .args(["system", "prune"])
+        .args(["system", "prune", "-f"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -74,7 +74,7 @@ fn a_corrupt_state_file_is_named_and_not_overwritten() {
     let root = TestRoot::new();
     let ledger = root.path().join("resources.json");
     std::fs::write(&ledger, b"[{\"kind\": \"mount\", ").unwrap();
-    let err = root.fails(&["system", "prune"]);
+    let err = root.fails(&["system", "prune", "-f"]);
     assert!(err.contains(&ledger.display().to_string()), "{err}");
     assert!(err.contains("not valid glassbox state"), "{err}");
     assert!(err.contains("move it aside"), "{err}");
@@ -191,7 +191,7 @@ fn dry_run_plans_without_doing_and_the_trace_outputs_agree() {
             .arg(flag)
             .arg("--trace-json")
             .arg(&json)
-            .args(["system", "prune"])
+            .args(["system", "prune", "-f"])
             .output()
             .unwrap()
     };
@@ -243,7 +243,7 @@ fn no_color_env_and_pipes_give_plain_text() {
     let out = root
         .glassbox()
         .env("NO_COLOR", "1")
-        .args(["-v", "system", "prune"])
+        .args(["-v", "system", "prune", "-f"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -263,7 +263,7 @@ fn an_unwritable_root_is_named_and_nothing_is_written() {
     let out = Command::new(common::glassbox_bin())
         .arg("--root")
         .arg(&ro)
-        .args(["system", "prune"])
+        .args(["system", "prune", "-f"])
         .output()
         .unwrap();
     let listing: Vec<_> = std::fs::read_dir(&ro).unwrap().collect();

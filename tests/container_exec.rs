@@ -102,7 +102,7 @@ impl Drop for Lab {
         for id in stdout(&ids).split_whitespace() {
             let _ = self.run(&["rm", "-f", id]);
         }
-        let _ = self.run(&["system", "prune", "--all"]);
+        let _ = self.run(&["system", "prune", "--all", "-f"]);
         let _ = Command::new("ip")
             .args(["netns", "del", &self.netns])
             .status();

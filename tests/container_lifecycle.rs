@@ -475,6 +475,35 @@ fn system_prune_removes_stopped_containers_and_asks_first() {
         "{help}"
     );
     assert!(help.contains("-f, --force"), "{help}");
+    // --all: with no container left, the default network's bridge and its
+    // masquerade go too (a scratch root leaves nothing on the host), and
+    // the next run makes them again.
+    let bridge = glassbox::state::Root::new(Some(lab.root.path()))
+        .unwrap()
+        .names()
+        .default_bridge;
+    let link_here = |name: &str| {
+        std::process::Command::new("ip")
+            .args(["-n", &lab.netns, "link", "show", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(link_here(&bridge), "the default bridge {bridge} is there");
+    let out = lab.ok(&["system", "prune", "--all", "-f"]);
+    assert!(!out.contains("removed bridge"), "keep still uses it: {out}");
+    lab.ok(&["rm", "-f", "keep"]);
+    let out = lab.ok(&["system", "prune", "--all", "-f"]);
+    assert!(out.contains(&format!("removed bridge {bridge}")), "{out}");
+    assert!(!link_here(&bridge), "{bridge} is left");
+    let tables = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.netns, "nft", "list", "tables"])
+        .output()
+        .unwrap();
+    assert_eq!(common::stdout(&tables), "", "a firewall table is left");
+    assert_eq!(lab.ok(&["run", "--rm", IMAGE, "echo", "again"]), "again\n");
+    assert!(link_here(&bridge), "the next run makes {bridge} again");
 }
 
 #[test]

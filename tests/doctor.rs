@@ -369,7 +369,7 @@ fn a_half_made_mount_is_a_leftover_until_pruned() {
     assert!(line.starts_with("warn"), "{line}");
     assert!(line.contains("glassbox system prune"), "{line}");
 
-    let pruned = root.ok(&["system", "prune"]);
+    let pruned = root.ok(&["system", "prune", "-f"]);
     assert!(
         pruned.contains(&format!("removed mount {}", target.display())),
         "{pruned}"
@@ -429,7 +429,10 @@ fn prune_never_touches_the_root_its_parents_or_what_it_did_not_record() {
     };
     let theirs = common::crash::half_made_mount(&other_root, "theirs");
 
-    for args in [&["system", "prune"][..], &["system", "prune", "--all"][..]] {
+    for args in [
+        &["system", "prune", "-f"][..],
+        &["system", "prune", "--all", "-f"][..],
+    ] {
         let out = glassbox_r(args);
         assert!(
             !out.contains("removed"),
@@ -471,7 +474,7 @@ fn prune_never_touches_the_root_its_parents_or_what_it_did_not_record() {
         "{named}"
     );
     // The other root still owns its mount and prunes it itself.
-    other_root.ok(&["system", "prune"]);
+    other_root.ok(&["system", "prune", "-f"]);
     assert!(!is_mount_point(&theirs));
 }
 
@@ -479,7 +482,7 @@ fn prune_never_touches_the_root_its_parents_or_what_it_did_not_record() {
 fn a_temporary_state_file_of_a_dead_writer_is_named_and_pruned() {
     require_root();
     let root = TestRoot::new();
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     let nets = root.path().join("networks");
     std::fs::create_dir_all(&nets).unwrap();
     // What a kill in the middle of a state write leaves: the temporary file
@@ -493,7 +496,7 @@ fn a_temporary_state_file_of_a_dead_writer_is_named_and_pruned() {
         "{}",
         detail(&checks, "leftovers")
     );
-    let pruned = root.ok(&["system", "prune"]);
+    let pruned = root.ok(&["system", "prune", "-f"]);
     assert!(
         pruned.contains(&format!("removed temp-file {}", tmp.display())),
         "{pruned}"

@@ -81,7 +81,7 @@ fn a_leased_image_is_kept_from_rm_and_prune_until_its_holder_dies() {
     let checks = doctor(&root);
     let (status, detail) = check(&checks, "leftovers");
     assert_eq!(status, "ok", "{detail}");
-    root.ok(&["system", "prune", "--all"]);
+    root.ok(&["system", "prune", "--all", "-f"]);
     assert_eq!(leases(&root).len(), 1);
     // rmi -f by reference only untags it: the image stays, dangling.
     let out = root.ok(&["rmi", "-f", &r]);
@@ -128,7 +128,7 @@ fn system_prune_removes_a_lease_whose_holder_died() {
     let (status, detail) = check(&checks, "leftovers");
     assert!(status == "warn" && detail.contains("lease"), "{detail}");
     // A dead holder's lease does not keep the image from rm either.
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     assert!(leases(&root).is_empty());
     root.ok(&["rmi", "bb"]);
     assert_clean_after_prune(&root, "a stale lease");

@@ -215,7 +215,7 @@ fn image_prune_reports_the_space_a_crashed_load_left() {
         if layers == 3 && !root.path().join("images.json").exists() {
             break;
         }
-        root.ok(&["system", "prune"]);
+        root.ok(&["system", "prune", "-f"]);
         k += 1;
     }
     let before = du(&root);

@@ -203,7 +203,7 @@ fn system_prune_removes_what_glassbox_made_and_leaves_strays_named() {
     // doctor names it.
     let stray = format!("{prefix}n123456");
     lab.host_sh(&format!("ip link add {stray} type bridge"));
-    let out = lab.ok(&["system", "prune"]);
+    let out = lab.ok(&["system", "prune", "-f"]);
     assert!(!out.contains(&stray), "{out}");
     assert_eq!(lab.our_links().len(), 3, "made by hand: kept without --all");
     let doctor = lab.ok(&["doctor"]);
@@ -212,7 +212,7 @@ fn system_prune_removes_what_glassbox_made_and_leaves_strays_named() {
         line.starts_with("warn") && line.contains(&format!("link {stray}")),
         "{line}"
     );
-    let out = lab.ok(&["system", "prune", "--all"]);
+    let out = lab.ok(&["system", "prune", "--all", "-f"]);
     assert!(out.contains(&format!("removed link {br}")), "{out}");
     assert!(!out.contains(&stray), "{out}");
     assert_eq!(lab.our_links(), vec![stray.clone()]);

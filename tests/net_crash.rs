@@ -130,7 +130,7 @@ fn network_create_is_undone_or_redone_after_a_crash_at_every_step() {
 
             // The same crash, put right by `system prune` alone.
             assert!(killed(&crash(&lab, &args, k)));
-            lab.ok(&["system", "prune"]);
+            lab.ok(&["system", "prune", "-f"]);
             assert_eq!(leftovers(&lab), None, "{what}: after system prune");
             let state = cn_state(&lab);
             if let Made::Part(why) = state {
@@ -281,7 +281,7 @@ fn network_connect_is_undone_or_redone_after_a_crash_at_every_step() {
             // The same crash, put right by `system prune` alone.
             setup(&lab, &c0, &c1, false);
             assert!(killed(&crash(&lab, &args, k)));
-            lab.ok(&["system", "prune"]);
+            lab.ok(&["system", "prune", "-f"]);
             assert_eq!(leftovers(&lab), None, "{what}: after system prune");
             match member_state(&lab, &c1, &c0) {
                 Made::Part(why) => panic!("{what}: after system prune {why}"),
@@ -346,7 +346,7 @@ fn network_disconnect_is_finished_after_a_crash_at_every_step() {
             // The same crash, put right by `system prune` alone.
             setup(&lab, &c0, &c1, true);
             assert!(killed(&crash(&lab, &args, k)));
-            lab.ok(&["system", "prune"]);
+            lab.ok(&["system", "prune", "-f"]);
             assert_eq!(leftovers(&lab), None, "{what}: after system prune");
             assert_eq!(state(&lab), Made::Nothing, "{what}: after system prune");
             teardown(&lab, &c0, &c1, &format!("{what}, then system prune"));
@@ -397,7 +397,7 @@ fn net_bridge_add_is_undone_or_redone_after_a_crash_at_every_step() {
             assert_clean_after_prune(&lab, &what);
 
             assert!(killed(&crash(&lab, &args, k)));
-            lab.ok(&["system", "prune"]);
+            lab.ok(&["system", "prune", "-f"]);
             assert_eq!(leftovers(&lab), None, "{what}: after system prune");
             match state(&lab) {
                 Made::Part(why) => panic!("{what}: after system prune {why}"),
@@ -525,7 +525,7 @@ fn connect_to_the_default_network_recovers_from_a_crash_at_every_step() {
                     .to_string();
                 assert!(ping(c1, &gw), "{what}: no way to the gateway {gw}");
                 lab.ok(&["network", "disconnect", "bridge", c1]);
-                lab.ok(&["system", "prune", "--all"]);
+                lab.ok(&["system", "prune", "--all", "-f"]);
                 for name in ["leftovers", "not recorded"] {
                     let checks = netlab::crash::doctor(lab);
                     let (status, detail) = common::crash::check(&checks, name);

@@ -156,7 +156,7 @@ fn prune_all_of_a_hand_made_network_drops_its_nat_and_ports() {
     lab.ok(&["net", "nat", "on", "--subnet", "10.85.0.0/24"]);
     lab.ok(&["net", "publish", "8080:10.85.0.2:80"]);
     assert!(lab.nft_table_exists());
-    lab.ok(&["system", "prune", "--all"]);
+    lab.ok(&["system", "prune", "--all", "-f"]);
     assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
     assert!(!lab.nft_table_exists(), "the table outlived its network");
     let fw = std::fs::read_to_string(lab.root.path().join("firewall.json")).unwrap_or_default();

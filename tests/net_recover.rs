@@ -106,7 +106,7 @@ fn a_member_namespace_deleted_behind_glassboxs_back_is_named_and_released() {
     sh(&format!("ip netns add {gx}"));
     lab.ok(&["network", "connect", "n1", &gx]);
     delete_netns(&lab, &gx);
-    lab.ok(&["system", "prune"]);
+    lab.ok(&["system", "prune", "-f"]);
     assert_eq!(leftovers(&lab), None);
     assert_eq!(members(&lab, "n1"), vec![c1.clone(), c2.clone()]);
     assert!(!hosts_of(&c2).contains(&gx));
@@ -187,7 +187,7 @@ fn a_firewall_table_changed_by_hand_is_named_and_loaded_again() {
         lab.host_sh(&damage);
         let left = leftovers(&lab).unwrap_or_else(|| panic!("doctor is silent after `{damage}`"));
         assert!(left.contains(&table), "{left}");
-        lab.ok(&["system", "prune"]);
+        lab.ok(&["system", "prune", "-f"]);
         assert_eq!(leftovers(&lab), None, "after `{damage}` and prune");
         assert!(
             nft_has(&lab, "nat 10.99.0.0/24"),
@@ -348,7 +348,7 @@ fn doctor_and_prune_from_another_network_namespace_neither_release_nor_remake() 
         !line.contains("lease") && !line.contains("firewall"),
         "{line}"
     );
-    from_elsewhere(&["system", "prune"]);
+    from_elsewhere(&["system", "prune", "-f"]);
     let table = lab.names().firewall_table;
     assert!(
         !sh_ok(&format!(

@@ -93,7 +93,7 @@ fn enter_refuses_a_pin_that_is_no_longer_mounted() {
         detail.contains(&pin.join("net").display().to_string()),
         "{detail}"
     );
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     assert_eq!(check(&doctor(&root), "leftovers").0, "ok");
     assert!(!pin.join("net").exists());
     assert!(is_mounted(&pin.join("uts")), "prune removed a working pin");
@@ -191,7 +191,7 @@ fn an_empty_pin_directory_is_named_and_rolled_back() {
     root.ok(&["ns", "unpin", "p"]);
     assert!(!pin.exists());
     std::fs::create_dir_all(&pin).unwrap();
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     assert!(!pin.exists());
     assert_clean_after_prune(&root, "empty pin directory");
 }

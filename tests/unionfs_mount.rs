@@ -282,12 +282,12 @@ fn prune_all_removes_a_manual_stack() {
     let root = TestRoot::new();
     let l = Layout::new(&root.path().join("s"));
     root.ok(&strs(&l.mount_args()));
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     assert!(
         mounted(&l.merged),
         "plain prune removed a stack made by hand"
     );
-    let out = root.ok(&["system", "prune", "--all"]);
+    let out = root.ok(&["system", "prune", "--all", "-f"]);
     assert!(out.contains("removed mount"), "{out}");
     assert!(!mounted(&l.merged));
     assert_eq!(ledger(&root), serde_json::json!([]));

@@ -129,12 +129,12 @@ fn an_overlay_unmounted_by_hand_is_named_and_its_records_recovered() {
 
     // `system prune` (without --all) recovers, the record file too.
     umount_by_hand(&l.merged);
-    root.ok(&["system", "prune"]);
+    root.ok(&["system", "prune", "-f"]);
     clean("after system prune");
 
     // `system prune --all` of a mounted stack takes its record with it.
     root.ok(&strs(&l.mount_args()));
-    root.ok(&["system", "prune", "--all"]);
+    root.ok(&["system", "prune", "--all", "-f"]);
     assert!(!mounted(&l.merged));
     clean("after system prune --all");
 }

@@ -20,8 +20,9 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     /// Also remove what was made by hand (cgroup create, unionfs mount,
-    /// net ...). Not Docker's -a, which removes unused images: glassbox's
-    /// system prune never removes an image (use `image prune -a`)
+    /// net ...) and the default network's bridge when no container uses
+    /// it. Not Docker's -a, which removes unused images: glassbox's system
+    /// prune never removes an image (use `image prune -a`)
     #[arg(short, long)]
     pub all: bool,
     /// Do not prompt for confirmation
@@ -41,7 +42,7 @@ fn warning(all: bool) -> String {
         "WARNING! This will remove:\n  - all stopped containers\n  - what crashed or interrupted commands left (mounts, cgroups, links, rules)\n  - host resources whose container or network is gone\n",
     );
     if all {
-        w.push_str("  - everything made by hand (cgroup create, unionfs mount, net ...)\n");
+        w.push_str("  - everything made by hand (cgroup create, unionfs mount, net ...)\n  - the default network's bridge, if no container uses it\n");
     }
     w
 }
@@ -60,8 +61,21 @@ fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     for r in &removed {
         println!("removed {} {} ({})", r.kind, r.id, r.reason);
     }
+    let mut released = false;
+    if args.all {
+        match crate::net::network::release_default(&ctx.root) {
+            Ok(Some(bridge)) => {
+                released = true;
+                println!(
+                    "removed bridge {bridge} (the default network's, which no container uses; the next run makes it again)"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(format!("the default network's bridge: {e:#}")),
+        }
+    }
     errors.extend(containers.errors.iter().cloned());
-    if containers.removed.is_empty() && removed.is_empty() && errors.is_empty() {
+    if containers.removed.is_empty() && removed.is_empty() && !released && errors.is_empty() {
         println!("nothing to prune");
     }
     if !containers.removed.is_empty() {

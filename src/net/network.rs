@@ -319,6 +319,28 @@ pub fn disconnect(root: &Root, key: &str, endpoint: &str) -> Result<Option<Detac
     endpoint::detach(root, &net, endpoint)
 }
 
+/// `system prune --all`: the default network's bridge and masquerade go
+/// when nothing is plugged into it (members that went away are released
+/// first); the next container on it makes them again, as after a reboot.
+/// The bridge's name if it went.
+pub fn release_default(root: &Root) -> Result<Option<String>> {
+    root.ensure()?;
+    let _g = store::global_lock(root)?;
+    let Some(net) = store::load(root, DEFAULT_NETWORK)? else {
+        return Ok(None);
+    };
+    // Made in another network namespace: only glassbox run there removes it.
+    if net.busy.is_some() || !netns::is_here(net.netns) {
+        return Ok(None);
+    }
+    endpoint::settle(root, &net)?;
+    if !store::leases(root, &net.name)?.is_empty() {
+        return Ok(None);
+    }
+    teardown(root, &net)?;
+    Ok(Some(net.bridge))
+}
+
 /// `network prune`: remove every user network nothing is plugged into
 /// (after releasing members that went away); the names removed.
 pub fn prune(root: &Root) -> Result<Vec<String>> {

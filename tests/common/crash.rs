@@ -77,7 +77,7 @@ pub fn check<'a>(checks: &'a [serde_json::Value], name: &str) -> (&'a str, &'a s
 /// leftover doctor names, no object on the host carrying the root's names,
 /// an empty ledger, no temporary file, and every state file valid JSON.
 pub fn assert_clean_after_prune(root: &TestRoot, what: &str) {
-    let out = root.run(&["system", "prune", "--all"]);
+    let out = root.run(&["system", "prune", "--all", "-f"]);
     assert!(
         out.status.success(),
         "{what}: system prune --all failed\n{}\n{}",

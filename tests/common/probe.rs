@@ -157,7 +157,7 @@ impl Ctr {
     /// per-container resources, no temporary file, every state file valid.
     pub fn assert_clean_after_prune(&self, what: &str) {
         let help = stdout(&self.run(&["system", "prune", "--help"]));
-        let mut args = vec!["system", "prune", "--all"];
+        let mut args = vec!["system", "prune", "--all", "-f"];
         if help.contains("--force") {
             args.push("--force");
         }
@@ -197,7 +197,7 @@ impl Drop for Ctr {
             }
         }
         let _ = self.cmd(&["system", "prune", "--all", "--force"]).output();
-        let _ = self.cmd(&["system", "prune", "--all"]).output();
+        let _ = self.cmd(&["system", "prune", "--all", "-f"]).output();
         let _ = Command::new("ip")
             .args(["netns", "del", &self.netns])
             .output();

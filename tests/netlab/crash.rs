@@ -53,7 +53,7 @@ pub fn leases(lab: &Lab) -> Vec<(String, Value)> {
 /// temporary file, valid state files, and none of the lab's links, nft
 /// table, iptables rules, leases or `/etc/netns` files.
 pub fn assert_clean_after_prune(lab: &Lab, what: &str) {
-    let out = lab.run(&["system", "prune", "--all"]);
+    let out = lab.run(&["system", "prune", "--all", "-f"]);
     assert!(
         out.status.success(),
         "{what}: system prune --all failed\n{}\n{}",

@@ -186,7 +186,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = run(self.glassbox().args(["system", "prune", "--all"]));
+        let _ = run(self.glassbox().args(["system", "prune", "--all", "-f"]));
         for ns in self.made.iter().rev() {
             let _ = run(Command::new("ip").args(["netns", "del", ns]));
             let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
