@@ -910,7 +910,8 @@ fn host_none_and_container_modes_share_what_docker_shares() {
     }
     assert_eq!(lab.ok(&["ps", "-aq"]).lines().count(), 1);
 
-    // A stopped NAME: Docker's message, the container left Created.
+    // A stopped NAME: Docker's message; `run` leaves nothing, `create`
+    // makes the container, whose start is refused the same way.
     lab.ok(&["stop", "-t", "1", "owner"]);
     let id = inspect(&lab, "owner", "{{.Id}}");
     let out = lab.run(&[
@@ -923,6 +924,27 @@ fn host_none_and_container_modes_share_what_docker_shares() {
         "true",
     ]);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        common::stderr(&out).contains(&format!(
+            "cannot join network of a non running container: {id}"
+        )),
+        "{out:?}"
+    );
+    assert_eq!(
+        lab.ok(&["ps", "-aq"]).lines().count(),
+        1,
+        "run left nothing"
+    );
+    lab.ok(&[
+        "create",
+        "--name",
+        "joiner",
+        "--network",
+        "container:owner",
+        IMAGE,
+        "true",
+    ]);
+    let out = lab.run(&["start", "joiner"]);
     assert!(
         common::stderr(&out).contains(&format!(
             "cannot join network of a non running container: {id}"

@@ -105,6 +105,20 @@ pub fn check_request(root: &Root, req: &Request) -> Result<()> {
     Ok(())
 }
 
+/// For `run`, before anything is made: `container:NAME` must name a
+/// running container, so that a run refused for it leaves no record.
+/// (`create` makes the container all the same, as Docker's does: the
+/// check is its start's.)
+pub fn check_join_now(root: &Root, req: &Request) -> Result<()> {
+    if let Mode::Container(key) = mode::parse_mode(&req.network)? {
+        let o = state::find(root, &key)?;
+        if !super::shim::runs(o.state.status) || !state::init_alive(&o.state) {
+            bail!("cannot join network of a non running container: {}", o.id);
+        }
+    }
+    Ok(())
+}
+
 /// The checks of [`check_request`] that need no state.
 fn check_options(req: &Request) -> Result<()> {
     let mode = mode::parse_mode(&req.network)?;

@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
         println!("{}", c.id);
         return Ok(ExitCode::SUCCESS);
     }
+    container::network::check_join_now(&ctx.root, &req)?;
     let c = container::create::create(&ctx.root, &req)?;
     let attached = (!a.detach).then_some(attach::Options {
         stdin: a.interactive,
