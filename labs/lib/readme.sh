@@ -13,7 +13,12 @@
 #                  output.
 #   ```sh inside   lines typed at the prompt of the program that the previous
 #                  block's last line started (a container's shell): verify
-#                  gives them to that program as its standard input.
+#                  gives them to that program as its standard input. When
+#                  that line is a glassbox command that asks for a terminal
+#                  (`run -it`, `exec -ti`, `--tty`), verify runs it under
+#                  script(1), which gives it one: the lines go in through a
+#                  pseudo-terminal, as if typed. (script runs the line in a
+#                  new shell: only exported variables reach it.)
 #   ```sh skip     typed by the student, never run by verify. Only for what
 #                  verify must not or cannot do (traffic beyond loopback and
 #                  the lab's own namespaces, a screen that never ends), and
@@ -194,7 +199,7 @@ __lab_exit() {
 trap __lab_exit EXIT
 trap '__lab_err $? "$BASH_COMMAND"' ERR
 PRE
-    local f i kind next body prev_kind=
+    local f i kind next body last prev_kind=
     for f in "$README_DIR"/blocks/*.kind; do
         i=$(basename "$f" .kind)
         kind=$(cat "$f")
@@ -216,7 +221,12 @@ PRE
         if [[ -f $README_DIR/blocks/$next.kind && $(cat "$README_DIR/blocks/$next.kind") == "sh inside" ]]; then
             # the last line starts the program that reads the next block
             sed '$d' "$body"
-            printf "%s <<'__LAB_INSIDE__'\n" "$(tail -n 1 "$body")"
+            last=$(tail -n 1 "$body")
+            if _readme_wants_tty "$last"; then
+                printf "script -qefc %q /dev/null <<'__LAB_INSIDE__'\n" "$last"
+            else
+                printf "%s <<'__LAB_INSIDE__'\n" "$last"
+            fi
             cat "$README_DIR/blocks/$next.body"
             echo "__LAB_INSIDE__"
         else
@@ -226,6 +236,13 @@ PRE
     done
     # where the README leaves the student's shell: the next lab starts there
     printf '\n__lab_vars\npwd >"$__lab_dir/final-pwd"\n[[ -v GLASSBOX_ROOT ]] && printf "%%s\\n" "$GLASSBOX_ROOT" >"$__lab_dir/final-root"\nexit 0\n'
+}
+
+# Whether LINE is a glassbox command that wants a terminal: a short option
+# group with t in it (-t, -it, -ti) or --tty.
+_readme_wants_tty() {
+    [[ $1 =~ ^glassbox[[:space:]] ]] || return 1
+    [[ " $1 " =~ [[:space:]](-[a-zA-Z]*t[a-zA-Z]*|--tty)[[:space:]] ]]
 }
 
 # What a student would have seen: each block's commands after a root

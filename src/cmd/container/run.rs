@@ -58,19 +58,19 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub memory: Option<String>,
     /// Memory plus swap limit: -1 for unlimited swap (default: twice --memory)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// CPU shares (relative weight; 1024 is the default)
-    #[arg(short, long)]
+    #[arg(short, long, allow_negative_numbers = true)]
     pub cpu_shares: Option<i64>,
     /// Number of CPUs (e.g. 0.5)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
     /// Tune the container's pids limit (-1 for unlimited)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     /// Connect the container to a network: bridge, host, none, container:NAME, or a network's name
     #[arg(long, alias = "net", default_value = "bridge")]
@@ -224,4 +224,32 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         labels,
         log,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// Docker takes `--memory-swap -1` and `--pids-limit -1` as two words;
+    /// a value that starts with `-` must not be read as an option.
+    #[test]
+    fn negative_values_as_separate_words() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "glassbox",
+            "run",
+            "--memory",
+            "200M",
+            "--memory-swap",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "busybox",
+            "true",
+        ])
+        .expect("parse");
+        let dbg = format!("{:?}", cli.command);
+        assert!(dbg.contains("memory_swap: Some(\"-1\")"), "{dbg}");
+        assert!(dbg.contains("pids_limit: Some(-1)"), "{dbg}");
+        assert!(dbg.contains("command: [\"true\"]"), "{dbg}");
+    }
 }
