@@ -395,8 +395,11 @@ fn run_rm_crashing_shim(c: &Ctr, name: &str, k: usize) -> Option<String> {
     let id = stdout(&out).trim().to_string();
     if !out.status.success() || id.is_empty() {
         // The shim died while it started the container: `--rm` took it
-        // away already, or rm -f copes.
+        // away already, or rm -f copes; what a shim that died in the middle
+        // of removing it left (its runtime directory, no record) is
+        // `system prune`'s.
         c.run(&["rm", "-f", name]);
+        c.ok(&["system", "prune", "-f"]);
         let left = c.ok(&["ps", "-a", "--format", "{{.Names}}"]);
         assert!(!left.lines().any(|l| l == name), "{name} is left: {left}");
         return None;

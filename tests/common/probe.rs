@@ -157,7 +157,7 @@ impl Ctr {
     /// per-container resources, no temporary file, every state file valid.
     pub fn assert_clean_after_prune(&self, what: &str) {
         let help = stdout(&self.run(&["system", "prune", "--help"]));
-        let mut args = vec!["system", "prune", "--all", "-f"];
+        let mut args = vec!["system", "prune", "--all"];
         if help.contains("--force") {
             args.push("--force");
         }
