@@ -194,7 +194,9 @@ fn run_d_at_every_crash_point_of_the_shim_start_and_teardown() {
             }
             (out, id)
         },
-        |_, id| !socket(id).exists(),
+        // The whole shim ran: run -d succeeded and the shim removed its
+        // socket at its end (a crash before the socket was bound fails run).
+        |out, id| out.status.success() && !socket(id).exists(),
         |k, out| {
             let what = format!("run -d, shim crash point {k}");
             if out.status.success() {
@@ -254,6 +256,9 @@ fn run_d_rm_at_every_crash_point_of_the_shim_teardown() {
         let k = (lo + hi) / 2;
         let (out, _) = attempt(k);
         c.run(&["rm", "-f", "sr"]);
+        // As after each crash point below, so every attempt takes the same
+        // steps (prune --all takes the default bridge away too).
+        c.run(&["system", "prune", "--all", "--force"]);
         if out.status.success() {
             hi = k;
         } else {

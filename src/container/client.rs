@@ -144,7 +144,10 @@ pub fn spawn_shim(root: &Root, id: &str, t: &TraceArgs) -> Result<Relay> {
     drop(child);
     match line.trim() {
         "ready" => Ok(relay),
-        "" => bail!("the shim of container {id} died before it was ready"),
+        "" => bail!(
+            "the shim of container {id} died before the container started (before its socket was ready; its log: {}); `glassbox doctor` names what it left: start it again, or remove it with `glassbox rm -f {id}`",
+            super::shim::log_path(root).display()
+        ),
         other => bail!(
             "the shim of container {id}: {}",
             other.trim_start_matches("error: ")
