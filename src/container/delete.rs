@@ -9,7 +9,7 @@
 //! and the next command that reads it finishes the removal. Read
 //! `rmdir(2)`.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::state::{self, Container, Status};
 use super::{kill, settle, shim, teardown};
@@ -54,6 +54,13 @@ pub fn remove_locked(root: &Root, id: &str) -> Result<()> {
     remove_dirs(root, id)
 }
 
+/// Where a container's directory goes while it is removed (a dot name:
+/// no command takes it for a container; `system prune` finishes one a
+/// crash left).
+pub fn trash_dir(root: &Root, id: &str) -> std::path::PathBuf {
+    state::dir(root).join(format!(".removing-{id}"))
+}
+
 /// The directories of a container whose record is gone: its own (with the
 /// root filesystem unmounted first, if a crash left it mounted) and its
 /// runtime directory (with the network namespace pin).
@@ -62,9 +69,27 @@ pub fn remove_dirs(root: &Root, id: &str) -> Result<()> {
     let merged = dir.join("merged");
     teardown::unmount_root(root, &merged)?;
     if dir.exists() {
+        // Out of the way first, in one rename(2): a command that reaches
+        // for the container meanwhile (its lock file is in the directory)
+        // finds nothing, instead of making a file in a directory being
+        // emptied (rmdir would fail with ENOTEMPTY).
+        let trash = trash_dir(root, id);
+        crate::trace::Step::new(
+            Mechanism::Run,
+            crate::trace::Action::Filesystem,
+            format!("move {} out of the way", dir.display()),
+        )
+        .arg("path", dir.display())
+        .shell(format!("mv {} {}", dir.display(), trash.display()))
+        .man("rename(2)")
+        .detail()
+        .run(|| {
+            std::fs::rename(&dir, &trash)
+                .with_context(|| format!("rename {} to {}", dir.display(), trash.display()))
+        })?;
         crate::host::remove_dir_all(
             Mechanism::Run,
-            &dir,
+            &trash,
             "The container's files: its writable layer, logs and /etc files.",
         )?;
     }
@@ -79,9 +104,29 @@ pub fn remove_dirs(root: &Root, id: &str) -> Result<()> {
 /// `rm [-f] CONTAINER`: Docker's refusal for a running one without `-f`.
 pub fn rm(root: &Root, c: &Container, force: bool) -> Result<()> {
     // Settling may remove it (a --rm container that ended): done.
-    let Some(c) = settle::settle_opt(root, c)? else {
+    let Some(mut c) = settle::settle_opt(root, c)? else {
         return Ok(());
     };
+    if !force && !shim::runs(c.state.status) && shim::alive(root, &c.id) {
+        // Its shim is still at work: releasing what an ended run had (an
+        // attached `run` returns the code first), or starting it. Docker's
+        // daemon answers once that is done; so does this rm.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let Some(now) = state::load(root, &c.id)? else {
+                return Ok(());
+            };
+            let started = shim::runs(now.state.status);
+            if started || !shim::alive(root, &c.id) || std::time::Instant::now() > deadline {
+                match settle::settle_opt(root, &now)? {
+                    Some(now) => c = now,
+                    None => return Ok(()),
+                }
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     if shim::runs(c.state.status) || shim::alive(root, &c.id) {
         if !force {
             if shim::runs(c.state.status) {

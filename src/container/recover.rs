@@ -32,6 +32,21 @@ pub static CONTAINERS: Containers = Containers;
 const DIR: &str = "container-dir";
 const RECORD: &str = "container";
 const RUN_DIR: &str = "container-run-dir";
+const TRASH: &str = "container-being-removed";
+
+/// The directories an `rm` that died left half removed (`.removing-ID`).
+fn trash_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".removing-"))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
 
 /// The ids of the directories in `dir` (not the names lock, not dot files).
 fn ids_in(dir: &std::path::Path) -> Vec<String> {
@@ -83,6 +98,13 @@ impl Recover for Containers {
             }
             drop(lock);
         }
+        for trash in trash_in(&state::dir(root)) {
+            out.push(Leftover {
+                kind: TRASH.into(),
+                id: trash.display().to_string(),
+                reason: "the directory of a container an rm was removing when it died".into(),
+            });
+        }
         for id in ids_in(&root.run.join("containers")) {
             if state::container_dir(root, &id).exists() || shim::alive(root, &id) {
                 continue;
@@ -116,6 +138,20 @@ impl Recover for Containers {
                     Some(c) => settle::settle_opt(root, &c).map(drop),
                     None => Ok(()),
                 }
+            }
+            TRASH => {
+                let path = std::path::PathBuf::from(&l.id);
+                let id = id_of_path(&l.id.replace(".removing-", ""))?;
+                if path != delete::trash_dir(root, &id) {
+                    anyhow::bail!("{} is not a container being removed", l.id);
+                }
+                let merged = path.join("merged");
+                super::teardown::unmount_root(root, &merged)?;
+                crate::host::remove_dir_all(
+                    crate::trace::Mechanism::Run,
+                    &path,
+                    "What an rm that died left of a container's files.",
+                )
             }
             RUN_DIR => {
                 let id = id_of_path(&l.id)?;
