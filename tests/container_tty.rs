@@ -297,10 +297,16 @@ fn run_it_without_a_terminal_is_refused_in_dockers_words_and_creates_nothing() {
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        assert_eq!(stderr(&out).trim_end(), "the input device is not a TTY");
-        assert_eq!(stdout(&out), "");
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdin.take());
+        let out = Screen::read(child.stdout.take().unwrap());
+        let err = Screen::read(child.stderr.take().unwrap());
+        // (Were it not refused, the shell would wait for input forever.)
+        let status = wait_within(&mut child, Duration::from_secs(20), "run -it refused");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(status.code(), Some(1), "{}", err.text());
+        assert_eq!(err.text().trim_end(), "the input device is not a TTY");
+        assert_eq!(out.text(), "");
     }
     assert_eq!(lab.ps(&["-aq"]), Vec::<String>::new(), "nothing created");
     common::probe::assert_no_container_left(lab.root.path(), Some(&lab.netns), "run -it refused");
