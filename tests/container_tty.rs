@@ -231,9 +231,9 @@ fn signals_to_an_attached_run_go_to_the_init_unless_sig_proxy_is_false() {
         &["run", "--name", "proxied", IMAGE, "sh", "-c", TRAPS_TERM],
     );
     drop(child.stdin.take());
-    assert!(is_glassbox(child.id()), "the child is glassbox itself");
     let mut out = Screen::read(child.stdout.take().unwrap());
     out.expect("ready");
+    assert!(is_glassbox(child.id()), "the child is glassbox itself");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -315,4 +315,38 @@ fn run_it_without_a_terminal_is_refused_in_dockers_words_and_creates_nothing() {
     let out = lab.run(&["run", "-t", IMAGE, "sh", "-c", "tty"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("/dev/pts/0"), "{}", stdout(&out));
+}
+
+#[test]
+fn sigterm_to_run_it_goes_to_the_init_and_the_terminal_is_given_back() {
+    // Docker's `run` proxies signals with -t too (`start -a` does not):
+    // `timeout 5 glassbox run -it ...` ends the container, not only the
+    // command, and the terminal is not left raw.
+    use nix::sys::termios::tcgetattr;
+    let lab = Lab::new();
+    let (master, slave) = openpty(24, 80);
+    let before = tcgetattr(&slave).unwrap();
+    let mut cmd = lab.cmd();
+    cmd.args([
+        "run", "-it", "--name", "ttyterm", IMAGE, "sh", "-c", TRAPS_TERM,
+    ]);
+    on_terminal(&mut cmd, &slave);
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut screen = Screen::watch(&master);
+    screen.expect("ready");
+    assert!(is_glassbox(child.id()), "the child is glassbox itself");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wait_within(&mut child, Duration::from_secs(20), "SIGTERM to run -it");
+    screen.expect("got TERM");
+    assert_eq!(status.code(), Some(7), "{status:?}: {}", screen.text());
+    assert_eq!(lab.inspect("ttyterm", "{{.State.ExitCode}}"), "7");
+    let after = tcgetattr(&slave).unwrap();
+    assert_eq!(after.local_flags, before.local_flags, "lflag restored");
+    assert_eq!(after.input_flags, before.input_flags, "iflag restored");
+    assert_eq!(after.output_flags, before.output_flags, "oflag restored");
 }
