@@ -286,6 +286,12 @@ fn signals_to_an_attached_run_go_to_the_init_unless_sig_proxy_is_false() {
         == "exited"));
     assert_eq!(lab.inspect("unproxied", "{{.State.ExitCode}}"), "7");
     assert!(lab.ok(&["logs", "unproxied"]).contains("got TERM"));
+    // As Docker's bool flags: `--sig-proxy` alone is true, and a value
+    // only comes after `=` (`--sig-proxy false` names the image `false`).
+    let (code, _, err) = lab.status(&["run", "--sig-proxy", IMAGE, "true"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = lab.status(&["run", "--sig-proxy", "false", IMAGE, "true"]);
+    assert_eq!(code, 125, "--sig-proxy false: `false` is no image");
 }
 
 #[test]
