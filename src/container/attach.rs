@@ -2,7 +2,8 @@
 //! command's stdout and stderr (one stream with `-t`), this command's
 //! input to the container (`-i`; its end closes the container's stdin),
 //! the signals this command receives passed to the container's init
-//! (Docker's `--sig-proxy`), the terminal's size when it changes. With
+//! (Docker's `--sig-proxy`: `run` passes them with or without `-t`,
+//! `start -a` only without), the terminal's size when it changes. With
 //! `-t` the terminal is put in raw mode (keys go to the container as they
 //! are typed; Ctrl-C is a byte for the container's terminal to turn into
 //! SIGINT) and restored on every way out. Read `termios(3)`, `signalfd(2)`.
@@ -26,7 +27,9 @@ pub struct Options {
     pub stdin: bool,
     /// The container has a terminal: raw mode here, resizes followed.
     pub tty: bool,
-    /// Pass the signals this command receives to the container.
+    /// Pass the signals this command receives to the container (with
+    /// `-t` too: a SIGTERM to `run -it` ends the container, and the
+    /// terminal is restored, instead of ending this command alone).
     pub sig_proxy: bool,
 }
 
@@ -81,7 +84,7 @@ const PROXIED: [Signal; 6] = [
 /// attached and the container started.
 pub fn session(conn: Conn, opts: Options) -> Result<Option<i32>> {
     let mut set = SigSet::empty();
-    if opts.sig_proxy && !opts.tty {
+    if opts.sig_proxy {
         for s in PROXIED {
             set.add(s);
         }

@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod lifecycle;
 pub mod plan;
 pub mod probe;
+pub mod pty;
 pub mod registry;
 pub mod rootfs;
 pub mod tmpfs;

@@ -81,7 +81,8 @@ pub fn start(ctx: &Ctx, a: &StartArgs) -> Result<ExitCode> {
             let o = attach::Options {
                 stdin: a.interactive,
                 tty: c.config.tty,
-                sig_proxy: true,
+                // As Docker's `start -a`: with a terminal, no proxy.
+                sig_proxy: !c.config.tty,
             };
             launch::start_or_attach(&ctx.root, &c, o, &trace_args(ctx))
         };

@@ -94,7 +94,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "OPT=VALUE")]
     pub log_opt: Vec<String>,
     /// Proxy received signals to the process (attached only)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    // `--sig-proxy` alone is `--sig-proxy=true`, as with Docker's bool flags.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
     /// Not in glassbox: a restart policy needs a daemon that outlives the container
     #[arg(long, hide = true)]
