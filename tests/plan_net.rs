@@ -220,7 +220,10 @@ fn without_root_a_plan_shows_the_reads_it_cannot_make() {
         &text,
         &format!("open a netlink socket inside /run/netns/{c1}"),
     );
-    assert!(text.contains(&format!("netns {c1} name eth0")), "{text}");
+    assert!(
+        text.contains(&format!("peer name eth0 netns {c1}")),
+        "{text}"
+    );
     // Listing the firewall's table needs root.
     let text = plan_as_nobody(&lab, &bin, &root, &["net", "show"]);
     needs_root(&text, "list nft table ip");

@@ -73,8 +73,6 @@ pub enum HostEnd<'a> {
 pub struct Cable<'a> {
     pub target: &'a Target,
     pub host_if: String,
-    /// The other end's name until it moves into the namespace.
-    pub peer_if: String,
     /// Its name inside (`eth0`, ...).
     pub inner_if: String,
     pub host_end: HostEnd<'a>,
@@ -84,20 +82,19 @@ pub struct Cable<'a> {
 }
 
 impl Cable<'_> {
-    /// `ip link add HOST type veth peer name PEER` (the caller recorded
-    /// the host end first).
+    /// `ip link add HOST type veth peer name INNER netns NS` (the caller
+    /// recorded the host end first): the other end is made inside.
     pub fn make(&self, nl: &mut Netlink) -> Result<()> {
-        nl.add_veth(&self.host_if, &self.peer_if)
+        let t = self.target;
+        nl.add_veth_into(&self.host_if, &self.inner_if, &t.ns_path, &t.ns_shell)
     }
 
-    /// The rest, once the pair exists: the peer moves in and is renamed,
-    /// the host end joins the bridge (or takes the gateway address), both
-    /// come up with the inner address, and the default route goes through
-    /// the gateway unless the namespace has one. Returns the inner end's
-    /// hardware address (none in a plan).
+    /// The rest, once the pair exists: the host end joins the bridge (or
+    /// takes the gateway address), both come up with the inner address,
+    /// and the default route goes through the gateway unless the
+    /// namespace has one. Returns the inner end's hardware address (none
+    /// in a plan).
     pub fn wire(&self, nl: &mut Netlink, inside: &mut Netlink) -> Result<String> {
-        let t = self.target;
-        nl.move_to_netns(&self.peer_if, &t.ns_path, &t.ns_shell, &self.inner_if)?;
         match self.host_end {
             HostEnd::Bridge(br) => {
                 nl.set_master(&self.host_if, br)?;
@@ -178,7 +175,6 @@ pub fn attach(root: &Root, net: &Network, target: &Target, opts: &Attach) -> Res
         let cable = Cable {
             target,
             host_if: host_if.clone(),
-            peer_if: ifname::veth_peer(&prefix, &net.name, &target.name),
             inner_if: lease.inner_if.clone(),
             host_end: HostEnd::Bridge(&net.bridge),
             addr: Ipv4Net::new(lease.ip, net.subnet.prefix_len())?,

@@ -17,13 +17,9 @@ use super::{LINK_KIND, bridge, cidr, ifname};
 use crate::state::Root;
 use crate::state::resources::{self, Owner, Phase, ResourceKind, pid_alive};
 
-/// The host end and the temporary name of the other end, for `target`.
-pub fn names(root: &Root, target: &Target) -> (String, String) {
-    let prefix = root.names().link_prefix;
-    (
-        ifname::veth_host(&prefix, "", &target.name),
-        ifname::veth_peer(&prefix, "", &target.name),
-    )
+/// The host end's name, for `target` (the other end is `eth0` inside).
+pub fn host_name(root: &Root, target: &Target) -> String {
+    ifname::veth_host(&root.names().link_prefix, "", &target.name)
 }
 
 /// Plug `target` in with address `ip`; the host end takes the subnet's
@@ -38,7 +34,7 @@ pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
         );
     }
     target.check()?;
-    let (host_if, peer_if) = names(root, target);
+    let host_if = host_name(root, target);
     let mut nl = Netlink::new()?;
     if let Some(r) = bridge::record_of(root, &host_if)? {
         if r.phase == Phase::Pending && !pid_alive(r.creator) {
@@ -57,7 +53,6 @@ pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
     let cable = Cable {
         target,
         host_if: host_if.clone(),
-        peer_if,
         inner_if: "eth0".into(),
         host_end: HostEnd::Address(Ipv4Net::new(gw, ip.prefix_len())?),
         addr: ip,
@@ -85,7 +80,7 @@ pub fn add(root: &Root, target: &Target, ip: Ipv4Net) -> Result<()> {
 /// there was one. A pair already gone (its namespace was deleted, or
 /// another command removed it) only has its record dropped.
 pub fn del(root: &Root, target: &Target) -> Result<bool> {
-    let (host_if, _) = names(root, target);
+    let host_if = host_name(root, target);
     if bridge::record_of(root, &host_if)?.is_none() {
         return Ok(false);
     }
