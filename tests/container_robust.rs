@@ -698,3 +698,36 @@ fn ten_racing_runs_with_one_name_one_wins() {
     c.assert_nothing_left("after the race");
     c.assert_doctor_clean("after the race");
 }
+
+#[test]
+fn an_rm_that_died_after_moving_the_directory_aside_is_finished_by_prune() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "aside",
+            IMAGE,
+            "true",
+        ])
+        .trim()
+        .to_string();
+    // What rm leaves when it dies right after its rename(2): the whole
+    // directory (record, layer) under a dot name, no container.
+    let dir = c.path().join("containers").join(&id);
+    let trash = c.path().join("containers").join(format!(".removing-{id}"));
+    std::fs::rename(&dir, &trash).unwrap();
+    assert!(
+        !c.ok(&["ps", "-aq"]).contains(&id[..12]),
+        "listed while aside"
+    );
+    let (status, detail) = c.leftovers();
+    assert_ne!(status, "ok", "doctor does not name the directory set aside");
+    assert!(detail.contains(".removing-"), "{detail}");
+    c.ok(&["system", "prune", "-f"]);
+    assert!(!trash.exists(), "prune left {}", trash.display());
+    c.assert_nothing_left("after prune");
+    c.assert_doctor_clean("after prune");
+}

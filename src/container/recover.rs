@@ -34,6 +34,15 @@ const RECORD: &str = "container";
 const RUN_DIR: &str = "container-run-dir";
 const TRASH: &str = "container-being-removed";
 
+/// Is the lock file at `path` held by a live command? (A missing file is
+/// not held.)
+fn held(path: &std::path::Path) -> bool {
+    match std::fs::File::open(path) {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
 /// The directories an `rm` that died left half removed (`.removing-ID`).
 fn trash_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -99,6 +108,12 @@ impl Recover for Containers {
             drop(lock);
         }
         for trash in trash_in(&state::dir(root)) {
+            // An rm at work on it holds the lock inside: not a leftover.
+            // (Opened without O_CREAT: a file made here would stop that
+            // rm's rmdir.)
+            if held(&trash.join("lock")) {
+                continue;
+            }
             out.push(Leftover {
                 kind: TRASH.into(),
                 id: trash.display().to_string(),
