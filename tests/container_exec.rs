@@ -9,13 +9,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::pty::{Screen, on_terminal, openpty, set_size};
 use common::{TestRoot, require_root, stderr, stdout};
 
 /// A private root with the busybox image, a resolv.conf of its own (no
@@ -378,116 +378,16 @@ fn exec_passes_streams_and_exit_codes_through() {
     );
 }
 
-/// A pty pair: (master, slave).
-fn openpty(rows: u16, cols: u16) -> (OwnedFd, OwnedFd) {
-    let (mut master, mut slave) = (-1, -1);
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two descriptors; no name or termios, a size.
-    let r = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: openpty just gave us these descriptors.
-    unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) }
-}
-
-/// What a terminal's master has shown, read on a thread of its own.
-struct Screen {
-    seen: Arc<Mutex<Vec<u8>>>,
-    /// Where the next `expect` starts looking.
-    from: usize,
-}
-
-impl Screen {
-    fn watch(master: &OwnedFd) -> Screen {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let mut r = std::fs::File::from(master.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Screen { seen, from: 0 }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
-    }
-
-    /// Wait until `want` shows after what was already matched.
-    fn expect(&mut self, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = self.text();
-            if let Some(at) = text.get(self.from..).and_then(|t| t.find(want)) {
-                self.from += at + want.len();
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!("the terminal never showed {want:?}; it shows:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Has `want` shown since the last match (without waiting)?
-    fn shows(&self, want: &str) -> bool {
-        self.text()
-            .get(self.from..)
-            .is_some_and(|t| t.contains(want))
-    }
-}
-
-fn set_size(fd: &OwnedFd, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ with a winsize we own.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    assert_eq!(r, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
-}
-
 #[test]
 fn exec_ti_is_a_terminal_of_the_container_with_resize_ctrl_c_and_exit_status() {
     let lab = Lab::new();
     lab.start("tty", &[]);
     let (master, slave) = openpty(24, 80);
     let before = nix::sys::termios::tcgetattr(&slave).unwrap();
-    let slave_fd = slave.as_raw_fd();
     // glassbox on a terminal of its own, as when typed at a shell: its
     // session's controlling terminal, in the foreground.
     let mut cmd = lab.cmd(&["exec", "-ti", "tty", "/bin/sh"]);
-    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave.try_clone().unwrap()));
-    // SAFETY: between fork and exec only async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() == -1 || libc::ioctl(slave_fd, libc::TIOCSCTTY, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    on_terminal(&mut cmd, &slave);
     let mut child = cmd.spawn().unwrap();
     drop(cmd);
     let mut screen = Screen::watch(&master);
