@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pty::{Screen, on_terminal, openpty, set_size};
-use common::{TestRoot, require_root, stderr, stdout};
+use common::{TestRoot, require_root, stderr, stdout, wait_within};
 
 /// A private root with the busybox image, a resolv.conf of its own (no
 /// real DNS server reaches a container), glassbox in a network namespace
@@ -112,20 +112,6 @@ impl Drop for Lab {
 /// Exit code and both outputs, for the failure tests.
 fn code(out: &Output) -> Option<i32> {
     out.status.code()
-}
-
-fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what}: glassbox did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Poll `f` until it is true, up to `limit`.

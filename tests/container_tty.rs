@@ -17,22 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::lifecycle::{IMAGE, Lab};
 use common::pty::{Screen, on_terminal, openpty, set_size};
-use common::{stderr, stdout};
-
-fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: glassbox did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{stderr, stdout, wait_within};
 
 /// Poll `f` until it holds, up to `limit`.
 fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
