@@ -399,9 +399,21 @@ fn log_opts_rotate_as_docker_does() {
     }
 }
 
-#[test]
-fn a_full_log_disk_never_blocks_the_container() {
-    let lab = Lab::new();
+/// The log of container `loud` (created, not started: `first`, 100000
+/// lines of 40 digits, `last`) alone on a tiny disk: a 64 KiB tmpfs whose
+/// file is bound where the log goes. Dropped: unbound and unmounted.
+struct FullLogDisk {
+    log: std::path::PathBuf,
+    _disk: common::tmpfs::Tmpfs,
+}
+
+impl Drop for FullLogDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.log).status();
+    }
+}
+
+fn loud_with_a_full_log_disk(lab: &Lab) -> FullLogDisk {
     let id = lab
         .ok(&[
             "create",
@@ -416,24 +428,28 @@ fn a_full_log_disk_never_blocks_the_container() {
         ])
         .trim()
         .to_string();
-    // The log alone on a tiny disk: a 64 KiB tmpfs, its file bound where
-    // the log goes.
     let small = lab.root.path().join("small");
     let disk = common::tmpfs::Tmpfs::mount(&small, "64k");
-    let log = lab.inspect(&id, "{{.LogPath}}");
+    let log = std::path::PathBuf::from(lab.inspect(&id, "{{.LogPath}}"));
     std::fs::write(small.join("log"), b"").unwrap();
     std::fs::write(&log, b"").unwrap();
     let bind = std::process::Command::new("mount")
-        .args(["--bind"])
+        .arg("--bind")
         .arg(small.join("log"))
         .arg(&log)
         .status()
         .unwrap();
     assert!(bind.success());
+    FullLogDisk { log, _disk: disk }
+}
+
+#[test]
+fn a_full_log_disk_never_blocks_the_container() {
+    let lab = Lab::new();
+    let disk = loud_with_a_full_log_disk(&lab);
     let t = Instant::now();
     let (code, out, err) = lab.status(&["start", "-a", "loud"]);
     let took = t.elapsed();
-    let _ = std::process::Command::new("umount").arg(&log).status();
     drop(disk);
     // Attached, every line arrives though the log is full; the container
     // ends by itself, not blocked on its output.
@@ -447,34 +463,7 @@ fn a_full_log_disk_never_blocks_the_container() {
 #[test]
 fn a_full_log_disk_keeps_what_was_written_before() {
     let lab = Lab::new();
-    let id = lab
-        .ok(&[
-            "create",
-            "--name",
-            "loud",
-            "--network",
-            "none",
-            IMAGE,
-            "sh",
-            "-c",
-            "echo first; yes 0123456789012345678901234567890123456789 | head -n 100000; echo last",
-        ])
-        .trim()
-        .to_string();
-    let small = lab.root.path().join("small");
-    let disk = common::tmpfs::Tmpfs::mount(&small, "64k");
-    let log = lab.inspect(&id, "{{.LogPath}}");
-    std::fs::write(small.join("log"), b"").unwrap();
-    std::fs::write(&log, b"").unwrap();
-    assert!(
-        std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(small.join("log"))
-            .arg(&log)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let disk = loud_with_a_full_log_disk(&lab);
     lab.ok(&["start", "loud"]);
     assert_eq!(
         lab.ok(&["wait", "loud"]),
@@ -482,7 +471,6 @@ fn a_full_log_disk_keeps_what_was_written_before() {
         "the container ran to its end"
     );
     let out = lab.ok(&["logs", "loud"]);
-    let _ = std::process::Command::new("umount").arg(&log).status();
     drop(disk);
     assert!(out.starts_with("first\n0123"), "{:.40}", out);
     let lines = out.lines().count();
