@@ -274,8 +274,7 @@ pub fn bytes_size(bytes: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::state::{Config, HostConfig, PortBinding, Rootfs, State};
-    use std::path::PathBuf;
+    use crate::container::state::PortBinding;
 
     fn sample() -> Container {
         Container {
@@ -290,18 +289,8 @@ mod tests {
                 "-h".into(),
                 "/www".into(),
             ],
-            state: State::default(),
             image: "sha256:1".into(),
-            config: Config::default(),
-            host_config: HostConfig::default(),
-            endpoints: vec![],
-            rootfs: Rootfs::default(),
-            cgroup: String::new(),
-            log_path: PathBuf::new(),
-            hostname_path: PathBuf::new(),
-            hosts_path: PathBuf::new(),
-            resolv_conf_path: PathBuf::new(),
-            start_count: 0,
+            ..Container::default()
         }
     }
 

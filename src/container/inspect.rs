@@ -482,12 +482,9 @@ mod tests {
                 work: "/w".into(),
                 merged: "/m".into(),
             },
-            cgroup: String::new(),
             log_path: PathBuf::from("/x-json.log"),
-            hostname_path: PathBuf::new(),
-            hosts_path: PathBuf::new(),
-            resolv_conf_path: PathBuf::new(),
             start_count: 1,
+            ..Container::default()
         }
     }
 

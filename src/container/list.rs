@@ -182,7 +182,7 @@ pub fn tests_sample(name: &str) -> Container {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::state::{Config, HostConfig, Rootfs, State};
+    use crate::container::state::{Config, HostConfig, State};
 
     pub(super) fn c(name: &str, status: Status, code: i32) -> Container {
         Container {
@@ -190,7 +190,6 @@ mod tests {
             name: name.into(),
             created: "2024-01-01T00:00:00Z".into(),
             path: "sh".into(),
-            args: vec![],
             state: State {
                 status,
                 exit_code: code,
@@ -205,14 +204,11 @@ mod tests {
                 network_mode: "bridge".into(),
                 ..HostConfig::default()
             },
-            endpoints: vec![],
-            rootfs: Rootfs::default(),
-            cgroup: String::new(),
             log_path: Default::default(),
             hostname_path: Default::default(),
             hosts_path: Default::default(),
             resolv_conf_path: Default::default(),
-            start_count: 0,
+            ..Container::default()
         }
     }
 

@@ -590,21 +590,10 @@ mod tests {
         Container {
             id: "ab".repeat(32),
             name: "web".into(),
-            created: String::new(),
             path: "sh".into(),
-            args: vec![],
             state: Default::default(),
             image: String::new(),
-            config: Default::default(),
-            host_config: Default::default(),
-            endpoints: vec![],
-            rootfs: Default::default(),
-            cgroup: String::new(),
-            log_path: PathBuf::new(),
-            hostname_path: PathBuf::new(),
-            hosts_path: PathBuf::new(),
-            resolv_conf_path: PathBuf::new(),
-            start_count: 0,
+            ..Container::default()
         }
     }
 

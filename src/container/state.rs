@@ -202,7 +202,7 @@ pub struct Rootfs {
 }
 
 /// One container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Container {
     /// 64 hex digits.
@@ -397,21 +397,9 @@ mod tests {
         let c = Container {
             id: "a".repeat(64),
             name: "web".into(),
-            created: String::new(),
             path: "sh".into(),
-            args: vec![],
-            state: State::default(),
             image: "sha256:abc".into(),
-            config: Config::default(),
-            host_config: HostConfig::default(),
-            endpoints: vec![],
-            rootfs: Rootfs::default(),
-            cgroup: String::new(),
-            log_path: PathBuf::new(),
-            hostname_path: PathBuf::new(),
-            hosts_path: PathBuf::new(),
-            resolv_conf_path: PathBuf::new(),
-            start_count: 0,
+            ..Container::default()
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["Image"], "sha256:abc");
