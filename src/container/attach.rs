@@ -68,8 +68,8 @@ pub fn terminal_size() -> (u16, u16) {
         .unwrap_or((0, 0))
 }
 
-/// The signals an attached command passes on, and the resize signal.
-const PROXIED: [Signal; 6] = [
+/// The signals an attached command (run, start -a, exec) passes on.
+pub const PROXIED: [Signal; 6] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,

@@ -14,6 +14,17 @@ fn key(entry: &str) -> &str {
     entry.split_once('=').map_or(entry, |(k, _)| k)
 }
 
+/// `KEY=VALUE` entries as (key, value) pairs, as a process's environment
+/// is given (an entry without `=` has an empty value).
+pub fn pairs(env: &[String]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (e.clone(), String::new()),
+        })
+        .collect()
+}
+
 /// `base` with each of `over` replacing the entry of the same name, or
 /// appended (Docker's `ReplaceOrAppendEnvValues`).
 pub fn merge(base: &[String], over: &[String]) -> Vec<String> {

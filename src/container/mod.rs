@@ -33,6 +33,7 @@ pub mod shim;
 pub mod start;
 pub mod state;
 pub mod stats;
+pub mod stdio;
 pub mod teardown;
 pub mod top;
 pub mod user;

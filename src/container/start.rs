@@ -22,7 +22,7 @@ use crate::ns::inroot::{self, Make};
 use crate::ns::kind::{Namespaces, NsMode, NsType};
 use crate::ns::process::Child;
 use crate::ns::spawn::{ChildError, Hooks};
-use crate::ns::spec::{BindMount, Container as Walls, Spec, Stdio};
+use crate::ns::spec::{BindMount, Container as Walls, Spec};
 use crate::ns::walls::{DOCKER_CAPS, MASKED_PATHS, READONLY_PATHS};
 use crate::state::Root;
 use crate::state::resources::{self, Owner};
@@ -60,21 +60,6 @@ pub(crate) fn read_in_root(root: &Path, path: &str) -> String {
         return String::new();
     };
     std::fs::read_to_string(inroot::fd_path(&fd)).unwrap_or_default()
-}
-
-/// A pipe: (read end, write end), both close-on-exec.
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")
-}
-
-fn dev_null() -> Result<OwnedFd> {
-    Ok(OwnedFd::from(
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .context("open /dev/null")?,
-    ))
 }
 
 /// The hooks of the init's start: the cgroup and the network, once the
@@ -328,36 +313,10 @@ fn start_record(
         }
     }
     let tty = rec.config.tty;
-    let (stdio, stdin_w, stdout_r, stderr_r) = if tty {
-        (
-            Stdio::Fds {
-                stdin: dev_null()?,
-                stdout: dev_null()?,
-                stderr: dev_null()?,
-            },
-            None,
-            None,
-            None,
-        )
-    } else {
-        let (in_r, in_w) = if rec.config.open_stdin {
-            let (r, w) = pipe()?;
-            (r, Some(w))
-        } else {
-            (dev_null()?, None)
-        };
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        (
-            Stdio::Fds {
-                stdin: in_r,
-                stdout: out_w,
-                stderr: err_w,
-            },
-            in_w,
-            Some(out_r),
-            Some(err_r),
-        )
+    let (stdio, ours) = super::stdio::make(tty, rec.config.open_stdin)?;
+    let (stdin_w, stdout_r, stderr_r) = match ours {
+        Some(p) => (p.stdin, Some(p.stdout), Some(p.stderr)),
+        None => (None, None, None),
     };
     let argv: Vec<String> = std::iter::once(rec.path.clone())
         .chain(rec.args.iter().cloned())
@@ -367,14 +326,7 @@ fn start_record(
         rootfs: Some(merged.clone()),
         mounts,
         hostname: Some(net.hostname.clone()),
-        env: Some(
-            env.iter()
-                .map(|e| match e.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (e.clone(), String::new()),
-                })
-                .collect(),
-        ),
+        env: Some(crate::container::env::pairs(&env)),
         cwd: Some(cwd),
         user: Some((who.uid, who.gid)),
         argv,

@@ -23,9 +23,9 @@ use anyhow::{Context, Result, anyhow};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
-use super::session::{dev_null, pipe};
 use super::target::{Plan, Target};
 use super::{ExecError, Outcome, launch};
+use crate::container::stdio::{dev_null, pipe};
 use crate::ns::process::Child;
 use crate::ns::spec::Stdio;
 use crate::state::Root;

@@ -20,25 +20,14 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::target::{Plan, Target};
 use super::{Outcome, Request, launch};
-use crate::container::attach::{RawMode, terminal_size};
+use crate::container::attach::{PROXIED, RawMode, terminal_size};
 use crate::ns::process::Child;
-use crate::ns::spec::Stdio;
 use crate::state::Root;
 use crate::trace::Done;
 
 /// How long output is still read after the process ended (a background
 /// process of its own may hold its pipes or terminal open).
 const DRAIN: Duration = Duration::from_secs(2);
-
-/// The signals an attached exec without a terminal passes on.
-const PASSED: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
 
 /// glassbox's ends of the process's stdio.
 enum Ends {
@@ -50,49 +39,18 @@ enum Ends {
     Terminal,
 }
 
-/// A pipe: (read end, write end), both close-on-exec.
-pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")
-}
-
-pub(super) fn dev_null() -> Result<OwnedFd> {
-    Ok(std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .context("open /dev/null")?
-        .into())
-}
-
 /// Start the process attached and relay until it ends.
 pub fn run(root: &Root, target: &Target, plan: Plan, req: &Request) -> Result<Outcome> {
     let mut spec = plan.spec;
-    let ends = if req.tty {
-        spec.stdio = Stdio::Fds {
-            stdin: dev_null()?,
-            stdout: dev_null()?,
-            stderr: dev_null()?,
-        };
-        Ends::Terminal
-    } else {
-        let (in_r, in_w) = if req.interactive {
-            let (r, w) = pipe()?;
-            (r, Some(w))
-        } else {
-            (dev_null()?, None)
-        };
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        spec.stdio = Stdio::Fds {
-            stdin: in_r,
-            stdout: out_w,
-            stderr: err_w,
-        };
-        Ends::Pipes {
-            stdin: in_w,
-            stdout: out_r,
-            stderr: err_r,
-        }
+    let (stdio, ours) = crate::container::stdio::make(req.tty, req.interactive)?;
+    spec.stdio = stdio;
+    let ends = match ours {
+        None => Ends::Terminal,
+        Some(p) => Ends::Pipes {
+            stdin: p.stdin,
+            stdout: p.stdout,
+            stderr: p.stderr,
+        },
     };
     let size = if req.tty { terminal_size() } else { (0, 0) };
     let mut child = match launch::spawn(root, target, spec, size, false)? {
@@ -282,7 +240,7 @@ fn relay_pipes(
     stderr: OwnedFd,
 ) -> Result<i32> {
     // Blocked before the input thread exists, so it inherits the mask.
-    let signals = Signals::catch(&PASSED)?;
+    let signals = Signals::catch(&PROXIED)?;
     if let Some(w) = stdin {
         pump_stdin(w);
     }
@@ -310,7 +268,7 @@ fn relay_pipes(
 fn relay_terminal(child: &mut Child, master: OwnedFd, interactive: bool) -> Result<i32> {
     let mut caught = vec![Signal::SIGWINCH];
     if !interactive {
-        caught.extend(PASSED);
+        caught.extend(PROXIED);
     }
     let signals = Signals::catch(&caught)?;
     let raw = if interactive { RawMode::enter()? } else { None };

@@ -168,14 +168,7 @@ pub fn plan(target: &Target, req: &Request) -> Result<Plan> {
         .unwrap_or_else(|| "/".into());
     let spec = Spec {
         namespaces: ns,
-        env: Some(
-            env.iter()
-                .map(|e| match e.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (e.clone(), String::new()),
-                })
-                .collect(),
-        ),
+        env: Some(crate::container::env::pairs(&env)),
         cwd: Some(PathBuf::from(cwd)),
         user: who.as_ref().map(|w| (w.uid, w.gid)),
         argv: req.argv.clone(),
