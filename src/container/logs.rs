@@ -40,7 +40,7 @@ pub struct Options {
 
 fn show(e: &Entry, timestamps: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let text = if timestamps {
-        format!("{} {}", e.time, e.text)
+        format!("{} {}", fixed_nanos(&e.time), e.text)
     } else {
         e.text.clone()
     };
@@ -50,26 +50,72 @@ fn show(e: &Entry, timestamps: bool, out: &mut dyn Write, err: &mut dyn Write) -
     Ok(())
 }
 
-/// The entries of the rotated files (oldest first) and the current one.
-fn read_all(c: &Container) -> Vec<Entry> {
-    let mut files = Vec::new();
+/// A log entry's time as `logs -t` prints it: Docker's RFC3339NanoFixed,
+/// nine digits of fraction always (the json-file log, like Go's
+/// RFC3339Nano, drops trailing zeros: `.10589063Z`).
+fn fixed_nanos(time: &str) -> String {
+    let Some(t) = time.find('T') else {
+        return time.to_string();
+    };
+    let zone = time[t..]
+        .find(['Z', '+', '-'])
+        .map_or(time.len(), |i| t + i);
+    let (clock, offset) = time.split_at(zone);
+    let (whole, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return time.to_string();
+    }
+    format!("{whole}.{frac:0<9}{offset}")
+}
+
+/// The entries of the rotated files, oldest first (`LOG.99` .. `LOG.1`).
+fn read_rotated(c: &Container) -> Vec<Entry> {
+    let mut out = Vec::new();
     for n in (1..100).rev() {
         let p = std::path::PathBuf::from(format!("{}.{n}", c.log_path.display()));
-        if p.exists() {
-            files.push(p);
-        }
-    }
-    files.push(c.log_path.clone());
-    let mut out = Vec::new();
-    for f in files {
-        if let Ok(text) = std::fs::read_to_string(&f) {
+        if let Ok(text) = std::fs::read_to_string(&p) {
             out.extend(text.lines().filter_map(parse));
         }
     }
     out
 }
 
-/// Print the log of `c` as `opts` ask.
+/// The whole lines `r` has now (a half line is left for the next read).
+fn read_lines(r: &mut BufReader<std::fs::File>) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r.read_line(&mut line).context("read the log")?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if !line.ends_with('\n') {
+            r.seek(SeekFrom::Current(-(n as i64)))
+                .context("seek the log")?;
+            return Ok(out);
+        }
+        out.extend(parse(&line));
+    }
+}
+
+/// The current log file, opened; with `wait`, once its shim made it (a
+/// `logs -f` right after `run -d` may come first). `None`: there is none.
+fn open_current(root: &Root, c: &Container, wait: bool) -> Option<BufReader<std::fs::File>> {
+    loop {
+        if let Ok(f) = std::fs::File::open(&c.log_path) {
+            return Some(BufReader::new(f));
+        }
+        if !wait || !shim::alive(root, &c.id) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Print the log of `c` as `opts` ask. With `follow`, what the current
+/// file holds is read through the same descriptor that then follows it,
+/// so no entry falls between the two.
 pub fn print(
     root: &Root,
     c: &Container,
@@ -77,44 +123,26 @@ pub fn print(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let all = read_all(c);
+    let mut current = open_current(root, c, opts.follow);
+    let mut all = read_rotated(c);
+    if let Some(r) = current.as_mut() {
+        all.extend(read_lines(r)?);
+    }
     let skip = opts.tail.map_or(0, |n| all.len().saturating_sub(n));
     for e in &all[skip..] {
         show(e, opts.timestamps, out, err)?;
     }
-    if !opts.follow {
-        return Ok(());
-    }
-    // Follow the current file from where it ends now.
-    let Ok(file) = std::fs::File::open(&c.log_path) else {
+    let (true, Some(mut r)) = (opts.follow, current) else {
         return Ok(());
     };
-    let mut r = BufReader::new(file);
-    r.seek(SeekFrom::End(0)).context("seek the log")?;
-    let mut line = String::new();
     loop {
-        line.clear();
-        let n = r.read_line(&mut line).context("read the log")?;
-        if n > 0 && line.ends_with('\n') {
-            if let Some(e) = parse(&line) {
-                show(&e, opts.timestamps, out, err)?;
-            }
-            continue;
+        let alive = shim::alive(root, &c.id);
+        // Read after looking at the shim: what it wrote before it went is
+        // read in this round.
+        for e in read_lines(&mut r)? {
+            show(&e, opts.timestamps, out, err)?;
         }
-        if n > 0 {
-            // Half a line: wait for its end.
-            r.seek(SeekFrom::Current(-(n as i64)))
-                .context("seek the log")?;
-        }
-        if !shim::alive(root, &c.id) {
-            // One last read of what the shim wrote before it went.
-            let mut rest = String::new();
-            let _ = std::io::Read::read_to_string(&mut r, &mut rest);
-            for l in rest.lines() {
-                if let Some(e) = parse(l) {
-                    show(&e, opts.timestamps, out, err)?;
-                }
-            }
+        if !alive {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -126,13 +154,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn timestamps_have_nine_digits_as_dockers() {
+        assert_eq!(
+            fixed_nanos("2026-12-02T09:44:54.10589063Z"),
+            "2026-12-02T09:44:54.105890630Z"
+        );
+        assert_eq!(
+            fixed_nanos("2024-01-01T00:00:00Z"),
+            "2024-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            fixed_nanos("2024-01-01T00:00:00.5+01:00"),
+            "2024-01-01T00:00:00.500000000+01:00"
+        );
+        assert_eq!(
+            fixed_nanos("2024-01-01T00:00:00.123456789Z"),
+            "2024-01-01T00:00:00.123456789Z"
+        );
+    }
+
+    #[test]
     fn entries_go_back_to_their_streams() {
         let e = parse(r#"{"log":"hi\n","stream":"stderr","time":"2024-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(e.stream, "stderr");
         let (mut out, mut err) = (Vec::new(), Vec::new());
         show(&e, true, &mut out, &mut err).unwrap();
         assert!(out.is_empty());
-        assert_eq!(String::from_utf8(err).unwrap(), "2024-01-01T00:00:00Z hi\n");
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "2024-01-01T00:00:00.000000000Z hi\n"
+        );
         assert!(parse("not json").is_none());
     }
 }
