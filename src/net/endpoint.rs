@@ -246,7 +246,7 @@ pub fn unplug(root: &Root, host_if: &str) -> Result<()> {
     if bridge::record_of(root, host_if)?.is_none() {
         return Ok(());
     }
-    Netlink::new()?.del_link(host_if)?;
+    Netlink::del_link_unlisted(host_if)?;
     resources::forget(root, LINK_KIND.name(), host_if)
 }
 
