@@ -142,7 +142,7 @@ fn table_gone(root: &Root, state: &FwState) -> Result<bool> {
         return Ok(false);
     }
     let table = root.names().firewall_table;
-    Ok(matches!(nftable::list(&table), Ok(Done::Ran(None))))
+    Ok(matches!(nftable::present(&table), Ok(Done::Ran(false))))
 }
 
 /// Load the record into the kernel again (a crash left it half applied,

@@ -11,7 +11,9 @@
 //! them, and removes exactly those on teardown. Docker's own rules are
 //! never touched; a host whose FORWARD accepts everything gets no rules. Read `iptables(8)`, `iptables-extensions(8)`.
 
-use anyhow::{Result, bail};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 
 use super::nftable::{self, failed, tool};
 use crate::state::Root;
@@ -59,11 +61,39 @@ pub fn chain_for(forward: &str) -> Option<&'static str> {
 /// anything ([`chain_for`]). `Done::Planned` in a plan made without root;
 /// a host without iptables has nothing to accept in (`None`).
 pub fn accept_chain() -> Done<Option<&'static str>> {
+    if !filter_table_here() {
+        return Done::Ran(None);
+    }
     match list_rules("read iptables FORWARD chain", &["FORWARD"]) {
         Ok(Done::Ran(forward)) => Done::Ran(chain_for(&forward)),
         Ok(Done::Planned) => Done::Planned,
         Err(_) => Done::Ran(None),
     }
+}
+
+/// Has either of iptables' back ends a filter table in this network
+/// namespace? Without one, FORWARD holds no rule and its policy is
+/// ACCEPT: there is nothing to read, and starting `iptables` to read it
+/// costs milliseconds at every container start. The legacy back end lists
+/// its tables in `/proc/net/ip_tables_names`; iptables-nft keeps its in
+/// the nft table `ip filter`. Where either cannot be read, `true` (read
+/// the chain).
+fn filter_table_here() -> bool {
+    let names = Path::new("/proc/net/ip_tables_names");
+    let legacy = Step::new(
+        Mechanism::Net,
+        Action::FileRead,
+        format!("read {}", names.display()),
+    )
+    .shell(format!("cat {}", names.display()))
+    .why("The tables of legacy iptables in this network namespace (the file is missing until its module is loaded).")
+    .detail()
+    .observe(|| match std::fs::read_to_string(names) {
+        Ok(text) => Ok(text.lines().any(|l| l.trim() == "filter")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("read {}", names.display())),
+    });
+    !matches!(legacy, Ok(false)) || !matches!(nftable::present("filter"), Ok(Done::Ran(false)))
 }
 
 fn comment(root: &Root) -> String {

@@ -27,6 +27,7 @@ pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod network;
+pub mod nfnetlink;
 pub mod nftable;
 pub mod p2p;
 pub mod ports;
@@ -44,10 +45,7 @@ pub use firewall::{IPT_KIND, NFT_KIND};
 /// This root's ledger records, without making the ledger's lock file when
 /// there is no ledger yet (a fresh root, a plan).
 pub fn ledger(root: &Root) -> Result<Vec<Resource>> {
-    if !root.data.join("resources.json").exists() {
-        return Ok(Vec::new());
-    }
-    resources::list(root)
+    resources::list_if_any(root)
 }
 
 /// A network link glassbox made (bridge or host end of a veth pair), in

@@ -129,9 +129,22 @@ pub fn list(table: &str) -> Result<Done<Option<String>>> {
     })
 }
 
+/// Is there an nft table `ip TABLE`? Asked over netlink
+/// ([`super::nfnetlink`]), without starting `nft`; not asked
+/// (`Done::Planned`) in a plan made without root.
+pub fn present(table: &str) -> Result<Done<bool>> {
+    Step::new(Mechanism::Net, Action::Netlink, format!("look for nft table ip {table}"))
+        .arg("table", table)
+        .shell(format!("nft list table ip {table}"))
+        .man("nft(8)")
+        .why("NFT_MSG_GETTABLE on a NETLINK_NETFILTER socket: the first question `nft list table` asks the kernel.")
+        .detail()
+        .observe_or_plan(|| super::nfnetlink::table_exists(table))
+}
+
 /// Is `table` in the kernel? (`false` where it cannot be read.)
 pub fn exists(table: &str) -> bool {
-    matches!(list(table), Ok(Done::Ran(Some(_))))
+    matches!(present(table), Ok(Done::Ran(true)))
 }
 
 /// May this process read the rule set (`nft list tables` works)?
