@@ -64,7 +64,7 @@ engines_image "$GB" "$IMG" "$WORK"
 for _ in $(seq "$IDLE"); do "${G[@]}" run -d "$IMG" sleep 100000 >/dev/null; done
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r);" \
     "state on $(df --output=fstype /var/tmp | tail -1); $IDLE idle containers up" \
-    "(ledger $(stat -c %s "$GB_ROOT/resources.json" 2>/dev/null || echo 0) bytes, $(wc -l </proc/self/mountinfo) mounts)"
+    "(ledger $(stat -c %s "$GB_ROOT/run/resources.json" 2>/dev/null || echo 0) bytes, $(wc -l </proc/self/mountinfo) mounts)"
 for mode in bridge none; do
     run=("${G[@]}" run --rm --network "$mode" "$IMG" true)
     echo

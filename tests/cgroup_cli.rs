@@ -265,7 +265,7 @@ fn refused(root: &TestRoot, args: &[&str], expect: &str) {
     );
     assert!(!err.contains("panicked"), "{err}");
     assert_no_parent(root, &format!("{args:?}"));
-    let ledger = root.path().join("resources.json");
+    let ledger = root.path().join("run/resources.json");
     if ledger.exists() {
         let text = std::fs::read_to_string(&ledger).unwrap();
         assert!(
@@ -472,7 +472,7 @@ fn dry_run_plans_without_creating_anything() {
     );
     assert_no_parent(&root, "--dry-run");
     assert!(
-        !root.path().join("resources.json").exists(),
+        !root.path().join("run/resources.json").exists(),
         "--dry-run wrote the ledger"
     );
 }

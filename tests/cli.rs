@@ -66,13 +66,14 @@ fn root_from_environment_is_used() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(dir.path().join("resources.json").exists() || dir.path().join("run").is_dir());
+    assert!(dir.path().join("run/resources.json").exists() || dir.path().join("run").is_dir());
 }
 
 #[test]
 fn a_corrupt_state_file_is_named_and_not_overwritten() {
     let root = TestRoot::new();
-    let ledger = root.path().join("resources.json");
+    let ledger = root.path().join("run/resources.json");
+    std::fs::create_dir_all(ledger.parent().unwrap()).unwrap();
     std::fs::write(&ledger, b"[{\"kind\": \"mount\", ").unwrap();
     let err = root.fails(&["system", "prune", "-f"]);
     assert!(err.contains(&ledger.display().to_string()), "{err}");
@@ -290,4 +291,22 @@ fn permission_denied_as_an_ordinary_user_says_to_run_as_root() {
     assert!(err.contains("Permission denied"), "{err}");
     assert!(err.contains("run it as root"), "{err}");
     std::os::unix::fs::chown(root.path(), Some(0), Some(0)).unwrap();
+}
+
+#[test]
+fn a_ledger_an_earlier_version_kept_in_the_data_directory_moves_to_the_run_directory() {
+    let root = TestRoot::new();
+    let old = root.path().join("resources.json");
+    let record = r#"[{"kind":"mount","id":"/nowhere/gbtest-moved","owner":{"type":"manual","command":"unionfs mount"},"phase":"live","creator":1}]"#;
+    std::fs::write(&old, record).unwrap();
+    // doctor reads the ledger, finds the record and names what it found.
+    let out = root.run(&["doctor"]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("/nowhere/gbtest-moved"), "{said}");
+    assert!(
+        !old.exists(),
+        "the old ledger is still in the data directory"
+    );
+    let moved = std::fs::read_to_string(root.path().join("run/resources.json")).unwrap();
+    assert!(moved.contains("/nowhere/gbtest-moved"), "{moved}");
 }

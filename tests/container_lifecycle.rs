@@ -602,3 +602,58 @@ fn start_attached_shows_the_output_and_returns_the_code() {
     assert_eq!((code, out.as_str()), (1, "att\n"));
     assert!(err.contains("No such container: nosuch"), "{err}");
 }
+
+/// The resident pages of `pid`'s own executable, in kB (from its smaps).
+fn exe_rss_kb(pid: &str) -> u64 {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut total = 0;
+    let mut ours = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            ours = line.ends_with(&*exe.to_string_lossy());
+        } else if ours && first == "Rss:" {
+            total += line
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    total
+}
+
+#[test]
+fn an_idle_shim_gives_back_the_pages_of_its_start_and_still_serves_the_container() {
+    let lab = Lab::new();
+    lab.detached(&["--name", "idle", IMAGE, "sleep", "1000"]);
+    let pid = lab.inspect("idle", "{{.State.Pid}}");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let shim = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let started = exe_rss_kb(&shim);
+    // After a quiet second the shim drops the code only the start needed.
+    eventually("the shim to give back its pages", || {
+        exe_rss_kb(&shim) * 4 < started
+    });
+    let idle = exe_rss_kb(&shim);
+    eprintln!(
+        "shim {shim}: {started} kB of its executable resident after the start, {idle} kB idle"
+    );
+    // What it serves still works: the kernel maps the code again.
+    assert_eq!(
+        lab.ok(&["exec", "idle", "echo", "still here"]).trim(),
+        "still here"
+    );
+    lab.ok(&["stop", "-t", "1", "idle"]);
+    assert_eq!(lab.inspect("idle", "{{.State.ExitCode}}"), "137");
+    assert_eq!(lab.inspect("idle", "{{.State.Status}}"), "exited");
+}

@@ -122,10 +122,20 @@ fn assert_nothing_left(root: &TestRoot, links_before: &BTreeSet<String>) {
     assert!(ours.is_empty(), "doctor left links: {ours:?}");
     let run = root.path().join("run");
     if run.exists() {
-        let entries: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
-        assert!(entries.is_empty(), "doctor left files in {}", run.display());
+        // The ledger (checked below) and its lock live in run/.
+        let entries: Vec<_> = std::fs::read_dir(&run)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "resources.json" && n != "resources.lock")
+            .collect();
+        assert!(
+            entries.is_empty(),
+            "doctor left files in {}: {entries:?}",
+            run.display()
+        );
     }
-    let ledger = root.path().join("resources.json");
+    let ledger = root.path().join("run/resources.json");
     if ledger.exists() {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(ledger).unwrap()).unwrap();
         assert_eq!(
@@ -629,7 +639,8 @@ fn human_report_snapshot() {
 fn a_damaged_ledger_is_named_as_such_not_blamed_on_overlayfs() {
     require_root();
     let root = TestRoot::new();
-    let ledger = root.path().join("resources.json");
+    let ledger = root.path().join("run/resources.json");
+    std::fs::create_dir_all(ledger.parent().unwrap()).unwrap();
     std::fs::write(&ledger, "{").unwrap();
     let (_, checks) = doctor_json(&root, &[]);
     let overlay = find(&checks, "overlayfs");

@@ -50,7 +50,7 @@ fn two_namespaces_on_one_bridge_ping_each_other_even_under_forward_drop() {
         lab.host_sh("iptables -w -S FORWARD")
             .contains("-P FORWARD DROP")
     );
-    let ledger = std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(lab.root.path().join("run/resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]", "{ledger}");
 }
 

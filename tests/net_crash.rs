@@ -424,7 +424,7 @@ fn net_veth_add_and_del_without_bridge_recover_from_a_crash_at_every_step() {
     let state = |lab: &Lab| {
         let links = lab.our_links();
         let ledger =
-            std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap_or_default();
+            std::fs::read_to_string(lab.root.path().join("run/resources.json")).unwrap_or_default();
         match (links.len(), ledger.contains("\"live\"")) {
             (0, false) if !sh_ok(&format!("ip -n {c1} link show eth0 >/dev/null 2>&1")) => {
                 Made::Nothing

@@ -168,7 +168,7 @@ fn twenty_parallel_attachments_get_twenty_addresses_and_clean_up() {
     assert!(lab.our_links().is_empty());
     assert!(lab.our_iptables_rules().is_empty());
     assert!(!lab.nft_table_exists());
-    let ledger = std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(lab.root.path().join("run/resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]", "{ledger}");
 }
 

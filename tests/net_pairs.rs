@@ -97,7 +97,7 @@ fn two_teardowns_of_one_member_at_once_both_succeed_and_leave_nothing() {
     lab.ok(&["net", "bridge", "del", &br]);
     assert!(lab.our_links().is_empty(), "{:?}", lab.our_links());
     assert!(lab.our_iptables_rules().is_empty());
-    let ledger = std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(lab.root.path().join("run/resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]", "{ledger}");
 }
 
@@ -164,7 +164,7 @@ fn prune_all_of_a_hand_made_network_drops_its_nat_and_ports() {
         !fw.contains("10.85.0."),
         "firewall.json keeps the network's rules: {fw}"
     );
-    let ledger = std::fs::read_to_string(lab.root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(lab.root.path().join("run/resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]", "{ledger}");
     assert!(!lab.ok(&["net", "show"]).contains("10.85.0."));
     let doctor = lab.ok(&["doctor"]);

@@ -117,7 +117,7 @@ fn a_pinned_namespace_outlives_its_process_and_can_be_entered() {
     assert!(out.status.success(), "{}", stderr(&out));
     let uts = stdout(&out).trim().to_string();
     let pin = root.path().join("run/ns/lab/uts");
-    let ledger = std::fs::read_to_string(root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(root.path().join("run/resources.json")).unwrap();
     assert!(ledger.contains(&pin.display().to_string()), "{ledger}");
     // The process is gone, the namespace is not.
     let out = root.run(&[
@@ -135,7 +135,7 @@ fn a_pinned_namespace_outlives_its_process_and_can_be_entered() {
     root.ok(&["ns", "unpin", "lab"]);
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!host.contains(&pin.display().to_string()));
-    let ledger = std::fs::read_to_string(root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(root.path().join("run/resources.json")).unwrap();
     assert!(!ledger.contains("run/ns/lab"), "{ledger}");
     let err = root.fails(&["ns", "enter", "--pinned", "lab", "--", "true"]);
     assert!(err.contains("no namespaces are pinned as \"lab\""), "{err}");

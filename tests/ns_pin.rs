@@ -15,7 +15,7 @@ fn umount(path: &Path) {
 }
 
 fn ledger(root: &TestRoot) -> String {
-    std::fs::read_to_string(root.path().join("resources.json")).unwrap_or_default()
+    std::fs::read_to_string(root.path().join("run/resources.json")).unwrap_or_default()
 }
 
 /// Defect 5: a pin unmounted by hand is an empty file; `ns enter` ran the

@@ -34,7 +34,7 @@ impl Drop for Tmpfs {
 }
 
 fn ledger_is_empty(root: &TestRoot) -> bool {
-    std::fs::read_to_string(root.path().join("resources.json"))
+    std::fs::read_to_string(root.path().join("run/resources.json"))
         .map(|t| t.trim() == "[]")
         .unwrap_or(true)
 }

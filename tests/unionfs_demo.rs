@@ -68,7 +68,7 @@ fn demo_output() {
         mounts_under(root.path()).is_empty(),
         "the demo left a mount"
     );
-    let ledger = std::fs::read_to_string(root.path().join("resources.json")).unwrap();
+    let ledger = std::fs::read_to_string(root.path().join("run/resources.json")).unwrap();
     assert_eq!(ledger.trim(), "[]");
     insta::assert_snapshot!("demo_stdout", redact(&root, &stdout));
     insta::assert_snapshot!("demo_explain", redact(&root, &common::stderr(&out)));

@@ -12,8 +12,8 @@ use common::TestRoot;
 use unionfs_util::*;
 
 fn ledger(root: &TestRoot) -> serde_json::Value {
-    let text =
-        std::fs::read_to_string(root.path().join("resources.json")).unwrap_or_else(|_| "[]".into());
+    let text = std::fs::read_to_string(root.path().join("run/resources.json"))
+        .unwrap_or_else(|_| "[]".into());
     serde_json::from_str(&text).unwrap()
 }
 

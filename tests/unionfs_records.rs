@@ -12,7 +12,7 @@ use common::{TestRoot, entries, stderr};
 use unionfs_util::*;
 
 fn ledger(root: &TestRoot) -> String {
-    std::fs::read_to_string(root.path().join("resources.json")).unwrap_or_default()
+    std::fs::read_to_string(root.path().join("run/resources.json")).unwrap_or_default()
 }
 
 /// The stack records (`run/unionfs/<id>.json`) and link directories.

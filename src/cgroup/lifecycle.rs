@@ -84,7 +84,7 @@ fn prefixes(name: &str) -> Vec<String> {
 }
 
 fn ledger(root: &Root) -> PathBuf {
-    root.data.join("resources.json")
+    crate::state::resources::ledger_path(root)
 }
 
 /// The ledger's records of this root's groups, read as a step (shown at

@@ -110,7 +110,7 @@ pub fn leftovers_verdict(found: &anyhow::Result<Vec<Leftover>>) -> Check {
 /// has recorded anything here yet) nothing is created just to look (the
 /// ledger's lock file comes with the ledger).
 pub fn find_leftovers(root: &Root) -> anyhow::Result<Vec<Leftover>> {
-    if root.data.join("resources.lock").exists() {
+    if resources::lock_path(root).exists() {
         return recover::leftovers(root, false);
     }
     let mut out = Vec::new();

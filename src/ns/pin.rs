@@ -297,7 +297,7 @@ fn read_pin(root: &Root, name: &str, d: &std::path::Path) -> Result<Option<pin_s
         .why("A pin's record and the kind of each of its files (asked of the kernel) say whether it is whole.")
         .detail()
         .observe_or_plan(|| {
-            for p in [d.to_path_buf(), root.data.join("resources.lock")] {
+            for p in [d.to_path_buf(), crate::state::resources::lock_path(root)] {
                 p.try_exists()
                     .with_context(|| format!("stat {}", p.display()))?;
             }

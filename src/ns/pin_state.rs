@@ -75,10 +75,7 @@ pub enum Verdict {
 
 /// The ledger's records, without creating a ledger where none is.
 fn ledger(root: &Root) -> Result<Vec<Resource>> {
-    if !root.data.join("resources.lock").exists() {
-        return Ok(Vec::new());
-    }
-    resources::list(root)
+    resources::list_if_any(root)
 }
 
 /// Ask the kernel what the file at `path` is (never following a symlink,

@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::{Root, StateLock, read_json, write_json};
+use crate::trace::Mechanism;
 
 /// Who keeps a resource alive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,12 +99,67 @@ fn kind(name: &str) -> Option<&'static dyn ResourceKind> {
     kinds().into_iter().find(|k| k.name() == name)
 }
 
+/// The ledger: in the run directory (`/run/glassbox`, a tmpfs), like the
+/// kernel objects it records, which a reboot removes with it. Its many
+/// small writes then cost no disk flush.
+pub fn ledger_path(root: &Root) -> PathBuf {
+    root.run.join("resources.json")
+}
+
+/// The ledger's lock file, made with the ledger.
+pub fn lock_path(root: &Root) -> PathBuf {
+    root.run.join("resources.lock")
+}
+
 fn ledger(root: &Root) -> PathBuf {
-    root.data.join("resources.json")
+    move_old_ledger(root);
+    ledger_path(root)
 }
 
 fn ledger_lock(root: &Root) -> PathBuf {
-    root.data.join("resources.lock")
+    lock_path(root)
+}
+
+/// Earlier versions kept the ledger in the data directory: a ledger found
+/// there (and none in the run directory) is moved, so that what it
+/// records stays known. Best effort: a failure leaves it where it was.
+fn move_old_ledger(root: &Root) {
+    let old = root.data.join("resources.json");
+    if root.data == root.run || !old.exists() || ledger_path(root).exists() {
+        return;
+    }
+    let moved = || -> Result<()> {
+        let records: Vec<Resource> = read_json(&old)?.unwrap_or_default();
+        write_json(&ledger_path(root), &records)?;
+        let why =
+            "The ledger now lives in the run directory; this is the copy an earlier version kept.";
+        crate::host::remove_file(Mechanism::System, &old, why)?;
+        let _ = crate::host::remove_file(Mechanism::System, &root.data.join("resources.lock"), why);
+        Ok(())
+    };
+    if let Err(e) = moved() {
+        crate::trace::say(
+            Mechanism::System,
+            format!(
+                "could not move the ledger {} to the run directory: {e:#}",
+                old.display()
+            ),
+        );
+    }
+}
+
+/// The ledger's records, without making a ledger (or its lock file) where
+/// there is none yet: a fresh root, or a plan made without root.
+pub fn list_if_any(root: &Root) -> Result<Vec<Resource>> {
+    let lock = ledger_lock(root);
+    if !lock
+        .try_exists()
+        .map_err(|e| anyhow::anyhow!("stat {}: {e}", lock.display()))?
+        && !ledger(root).exists()
+    {
+        return Ok(Vec::new());
+    }
+    list(root)
 }
 
 fn load(root: &Root) -> Result<Vec<Resource>> {
@@ -323,11 +379,7 @@ pub const NOT_RECORDED: &str = "not recorded by this root";
 /// Objects on the host that look like this root's (its names, under its
 /// directories) but are not in its ledger.
 pub fn unrecorded(root: &Root) -> Result<Vec<Leftover>> {
-    let recorded = if root.data.join("resources.json").exists() {
-        list(root)?
-    } else {
-        Vec::new()
-    };
+    let recorded = list_if_any(root)?;
     let mut out = Vec::new();
     for k in kinds() {
         for id in k.scan(root) {

@@ -57,10 +57,7 @@ impl Known {
 
 /// The ledger without creating one where none is.
 fn ledger(root: &Root) -> Result<Vec<Resource>> {
-    if !root.data.join("resources.lock").exists() {
-        return Ok(Vec::new());
-    }
-    resources::list(root)
+    resources::list_if_any(root)
 }
 
 /// What this root has recorded of an overlay on `target` (absolute).
@@ -77,7 +74,7 @@ pub fn known(root: &Root, target: &Path) -> Result<Known> {
 /// [`known`], failing where the records cannot be read (another user's
 /// root) instead of taking them for absent.
 pub fn known_strict(root: &Root, target: &Path) -> Result<Known> {
-    let lock = root.data.join("resources.lock");
+    let lock = resources::lock_path(root);
     let ledger = if lock
         .try_exists()
         .with_context(|| format!("stat {}", lock.display()))?
@@ -199,7 +196,7 @@ pub fn whose(root: &Root, target: &Path) -> String {
         let Ok(other) = Root::new(if is_default { None } else { Some(d) }) else {
             continue;
         };
-        let in_ledger = read_json::<Vec<Resource>>(&other.data.join("resources.json"))
+        let in_ledger = read_json::<Vec<Resource>>(&resources::ledger_path(&other))
             .ok()
             .flatten()
             .is_some_and(|all| {

@@ -586,7 +586,7 @@ fn records_step(root: &Root, target: &Path) -> Step {
         Action::FileRead,
         format!("read this root's records of {}", target.display()),
     )
-    .arg("path", root.data.join("resources.json").display())
+    .arg("path", crate::state::resources::ledger_path(root).display())
     .why("unionfs umount removes only an overlay this root mounted: its ledger or its stack records name it")
     .detail()
 }

@@ -113,7 +113,7 @@ pub fn in_private_mounts(script: &str) -> std::process::Output {
 
 /// The ledger's cgroup records of this root (`resources.json`).
 pub fn records(root: &TestRoot) -> Vec<serde_json::Value> {
-    let Ok(text) = std::fs::read_to_string(root.path().join("resources.json")) else {
+    let Ok(text) = std::fs::read_to_string(root.path().join("run/resources.json")) else {
         return Vec::new();
     };
     let all: Vec<serde_json::Value> =

@@ -89,7 +89,7 @@ pub fn assert_clean_after_prune(root: &TestRoot, what: &str) {
         let (status, detail) = check(&checks, name);
         assert_eq!(status, "ok", "{what}: after prune, doctor {name}: {detail}");
     }
-    let ledger = root.path().join("resources.json");
+    let ledger = root.path().join("run/resources.json");
     if let Ok(text) = std::fs::read_to_string(&ledger) {
         let v: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{what}: resources.json is not JSON: {e}"));

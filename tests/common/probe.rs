@@ -290,11 +290,12 @@ pub fn veths(root: &Path, netns: Option<&str>) -> Vec<String> {
 /// The leases of every network of the root (`network/endpoint`).
 pub fn leases(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    for f in super::entries(&root.join("networks")) {
+    let dir = root.join("run/networks");
+    for f in super::entries(&dir) {
         let Some(net) = f.strip_suffix(".leases.json") else {
             continue;
         };
-        let text = std::fs::read_to_string(root.join("networks").join(&f)).unwrap();
+        let text = std::fs::read_to_string(dir.join(&f)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         for l in v.as_array().cloned().unwrap_or_default() {
             out.push(format!("{net}/{}", l["endpoint"].as_str().unwrap_or("?")));
@@ -321,7 +322,7 @@ pub fn published_ports(root: &Path) -> Vec<String> {
 /// The ledger's records of per-container resources: mounts, cgroups and
 /// links that are not a network's bridge.
 pub fn ledger_container_records(root: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(root.join("resources.json")) else {
+    let Ok(text) = std::fs::read_to_string(root.join("run/resources.json")) else {
         return Vec::new();
     };
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -37,7 +37,7 @@ pub fn crash(lab: &Lab, args: &[&str], k: usize) -> Output {
 
 /// Every lease file of the root, as JSON.
 pub fn leases(lab: &Lab) -> Vec<(String, Value)> {
-    let dir = lab.root.path().join("networks");
+    let dir = lab.root.path().join("run/networks");
     let mut out = Vec::new();
     for name in crate::common::entries(&dir) {
         if name.ends_with(".leases.json") {
@@ -65,7 +65,7 @@ pub fn assert_clean_after_prune(lab: &Lab, what: &str) {
         let (status, detail) = check(&checks, name);
         assert_eq!(status, "ok", "{what}: after prune, doctor {name}: {detail}");
     }
-    if let Ok(text) = std::fs::read_to_string(lab.root.path().join("resources.json")) {
+    if let Ok(text) = std::fs::read_to_string(lab.root.path().join("run/resources.json")) {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v, serde_json::json!([]), "{what}: ledger not empty: {v}");
     }
