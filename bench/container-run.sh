@@ -198,7 +198,9 @@ conmon_start() {
 
 id=$("${G[@]}" run -d --name gbbench-idle "$IMG" sleep 1000)
 conmon_start
-sleep 1
+# Both idle: glassbox's shim gives back the pages only the start needed
+# after a quiet second (src/container/slim.rs).
+sleep 2
 shim=$(glassbox_shims "$GB_ROOT" "$id")
 printf '%-22s %9s %9s %9s %9s\n' "process (kB)" Rss Pss Pss_Anon Pss_File >&2
 row() { printf '%-22s %9s %9s %9s %9s\n' "$1" "$(smaps_kb Rss "$2")" "$(smaps_kb Pss "$2")" "$(smaps_kb Pss_Anon "$2")" "$(smaps_kb Pss_File "$2")" >&2; }

@@ -30,6 +30,7 @@ pub mod prune;
 pub mod recover;
 pub mod settle;
 pub mod shim;
+pub mod slim;
 pub mod start;
 pub mod state;
 pub mod stats;

@@ -41,6 +41,10 @@ use crate::state::{Root, StateLock};
 /// command that started it died).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a running container's shim waits for a quiet moment before
+/// it gives back the memory only the start needed ([`super::slim`]).
+const QUIET_BEFORE_SLIMMING_MS: u16 = 1000;
+
 /// How long output is still read after the init exited (its pipes close
 /// once the last process of the container is gone).
 const DRAIN: Duration = Duration::from_secs(2);
@@ -475,6 +479,7 @@ impl Shim {
     /// until the init exits and its output is drained. The init's status.
     fn follow(&mut self, io: &mut Io) -> Result<i32> {
         let mut exit: Option<(i32, Instant)> = None;
+        let mut slim = false;
         loop {
             let keys: Vec<usize> = self.clients.keys().copied().collect();
             let outputs = io.outputs();
@@ -494,9 +499,15 @@ impl Shim {
                 }
                 let timeout = match exit {
                     Some(_) => PollTimeout::from(100u16),
+                    None if !slim => PollTimeout::from(QUIET_BEFORE_SLIMMING_MS),
                     None => PollTimeout::NONE,
                 };
                 match nix::poll::poll(&mut fds, timeout) {
+                    Ok(0) if exit.is_none() && !slim => {
+                        // A quiet moment: the start's pages go back.
+                        slim = true;
+                        let _ = super::slim::shed();
+                    }
                     Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => return Err(e).context("poll(2) in the shim"),
                 }
