@@ -166,7 +166,7 @@ fn members(lab: &Lab, net: &str) -> Vec<String> {
     let path = lab
         .root
         .path()
-        .join("run/networks")
+        .join("networks")
         .join(format!("{net}.leases.json"));
     let Ok(text) = std::fs::read_to_string(path) else {
         return vec![];

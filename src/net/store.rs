@@ -1,8 +1,7 @@
 //! glassbox's records of its networks and of the addresses it handed out.
 //!
 //! `networks/NAME.json` says what a network is (subnet, gateway, bridge);
-//! `networks/NAME.leases.json` in the run directory lists who holds which
-//! address: the IPAM.
+//! `networks/NAME.leases.json` lists who holds which address: the IPAM.
 //! Both are changed only under `networks/NAME.lock`, so two commands that
 //! attach at once never hand out one address twice. Files are written by
 //! temp-then-rename ([`crate::state::write_json`]).
@@ -166,33 +165,8 @@ pub fn path(root: &Root, name: &str) -> PathBuf {
     dir(root).join(format!("{name}.json"))
 }
 
-/// A network's leases: in the run directory (`/run/glassbox`, a tmpfs),
-/// as they last only as long as the veths they are for, which a reboot
-/// removes. A lease file an earlier version kept beside the network's
-/// record is moved there when first read.
-pub fn leases_path(root: &Root, name: &str) -> PathBuf {
-    let path = root
-        .run
-        .join("networks")
-        .join(format!("{name}.leases.json"));
-    let old = dir(root).join(format!("{name}.leases.json"));
-    if old != path && old.exists() && !path.exists() {
-        let moved = read_json::<Vec<Lease>>(&old).and_then(|l| {
-            write_json(&path, &l.unwrap_or_default())?;
-            crate::host::remove_file(
-                Mechanism::Net,
-                &old,
-                "Leases now live in the run directory.",
-            )
-        });
-        if let Err(e) = moved {
-            crate::trace::say(
-                Mechanism::Net,
-                format!("could not move {}: {e:#}", old.display()),
-            );
-        }
-    }
-    path
+fn leases_path(root: &Root, name: &str) -> PathBuf {
+    dir(root).join(format!("{name}.leases.json"))
 }
 
 /// Take an exclusive state lock (none in a plan, which writes nothing and

@@ -290,12 +290,11 @@ pub fn veths(root: &Path, netns: Option<&str>) -> Vec<String> {
 /// The leases of every network of the root (`network/endpoint`).
 pub fn leases(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    let dir = root.join("run/networks");
-    for f in super::entries(&dir) {
+    for f in super::entries(&root.join("networks")) {
         let Some(net) = f.strip_suffix(".leases.json") else {
             continue;
         };
-        let text = std::fs::read_to_string(dir.join(&f)).unwrap();
+        let text = std::fs::read_to_string(root.join("networks").join(&f)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         for l in v.as_array().cloned().unwrap_or_default() {
             out.push(format!("{net}/{}", l["endpoint"].as_str().unwrap_or("?")));

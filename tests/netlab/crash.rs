@@ -37,7 +37,7 @@ pub fn crash(lab: &Lab, args: &[&str], k: usize) -> Output {
 
 /// Every lease file of the root, as JSON.
 pub fn leases(lab: &Lab) -> Vec<(String, Value)> {
-    let dir = lab.root.path().join("run/networks");
+    let dir = lab.root.path().join("networks");
     let mut out = Vec::new();
     for name in crate::common::entries(&dir) {
         if name.ends_with(".leases.json") {
