@@ -114,7 +114,7 @@ fn attach_clients_at_once_see_the_same_output() {
         s.text()
             .lines()
             .filter_map(|l| l.strip_prefix("line")?.parse().ok())
-            .last()
+            .next_back()
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     let n = loop {

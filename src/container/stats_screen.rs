@@ -163,7 +163,8 @@ impl Drop for Interrupts {
 /// the signal that ended it, 0 after one table).
 pub fn watch(root: &Root, w: &Watch, named: &[Container], out: &mut impl Write) -> Result<i32> {
     // A bad template is refused before anything is drawn.
-    crate::template::listing(&w.format, &[], &stats::headers())?;
+    let sample = stats::row(&Container::default(), None, w.no_trunc);
+    crate::template::listing(&w.format, &[sample], &stats::headers())?;
     let interrupts = Interrupts::take()?;
     let live = w.stream && w.terminal;
     if live {
