@@ -4,8 +4,10 @@
 //! as the command's; `start -ai` with `--detach-keys` of one's own (a
 //! broken sequence passes its keys on); several `attach` clients at once
 //! see the same output; and Docker's refusals (a bad `--detach-keys`, a
-//! container that does not run) with nothing changed. Root, the real
-//! kernel, through a pty.
+//! container that does not run) with nothing changed; and live `stats` on
+//! a terminal, redrawn in place, the cursor given back after Ctrl-C.
+//! Root, the real kernel, through a pty (the cgroup v2 VM has none: the
+//! rest of `stats` is tests/container_stats.rs).
 
 mod common;
 
@@ -199,4 +201,56 @@ fn attach_to_a_container_that_does_not_run_is_refused() {
         err.trim_end(),
         "Error response from daemon: No such container: nope"
     );
+}
+
+/// Wait until `f` holds of what `s` shows (up to `limit`), else fail.
+fn until(limit: Duration, what: &str, s: &Screen, mut f: impl FnMut(&str) -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f(&s.text()) {
+        assert!(Instant::now() < deadline, "{what}: {:?}", s.text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn live_on_a_terminal_redraws_in_place_and_ctrl_c_shows_the_cursor_again() {
+    let lab = Lab::new();
+    lab.detached(&[
+        "--network",
+        "none",
+        "--name",
+        "shown",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let (master, slave) = openpty(24, 80);
+    let mut cmd = lab.cmd();
+    cmd.args(["stats", "--format", "table {{.Name}}\t{{.PIDs}}"]);
+    on_terminal(&mut cmd, &slave);
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    drop(slave);
+    let screen = Screen::watch(&master);
+    // Cleared once, the cursor hidden, then each round drawn from the top.
+    let round = "\x1b[HNAME      PIDS\x1b[K\r\nshown     1\x1b[K\r\n\x1b[J";
+    until(Duration::from_secs(30), "two rounds", &screen, |t| {
+        t.matches(round).count() >= 2
+    });
+    assert!(
+        screen.text().starts_with("\x1b[2J\x1b[?25l\x1b[H"),
+        "{:?}",
+        screen.text()
+    );
+    // Ctrl-C at the terminal: the cursor is shown again, the command ends.
+    std::io::Write::write_all(
+        &mut std::fs::File::from(master.try_clone().unwrap()),
+        b"\x03",
+    )
+    .unwrap();
+    let status = wait_within(&mut child, Duration::from_secs(10), "stats after Ctrl-C");
+    assert_eq!(status.code(), Some(130));
+    until(Duration::from_secs(5), "the cursor back", &screen, |t| {
+        t.ends_with("\x1b[?25h")
+    });
 }
