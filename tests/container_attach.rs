@@ -254,3 +254,56 @@ fn live_on_a_terminal_redraws_in_place_and_ctrl_c_shows_the_cursor_again() {
         t.ends_with("\x1b[?25h")
     });
 }
+
+#[test]
+fn attach_no_stdin_to_a_terminal_leaves_ctrl_c_to_the_command() {
+    // Without stdin the terminal stays as it is (not raw): Ctrl-C is the
+    // command's own SIGINT, which with a terminal is not passed on (as
+    // Docker's attach): the command ends, the container runs on.
+    let lab = Lab::new();
+    lab.detached(&[
+        "-t",
+        "--name",
+        "ticks",
+        IMAGE,
+        "sh",
+        "-c",
+        "while :; do echo tick; sleep 0.3; done",
+    ]);
+    let (mut att, mut screen, mut keys) = on_pty(&lab, &["attach", "--no-stdin", "ticks"]);
+    screen.expect("tick");
+    keys.write_all(b"\x03").unwrap();
+    let status = wait_within(&mut att, Duration::from_secs(20), "attach after Ctrl-C");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGINT),
+        "{status:?}"
+    );
+    assert_eq!(lab.inspect("ticks", "{{.State.Status}}"), "running");
+    lab.ok(&["rm", "-f", "ticks"]);
+}
+
+#[test]
+fn attach_with_stdin_to_run_di_feeds_it_and_leaves_its_stdin_open() {
+    // `run -di`: not StdinOnce, so the end of one attach's input does not
+    // close the container's stdin; the next attach feeds it again.
+    let lab = Lab::new();
+    lab.detached(&["-i", "--name", "cat", IMAGE, "cat"]);
+    for word in ["first", "second"] {
+        let mut cmd = lab.cmd();
+        cmd.args(["attach", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut c = cmd.spawn().unwrap();
+        let mut input = c.stdin.take().unwrap();
+        let out = Screen::read(c.stdout.take().unwrap());
+        input.write_all(format!("{word}\n").as_bytes()).unwrap();
+        drop(input);
+        until(Duration::from_secs(20), word, &out, |t| t.contains(word));
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    assert_eq!(lab.inspect("cat", "{{.State.Status}}"), "running");
+    lab.ok(&["rm", "-f", "cat"]);
+}

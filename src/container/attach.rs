@@ -39,6 +39,10 @@ pub struct Options {
     /// The detach keys (`--detach-keys`; Docker's Ctrl-P Ctrl-Q when
     /// `None`): matched only with a terminal and stdin, as Docker does.
     pub detach_keys: Option<Vec<u8>>,
+    /// Without a terminal, close the container's stdin when this
+    /// command's input ends (Docker's `StdinOnce`: `run -i` and `start -ai`
+    /// do; `attach` to a `run -di` container leaves it open for the next).
+    pub close_stdin: bool,
 }
 
 /// How a session ended.
@@ -119,7 +123,13 @@ pub fn session(conn: Conn, opts: Options) -> Result<Ended> {
         .context("sigprocmask(2)")?;
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd(2)")?;
-    let raw = if opts.tty { RawMode::enter()? } else { None };
+    // Raw only when the keys go to the container (Docker's: without stdin,
+    // Ctrl-C stays this command's own signal).
+    let raw = if opts.tty && opts.stdin {
+        RawMode::enter()?
+    } else {
+        None
+    };
     let writer = Arc::new(Mutex::new(
         conn.stream
             .try_clone()
@@ -136,6 +146,7 @@ pub fn session(conn: Conn, opts: Options) -> Result<Ended> {
     let detached = Arc::new(AtomicBool::new(false));
     if opts.stdin {
         let w = writer.clone();
+        let close = !opts.tty && opts.close_stdin;
         let tty = opts.tty;
         // Docker matches the detach keys only on a terminal.
         let matcher = tty.then(|| {
@@ -146,7 +157,7 @@ pub fn session(conn: Conn, opts: Options) -> Result<Ended> {
             )
         });
         let flag = detached.clone();
-        std::thread::spawn(move || input(w, matcher, tty, flag));
+        std::thread::spawn(move || input(w, matcher, close, flag));
     }
     let result = relay(conn, &sfd, &writer, &opts, &detached);
     drop(raw);
@@ -164,7 +175,7 @@ pub fn session(conn: Conn, opts: Options) -> Result<Ended> {
 fn input(
     w: Arc<Mutex<std::os::unix::net::UnixStream>>,
     mut matcher: Option<Matcher>,
-    tty: bool,
+    close: bool,
     detached: Arc<AtomicBool>,
 ) {
     let send = |bytes: &[u8]| -> bool {
@@ -204,7 +215,7 @@ fn input(
     {
         return;
     }
-    if !tty {
+    if close {
         let mut s = w.lock().unwrap_or_else(|e| e.into_inner());
         let _ = protocol::send_request(&mut *s, &Request::CloseStdin);
     }

@@ -70,6 +70,7 @@ pub fn attach(ctx: &Ctx, a: &AttachArgs) -> Result<ExitCode> {
         // terminal (with one, Ctrl-C is a byte for the container's).
         sig_proxy: a.sig_proxy && !c.config.tty,
         detach_keys: Some(keys),
+        close_stdin: c.config.stdin_once,
     };
     match launch::attach(&ctx.root, &c, o) {
         Ok(n) => Ok(code(n)),

@@ -30,6 +30,7 @@ pub fn run(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
         tty: a.tty,
         sig_proxy: a.sig_proxy,
         detach_keys: Some(keys),
+        close_stdin: true,
     });
     match launch::start(&ctx.root, &c, attached, &trace_args(ctx)) {
         // `-d`: the id, once the init runs.

@@ -91,6 +91,7 @@ pub fn start(ctx: &Ctx, a: &StartArgs) -> Result<ExitCode> {
                 // As Docker's `start -a`: with a terminal, no proxy.
                 sig_proxy: !c.config.tty,
                 detach_keys: Some(keys.clone()),
+                close_stdin: true,
             };
             launch::start_or_attach(&ctx.root, &c, o, &trace_args(ctx))
         };
