@@ -140,7 +140,7 @@ pub fn session(conn: Conn, opts: Options) -> Result<Ended> {
         let (rows, cols) = terminal_size();
         if rows > 0 && cols > 0 {
             let mut s = writer.lock().unwrap_or_else(|e| e.into_inner());
-            protocol::send_request(&mut *s, &Request::Resize { rows, cols })?;
+            let _ = protocol::send_request(&mut *s, &Request::Resize { rows, cols });
         }
     }
     let detached = Arc::new(AtomicBool::new(false));
