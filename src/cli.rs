@@ -115,6 +115,8 @@ pub enum Command {
     Top(cmd::container::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(cmd::container::StatsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(cmd::container::attach::AttachArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

@@ -94,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(a) => return container(&ctx, C::Wait(a.clone())),
         Command::Top(a) => return container(&ctx, C::Top(a.clone())),
         Command::Stats(a) => return container(&ctx, C::Stats(a.clone())),
+        Command::Attach(a) => return container(&ctx, C::Attach(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

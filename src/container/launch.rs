@@ -11,7 +11,7 @@
 
 use anyhow::{Result, bail};
 
-use super::attach::{self, Options};
+use super::attach::{self, Ended, Options};
 use super::client::{self, Conn, TraceArgs};
 use super::protocol::{Event, Request};
 use super::state::{self, Container};
@@ -52,7 +52,7 @@ pub fn start(
     }
     let relay = client::spawn_shim(root, &c.id, trace)?;
     let mut conn = Conn::connect(root, &c.id)?;
-    if let Some(o) = attached {
+    if let Some(o) = &attached {
         conn.request(&Request::Attach { stdin: o.stdin })?;
     }
     let (rows, cols) = if c.config.tty {
@@ -97,12 +97,14 @@ pub fn start(
 }
 
 /// The attached session to its end; the exit code from the shim, or from
-/// the record when the shim closed without saying.
+/// the record when the shim closed without saying; 0 when the session
+/// detached (the container runs on, as Docker's CLI exits).
 fn follow(root: &Root, id: &str, conn: Conn, o: Options) -> Result<i32> {
-    if let Some(code) = attach::session(conn, o)? {
-        return Ok(code);
+    match attach::session(conn, o)? {
+        Ended::Exited(code) => Ok(code),
+        Ended::Detached => Ok(0),
+        Ended::Closed => exit_code(root, id),
     }
-    exit_code(root, id)
 }
 
 /// The exit code recorded for `id` once its shim is gone.
@@ -129,6 +131,22 @@ pub fn start_or_attach(root: &Root, c: &Container, o: Options, trace: &TraceArgs
                 }
                 None => Err(e),
             });
+    }
+    let mut conn = Conn::connect(root, &c.id)?;
+    conn.request(&Request::Attach { stdin: o.stdin })?;
+    follow(root, &c.id, conn, o)
+}
+
+/// `attach`: a new session on the running container `c`, to its end (its
+/// exit code, or 0 when detached). Docker's refusals for a container that
+/// does not run or is paused.
+pub fn attach(root: &Root, c: &Container, o: Options) -> Result<i32> {
+    let c = settle::settle(root, c)?;
+    if c.state.status == state::Status::Paused {
+        bail!("You cannot attach to a paused container, unpause it first");
+    }
+    if !shim::runs(c.state.status) {
+        bail!("You cannot attach to a stopped container, start it first");
     }
     let mut conn = Conn::connect(root, &c.id)?;
     conn.request(&Request::Attach { stdin: o.stdin })?;

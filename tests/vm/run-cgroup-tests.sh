@@ -9,8 +9,9 @@
 #
 # These are the very binaries `cargo test --test cgroup_cli --test
 # cgroup_limits --test cgroup_cpu --test container_limits --test
-# container_trace` builds and runs on the host: inside the VM they find
-# cgroup v2 and test it (container_trace: the -v trace of a whole run). cgroup_cpu
+# container_trace --test container_stats` builds and runs on the host:
+# inside the VM they find cgroup v2 and test it (container_trace: the -v
+# trace of a whole run; container_stats: stats read from v2 files). cgroup_cpu
 # and container_limits (the limits through `run`, with a CPU ratio) run
 # last, alone, with --test-threads=1. Do not run this beside other tests
 # (the CPU ratios).
@@ -28,7 +29,7 @@ bins=${GLASSBOX_VM_TEST_BINS:-}
 if [ -z "$bins" ]; then
     bins=$(cargo test --no-run --message-format=json \
             --test cgroup_cli --test cgroup_limits --test cgroup_cpu \
-            --test container_limits --test container_trace 2>/dev/null |
+            --test container_limits --test container_trace --test container_stats 2>/dev/null |
         jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null) | .executable')
 fi
 [ -n "$bins" ] || { echo "run-cgroup-tests: no test binary built" >&2; exit 2; }

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
         eprintln!("the input device is not a TTY");
         return Ok(ExitCode::from(1));
     }
+    let keys = container::detach_keys::resolve(a.detach_keys.as_deref())?;
     let req = run::request(a)?;
     if crate::trace::dry_run() {
         let c = container::plan::run(&ctx.root, &req, !a.detach)?;
@@ -28,6 +29,8 @@ pub fn run(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
         stdin: a.interactive,
         tty: a.tty,
         sig_proxy: a.sig_proxy,
+        detach_keys: Some(keys),
+        close_stdin: true,
     });
     match launch::start(&ctx.root, &c, attached, &trace_args(ctx)) {
         // `-d`: the id, once the init runs.
@@ -47,6 +50,7 @@ pub fn run(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
 }
 
 pub fn create(ctx: &Ctx, a: &run::RunArgs) -> Result<ExitCode> {
+    container::detach_keys::resolve(a.detach_keys.as_deref())?;
     let req = run::request(a)?;
     let c = if crate::trace::dry_run() {
         container::plan::create(&ctx.root, &req)?

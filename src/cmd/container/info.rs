@@ -3,12 +3,11 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::Ctx;
-use crate::container::{self, inspect as cinspect, settle, shim, state, stats, top};
+use crate::container::{self, inspect as cinspect, settle, shim, state, stats, stats_screen, top};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogsArgs {
@@ -156,69 +155,26 @@ pub fn top(ctx: &Ctx, a: &TopArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The containers `stats` shows: those named, else the running ones (all
-/// with `-a`), newest first.
-fn stats_targets(ctx: &Ctx, a: &StatsArgs) -> Result<Vec<state::Container>> {
-    if !a.containers.is_empty() {
-        return a
-            .containers
-            .iter()
-            .map(|n| settle::settle(&ctx.root, &state::find(&ctx.root, n)?))
-            .collect();
-    }
-    let mut all = settle::all(&ctx.root)?;
-    all.reverse();
-    Ok(all
-        .into_iter()
-        .filter(|c| a.all || shim::runs(c.state.status))
-        .collect())
-}
-
-/// One reading of each running container; `None` for the others.
-fn sample_all(ctx: &Ctx, cs: &[state::Container]) -> Vec<Option<stats::Sample>> {
-    cs.iter()
-        .map(|c| {
-            shim::runs(c.state.status)
-                .then(|| stats::sample(&ctx.root, c).ok())
-                .flatten()
-        })
-        .collect()
-}
-
+/// `stats`: a table of what each container uses, redrawn every second
+/// (once with `--no-stream`).
 pub fn stats(ctx: &Ctx, a: &StatsArgs) -> Result<ExitCode> {
     let format = match &a.format {
         Some(f) if f != "table" => f.clone(),
         _ => stats::DEFAULT_FORMAT.to_string(),
     };
-    let terminal = std::io::stdout().is_terminal();
-    let mut targets = stats_targets(ctx, a)?;
-    let mut before = sample_all(ctx, &targets);
-    loop {
-        // Docker's CPU % is over an interval: a second between readings.
-        std::thread::sleep(Duration::from_secs(1));
-        let now = sample_all(ctx, &targets);
-        let rows: Vec<serde_json::Value> = targets
-            .iter()
-            .zip(before.iter().zip(now.iter()))
-            .map(|(c, (b, n))| match (b, n) {
-                (Some(b), Some(n)) => stats::row(c, Some((b, n)), a.no_trunc),
-                _ => stats::row(c, None, a.no_trunc),
-            })
-            .collect();
-        let text = crate::template::listing(&format, &rows, &stats::headers())?;
-        if !a.no_stream && terminal {
-            // Docker's screen: cleared, the table at the top.
-            print!("\x1b[2J\x1b[H");
-        }
-        print!("{text}");
-        if a.no_stream {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if a.containers.is_empty() {
-            targets = stats_targets(ctx, a)?;
-            before = sample_all(ctx, &targets);
-        } else {
-            before = now;
-        }
-    }
+    let named = a
+        .containers
+        .iter()
+        .map(|n| settle::settle(&ctx.root, &state::find(&ctx.root, n)?))
+        .collect::<Result<Vec<_>>>()?;
+    let w = stats_screen::Watch {
+        names: a.containers.clone(),
+        all: a.all,
+        no_trunc: a.no_trunc,
+        format,
+        stream: !a.no_stream,
+        terminal: std::io::stdout().is_terminal(),
+    };
+    let status = stats_screen::watch(&ctx.root, &w, &named, &mut std::io::stdout())?;
+    Ok(ExitCode::from(status.clamp(0, 255) as u8))
 }

@@ -18,6 +18,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// The containers to start
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -71,6 +74,10 @@ pub struct NamesArgs {
 }
 
 pub fn start(ctx: &Ctx, a: &StartArgs) -> Result<ExitCode> {
+    let keys = match super::attach::keys(a.detach_keys.as_deref()) {
+        Ok(k) => k,
+        Err(code) => return Ok(code),
+    };
     if a.attach || a.interactive {
         let [one] = a.containers.as_slice() else {
             eprintln!("you cannot start and attach multiple containers at once");
@@ -83,6 +90,8 @@ pub fn start(ctx: &Ctx, a: &StartArgs) -> Result<ExitCode> {
                 tty: c.config.tty,
                 // As Docker's `start -a`: with a terminal, no proxy.
                 sig_proxy: !c.config.tty,
+                detach_keys: Some(keys.clone()),
+                close_stdin: true,
             };
             launch::start_or_attach(&ctx.root, &c, o, &trace_args(ctx))
         };

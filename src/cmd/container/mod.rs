@@ -1,10 +1,11 @@
 //! Docker's container commands (`run`, `create`, `start`, `stop`,
 //! `restart`, `kill`, `rm`, `ps`, `logs`, `inspect`, `wait`, `top`,
-//! `stats`, and `container ...`): arguments and printing only; the work is
+//! `stats`, `attach`, and `container ...`): arguments and printing only; the work is
 //! in `src/container/`. Errors of the commands after `run`/`create` are
 //! reported as the Docker CLI reports them (`Error response from daemon:
 //! ...`, exit status 1); `run` and `create` exit 125 when glassbox fails.
 
+pub mod attach;
 pub mod create;
 pub mod exec;
 pub mod info;
@@ -57,6 +58,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Execute a command in a running container
     Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -135,6 +138,7 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Stats(a) => as_docker(info::stats(ctx, a)),
         Command::Prune(a) => prune::prune(ctx, a),
         Command::Exec(a) => exec::execute(ctx, a),
+        Command::Attach(a) => attach::attach(ctx, a),
     }
 }
 

@@ -98,6 +98,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Not in glassbox: a restart policy needs a daemon that outlives the container
     #[arg(long, hide = true)]
     pub restart: Option<String>,
