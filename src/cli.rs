@@ -115,6 +115,12 @@ pub enum Command {
     Top(cmd::container::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(cmd::container::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(cmd::container::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(cmd::container::NamesArgs),
+    /// Update configuration of one or more containers
+    Update(cmd::container::UpdateArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

@@ -9,6 +9,7 @@ pub mod create;
 pub mod exec;
 pub mod info;
 pub mod lifecycle;
+pub mod pause;
 pub mod prune;
 pub mod ps;
 pub mod run;
@@ -19,6 +20,7 @@ use anyhow::Result;
 
 pub use info::{InspectArgs, LogsArgs, StatsArgs, TopArgs};
 pub use lifecycle::{KillArgs, NamesArgs, RestartArgs, RmArgs, StartArgs, StopArgs};
+pub use pause::UpdateArgs;
 pub use prune::PruneArgs;
 pub use ps::PsArgs;
 
@@ -59,6 +61,12 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -135,6 +143,9 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Stats(a) => as_docker(info::stats(ctx, a)),
         Command::Prune(a) => prune::prune(ctx, a),
         Command::Exec(a) => exec::execute(ctx, a),
+        Command::Pause(a) => pause::pause(ctx, a),
+        Command::Unpause(a) => pause::unpause(ctx, a),
+        Command::Update(a) => pause::update(ctx, a),
     }
 }
 
