@@ -237,6 +237,14 @@ fn bad_input_is_refused_as_docker_does_and_changes_nothing() {
         format!("Error response from daemon: Container {id} is already paused\n")
     );
     assert_eq!(record(), paused);
+    // start of a paused container.
+    let (code, out, err) = status(&c, &["start", "up"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "Error response from daemon: cannot start a paused container, try unpause instead\n"
+    );
+    assert_eq!(record(), paused);
     // exec into a paused container.
     let (code, _, err) = status(&c, &["exec", "up", "true"]);
     assert_eq!(code, 1);

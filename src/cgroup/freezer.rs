@@ -167,7 +167,7 @@ impl Freezer {
                 }
                 tries += 1;
                 if self.version == Version::V1 {
-                    if tries % 50 == 0 {
+                    if tries.is_multiple_of(50) {
                         // A freeze stuck behind new tasks starts afresh.
                         let _ = std::fs::write(&self.file, thawed);
                         std::thread::sleep(Duration::from_millis(10));

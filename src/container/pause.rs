@@ -72,6 +72,14 @@ pub fn check_unpause(c: &Container) -> Result<()> {
     Ok(())
 }
 
+/// Docker's refusal of `start` of a paused container.
+pub fn check_start(c: &Container) -> Result<()> {
+    if c.state.status == Status::Paused {
+        bail!("cannot start a paused container, try unpause instead");
+    }
+    Ok(())
+}
+
 /// Does signal `sig` unpause a paused container, as Docker's kill does?
 /// SIGKILL always; with no `StopSignal` of its own any signal; with one,
 /// that signal (a `stop`).
@@ -143,6 +151,11 @@ mod tests {
             );
         }
         assert!(check_unpause(&with(Status::Paused)).is_ok());
+        assert!(check_start(&with(Status::Running)).is_ok());
+        assert_eq!(
+            check_start(&with(Status::Paused)).unwrap_err().to_string(),
+            "cannot start a paused container, try unpause instead"
+        );
         for s in [Status::Running, Status::Exited] {
             assert_eq!(
                 check_unpause(&with(s)).unwrap_err().to_string(),
