@@ -312,3 +312,53 @@ fn bad_input_gives_dockers_message_and_exit_code_and_changes_nothing() {
     c.ok(&["rm", "-f", "held"]);
     c.assert_nothing_left("after the refused updates");
 }
+
+/// cgroup v1 refuses a memory limit below what the group uses and cannot
+/// reclaim (EBUSY; v2 takes it and OOM-kills): the update fails, the old
+/// limits stay, in the group and in the record.
+#[test]
+fn a_memory_limit_the_kernel_refuses_changes_nothing() {
+    let c = Ctr::new();
+    let v = cgroup_util::version();
+    if v != "v1" {
+        eprintln!("{v}: the kernel takes any memory limit (and OOM-kills): nothing to refuse");
+        return;
+    }
+    // 30M in the container's /dev/shm: charged to its group, and with no
+    // swap nothing can reclaim it.
+    let id = c.run_d(&[
+        "--name",
+        "full",
+        "--network",
+        "none",
+        "-m",
+        "100m",
+        IMAGE,
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=30 && sleep 1000",
+    ]);
+    assert!(
+        common::probe::wait_for(std::time::Duration::from_secs(10), || {
+            file(&c, &id, v, "memory", "memory.usage_in_bytes")
+                .parse::<u64>()
+                .unwrap()
+                > 30 * M
+        }),
+        "the container never filled its /dev/shm"
+    );
+    let record = || c.record(&id).unwrap().to_string();
+    let before = (record(), memory_files(&c, &id, v));
+    let (code, out, err) = status(&c, &["update", "-m", "10m", "--memory-swap", "10m", "full"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: Cannot update container {id}: "
+        )) && err.contains("Device or resource busy")
+            && err.contains("uses more memory than that now"),
+        "{err}"
+    );
+    assert_eq!((record(), memory_files(&c, &id, v)), before);
+    c.ok(&["rm", "-f", "full"]);
+    c.assert_nothing_left("after the refused limit");
+}

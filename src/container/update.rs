@@ -248,7 +248,16 @@ fn write_live(root: &Root, rec: &Container, plan: &Plan) -> Result<Vec<String>> 
                 plan.live.memory.is_some(),
                 plan.live.memory_reservation.is_some(),
             );
-            let e = anyhow!("Cannot update container {}: {e:#}", rec.id);
+            let busy = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.raw_os_error() == Some(libc::EBUSY))
+            });
+            let hint = if busy {
+                ": the container uses more memory than that now, and the kernel could not reclaim enough (v1 refuses a limit below the usage): free some in it, or give a higher limit"
+            } else {
+                ""
+            };
+            let e = anyhow!("Cannot update container {}: {e:#}{hint}", rec.id);
             Err(match g.apply(&old, false) {
                 Ok(_) => e,
                 Err(r) => e.context(format!("and writing the old limits back failed: {r:#}")),
