@@ -166,7 +166,6 @@ fn kill_stop_and_rm_f_end_a_paused_container_and_leave_nothing() {
     for id in [&killed, &stopped, &removed] {
         assert!(frozen(&c, id, v), "{v}: {id} is not frozen");
     }
-    let t0 = Instant::now();
     assert_eq!(c.ok(&["kill", "killed"]), "killed\n");
     wait_shim_gone(&killed);
     assert_eq!(
@@ -176,17 +175,18 @@ fn kill_stop_and_rm_f_end_a_paused_container_and_leave_nothing() {
         ),
         "exited 137 false"
     );
-    assert_eq!(c.ok(&["stop", "stopped"]), "stopped\n");
+    // Without the thaw the SIGTERM would wait (on v2 too: only a fatal
+    // signal gets through a freeze) until the grace period ran out and
+    // SIGKILL came: exit 137, not the trap's 3.
+    let t0 = Instant::now();
+    assert_eq!(c.ok(&["stop", "-t", "60", "stopped"]), "stopped\n");
+    eprintln!("{v}: stop of a paused container took {:?}", t0.elapsed());
     assert_eq!(
         c.inspect("stopped", "{{.State.Status}} {{.State.ExitCode}}"),
         "exited 3",
         "the stop signal reaches a paused container once it is thawed"
     );
     assert_eq!(c.ok(&["rm", "-f", "removed"]), "removed\n");
-    let took = t0.elapsed();
-    eprintln!("{v}: kill, stop and rm -f of paused containers took {took:?}");
-    // stop's grace period is 10 s: well under it, the stop signal worked.
-    assert!(took < Duration::from_secs(8), "took {took:?}");
     let (code, _, err) = status(&c, &["inspect", "removed"]);
     assert_eq!(code, 1, "{err}");
     c.ok(&["rm", "killed", "stopped"]);
