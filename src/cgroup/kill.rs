@@ -86,9 +86,10 @@ impl Group {
                     "A frozen group's tasks cannot run, so none can fork while the others are killed.",
                 )?;
                 // Tasks in the middle of a system call freeze when they
-                // leave it; one that never does is killed after the thaw.
-                let frozen = freezer.wait_frozen(&self.name, FREEZE_TIMEOUT);
-                let killed = frozen.and_then(|_| self.signal(&pids));
+                // leave it; one that never does (or a wait cut short by a
+                // group going away) is killed after the thaw all the same.
+                let _ = freezer.wait_frozen(&self.name, FREEZE_TIMEOUT);
+                let killed = self.signal(&pids);
                 // Never leave the group frozen, whatever the kill did.
                 let thawed = freezer.thaw(
                     &self.name,

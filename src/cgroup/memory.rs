@@ -2,9 +2,11 @@
 //! the OOM killer when the group cannot be brought back under it.
 //!
 //! v1: `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` (memory plus
-//! swap), `memory.oom_control` (`oom_kill N`), `memory.failcnt`.
-//! v2: `memory.max`, `memory.swap.max` (swap alone), `memory.events`
-//! (`oom`, `oom_kill`), `memory.peak`. Read the kernel's
+//! swap), `memory.soft_limit_in_bytes` (Docker's `--memory-reservation`),
+//! `memory.oom_control` (`oom_kill N`), `memory.failcnt`.
+//! v2: `memory.max`, `memory.swap.max` (swap alone), `memory.low` (the
+//! reservation, as runc writes it), `memory.events` (`oom`, `oom_kill`),
+//! `memory.peak`. Read the kernel's
 //! `Documentation/admin-guide/cgroup-v2.rst` and `cgroups(7)`.
 
 use serde::Serialize;
