@@ -117,6 +117,12 @@ pub enum Command {
     Stats(cmd::container::StatsArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(cmd::container::attach::AttachArgs),
+    /// Pause all processes within one or more containers
+    Pause(cmd::container::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(cmd::container::NamesArgs),
+    /// Update configuration of one or more containers
+    Update(cmd::container::UpdateArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

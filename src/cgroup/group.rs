@@ -51,7 +51,10 @@ pub const USED: &[(&str, &str)] = &[
 /// as a controller: freezing and killing are `cgroup.freeze` and
 /// `cgroup.kill` of every group, devices are an eBPF program.
 pub const CONTAINER: &[(&str, &str)] = &[
-    ("freezer", "freezing the group, to kill all of it at once"),
+    (
+        "freezer",
+        "freezing the group: pause, and killing all of it at once",
+    ),
     ("devices", "the container's device rules"),
     ("blkio", "block I/O accounting"),
 ];

@@ -9,11 +9,11 @@
 //! takes the first the group has:
 //! - cgroup v2 `cgroup.kill` (Linux 5.14): writing `1` kills the whole
 //!   subtree, forks under way included.
-//! - the freezer: v2 `cgroup.freeze`, or v1 `freezer.state` in the freezer
-//!   hierarchy (a container's group has a directory there, see
-//!   [`super::group::Reach::Every`]). Frozen tasks cannot fork, so the list
-//!   of pids holds still while each gets SIGKILL; thawing lets the signals
-//!   land. This is what runc and Docker do on v1.
+//! - the freezer ([`super::freezer`]): v2 `cgroup.freeze`, or v1
+//!   `freezer.state` in the freezer hierarchy (a container's group has a
+//!   directory there, see [`super::group::Reach::Every`]). Frozen tasks
+//!   cannot fork, so the list of pids holds still while each gets SIGKILL;
+//!   thawing lets the signals land. This is what runc and Docker do on v1.
 //!
 //! Either way glassbox then waits until `cgroup.procs` is empty in every
 //! hierarchy (killing again whatever is still listed), since a directory
@@ -26,13 +26,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::freezer::{FREEZE_TIMEOUT, Freezer};
 use super::{Group, Version};
 use crate::host;
 use crate::trace::{Action, Mechanism, Step};
 
-/// How long the processes of a group get to die, and a freeze to settle.
+/// How long the processes of a group get to die.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
-const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a group is emptied (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,94 +45,20 @@ pub enum Method {
     Signals,
 }
 
-/// A group's freezer: the file and the values that freeze and thaw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Freezer {
-    pub version: Version,
-    /// v1 `freezer.state`, v2 `cgroup.freeze`.
-    pub file: PathBuf,
-}
-
-impl Freezer {
-    fn values(&self) -> (&'static str, &'static str) {
-        match self.version {
-            Version::V1 => ("FROZEN", "THAWED"),
-            Version::V2 => ("1", "0"),
-        }
-    }
-
-    /// Has the freeze reached every task? v1 `freezer.state` reads
-    /// `FROZEN` (not `FREEZING`); v2 `cgroup.events` says `frozen 1`.
-    fn frozen(&self) -> bool {
-        match self.version {
-            Version::V1 => std::fs::read_to_string(&self.file).is_ok_and(|t| t.trim() == "FROZEN"),
-            Version::V2 => self
-                .file
-                .parent()
-                .and_then(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
-                .is_some_and(|t| t.lines().any(|l| l.trim() == "frozen 1")),
-        }
-    }
-
-    fn freeze(&self, name: &str) -> Result<()> {
-        let (frozen, _) = self.values();
-        host::write_file_step(Mechanism::Cgroup, &self.file, frozen)
-            .why("A frozen group's tasks cannot run, so none can fork while the others are killed.")
-            .man("cgroups(7)")
-            .run(|| {
-                std::fs::write(&self.file, frozen).with_context(|| {
-                    format!("freeze cgroup {name}: write {}", self.file.display())
-                })?;
-                // Tasks in the middle of a system call freeze when they leave
-                // it; a task that never does is killed after the thaw anyway.
-                let deadline = Instant::now() + FREEZE_TIMEOUT;
-                while !self.frozen() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Ok(())
-            })
-    }
-
-    fn thaw(&self, name: &str) -> Result<()> {
-        let (_, thawed) = self.values();
-        host::write_file_step(Mechanism::Cgroup, &self.file, thawed)
-            .why("Thawed, the killed tasks run again just long enough to die of their SIGKILL.")
-            .man("cgroups(7)")
-            .run(|| {
-                std::fs::write(&self.file, thawed)
-                    .with_context(|| format!("thaw cgroup {name}: write {}", self.file.display()))
-            })
-    }
-}
-
 impl Group {
     /// How this group is emptied on this host (see the module docs).
     pub fn kill_method(&self) -> Method {
-        let v2 = self.trees.iter().find(|t| t.version() == Version::V2);
-        if let Some(t) = v2 {
-            let kill = t.dir(&self.rel).join("cgroup.kill");
-            if kill.exists() {
-                return Method::KillFile(kill);
-            }
-            let freeze = t.dir(&self.rel).join("cgroup.freeze");
-            if freeze.exists() {
-                return Method::Freeze(Freezer {
-                    version: Version::V2,
-                    file: freeze,
-                });
-            }
-        }
-        let freezer = self
+        let kill = self
             .trees
             .iter()
-            .filter(|t| t.version() == Version::V1 && t.holds("freezer"))
-            .map(|t| t.dir(&self.rel).join("freezer.state"))
+            .filter(|t| t.version() == Version::V2)
+            .map(|t| t.dir(&self.rel).join("cgroup.kill"))
             .find(|f| f.exists());
-        match freezer {
-            Some(file) => Method::Freeze(Freezer {
-                version: Version::V1,
-                file,
-            }),
+        if let Some(kill) = kill {
+            return Method::KillFile(kill);
+        }
+        match self.freezer() {
+            Some(f) => Method::Freeze(f),
             None => Method::Signals,
         }
     }
@@ -155,10 +81,20 @@ impl Group {
                         .with_context(|| format!("kill cgroup {}: write {}", self.name, file.display()))
                 })?,
             Method::Freeze(freezer) => {
-                freezer.freeze(&self.name)?;
+                freezer.freeze(
+                    &self.name,
+                    "A frozen group's tasks cannot run, so none can fork while the others are killed.",
+                )?;
+                // Tasks in the middle of a system call freeze when they
+                // leave it; one that never does (or a wait cut short by a
+                // group going away) is killed after the thaw all the same.
+                let _ = freezer.wait_frozen(&self.name, FREEZE_TIMEOUT);
                 let killed = self.signal(&pids);
                 // Never leave the group frozen, whatever the kill did.
-                let thawed = freezer.thaw(&self.name);
+                let thawed = freezer.thaw(
+                    &self.name,
+                    "Thawed, the killed tasks run again just long enough to die of their SIGKILL.",
+                );
                 killed?;
                 thawed?;
             }

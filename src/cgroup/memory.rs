@@ -2,9 +2,11 @@
 //! the OOM killer when the group cannot be brought back under it.
 //!
 //! v1: `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` (memory plus
-//! swap), `memory.oom_control` (`oom_kill N`), `memory.failcnt`.
-//! v2: `memory.max`, `memory.swap.max` (swap alone), `memory.events`
-//! (`oom`, `oom_kill`), `memory.peak`. Read the kernel's
+//! swap), `memory.soft_limit_in_bytes` (Docker's `--memory-reservation`),
+//! `memory.oom_control` (`oom_kill N`), `memory.failcnt`.
+//! v2: `memory.max`, `memory.swap.max` (swap alone), `memory.low` (the
+//! reservation, as runc writes it), `memory.events` (`oom`, `oom_kill`),
+//! `memory.peak`. Read the kernel's
 //! `Documentation/admin-guide/cgroup-v2.rst` and `cgroups(7)`.
 
 use serde::Serialize;
@@ -13,6 +15,7 @@ use super::spec::{Limits, human_size};
 use super::{Max, Version, Write};
 
 const WHY_MEMORY: &str = "Past this limit the kernel reclaims the group's pages, then the OOM killer kills a process in the group.";
+const WHY_RESERVATION: &str = "A soft limit: while the host has memory to spare the group may use more; when memory runs short, the kernel reclaims from groups above their reservation first (v2 memory.low protects this much of the group's memory from reclaim).";
 const WHY_SWAP: &str = "Docker's --memory-swap counts memory plus swap; without a swap limit the group could push its excess to swap instead of being killed.";
 
 /// The writes that apply the memory limits, in an order the kernel
@@ -27,7 +30,9 @@ pub fn writes(
 ) -> (Vec<Write>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
+    let reservation = l.memory_reservation.map(|r| reservation_write(v, r));
     let Some(mem) = l.memory else {
+        out.extend(reservation);
         return (out, warnings);
     };
     let mem_note = format!("--memory {}", human_size(mem));
@@ -96,7 +101,19 @@ pub fn writes(
             }
         }
     }
+    out.extend(reservation);
     (out, warnings)
+}
+
+/// `--memory-reservation`: v1 `memory.soft_limit_in_bytes`; v2 `memory.low`,
+/// as runc writes it.
+fn reservation_write(v: Version, bytes: u64) -> Write {
+    let (file, other) = match v {
+        Version::V1 => ("memory.soft_limit_in_bytes", "memory.low"),
+        Version::V2 => ("memory.low", "memory.soft_limit_in_bytes"),
+    };
+    Write::new("memory", file, bytes.to_string(), other, WHY_RESERVATION)
+        .note(format!("--memory-reservation {}", human_size(bytes)))
 }
 
 /// What the memory controller reports.
@@ -194,6 +211,24 @@ mod tests {
             Some(200 << 20),
         );
         assert_eq!(w[0].file, "memory.memsw.limit_in_bytes");
+    }
+
+    #[test]
+    fn a_reservation_is_the_soft_limit_and_comes_last() {
+        let mut l = limits("200m", Some("200m"));
+        l.memory_reservation = Some(100 << 20);
+        let (w, _) = writes(Version::V1, &l, true, None);
+        assert_eq!(
+            files(&w).last().unwrap(),
+            &("memory.soft_limit_in_bytes".into(), "104857600".into())
+        );
+        let alone = Limits {
+            memory_reservation: Some(64 << 20),
+            ..Limits::default()
+        };
+        let (w, _) = writes(Version::V2, &alone, true, None);
+        assert_eq!(files(&w), vec![("memory.low".into(), "67108864".into())]);
+        assert_eq!(alone.controllers(), vec!["memory"]);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 pub mod cpu;
 pub mod cpuset;
 pub mod detect;
+pub mod freezer;
 pub mod group;
 pub mod human;
 pub mod kill;

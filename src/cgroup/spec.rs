@@ -108,6 +108,10 @@ pub struct Limits {
     pub memory: Option<u64>,
     /// Only meaningful with `memory`.
     pub swap: Option<Swap>,
+    /// Docker's `--memory-reservation`, a soft limit in bytes (v1
+    /// `memory.soft_limit_in_bytes`, v2 `memory.low`); `None`: leave as is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
     /// v1 `cpu.shares` (already clamped to 2..=262144).
     pub cpu_shares: Option<u64>,
     /// CFS quota and period in microseconds.
@@ -126,7 +130,7 @@ impl Limits {
     /// The controllers these limits need.
     pub fn controllers(&self) -> Vec<&'static str> {
         let mut c = Vec::new();
-        if self.memory.is_some() {
+        if self.memory.is_some() || self.memory_reservation.is_some() {
             c.push("memory");
         }
         if self.cpu_shares.is_some() || self.cpu_quota.is_some() {

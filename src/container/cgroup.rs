@@ -1,7 +1,8 @@
 //! A container's cgroup: one group per container (named by its id under
 //! this root's parent), in every hierarchy on v1 (freezer, devices, blkio
 //! and cpuacct too), with the limits of `--memory`, `--memory-swap`,
-//! `--cpu-shares`, `--cpus`, `--cpuset-cpus`, `--pids-limit`; what the
+//! `--cpu-shares`, `--cpus`, `--cpuset-cpus`, `--pids-limit` (and
+//! `update`'s `--memory-reservation`); what the
 //! container sees of it at `/sys/fs/cgroup`; its OOM count; its removal.
 //! The work is the cgroup library's ([`crate::cgroup`]); this module says
 //! what a container asks of it. Read `cgroups(7)`.
@@ -32,6 +33,9 @@ pub fn limits(h: &HostConfig) -> Limits {
             -1 => Swap::Unlimited,
             n => Swap::Total(n as u64),
         });
+    }
+    if h.memory_reservation > 0 {
+        l.memory_reservation = Some(h.memory_reservation as u64);
     }
     if h.cpu_shares > 0 {
         l.cpu_shares = Some(h.cpu_shares as u64);

@@ -174,6 +174,7 @@ pub fn build(
         nano_cpus: req.nano_cpus,
         cpuset_cpus: req.cpuset_cpus.clone(),
         pids_limit: req.pids_limit,
+        memory_reservation: 0,
         network_mode: if req.network.is_empty() {
             "bridge".into()
         } else {

@@ -215,6 +215,7 @@ fn host_config(c: &Container) -> Ordered {
         .with("Memory", json!(h.memory))
         .with("NanoCpus", json!(h.nano_cpus))
         .with("CpusetCpus", json!(h.cpuset_cpus))
+        .with("MemoryReservation", json!(h.memory_reservation))
         // Docker's default swap, shown as the daemon fills it in: twice
         // the memory.
         .with(

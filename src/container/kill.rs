@@ -1,7 +1,9 @@
 //! Signals to a container: `kill [-s SIG]`, and `stop` (the image's
 //! `StopSignal` or SIGTERM, then SIGKILL after the grace period). A signal
 //! goes through the shim, which holds the init's pidfd (no pid reuse
-//! race); when the shim is gone, the cgroup is emptied. Read `signal(7)`,
+//! race); when the shim is gone, the cgroup is emptied. A paused
+//! container is thawed right after the signal that ends it
+//! ([`super::pause::thaw_after_signal`]). Read `signal(7)`,
 //! `pidfd_send_signal(2)`.
 
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use anyhow::{Result, bail};
 use super::client::Conn;
 use super::protocol::Request;
 use super::state::Container;
-use super::{settle, shim};
+use super::{pause, settle, shim};
 use crate::state::Root;
 
 /// A signal by name or number (`KILL`, `SIGTERM`, `9`), as Docker reads it.
@@ -37,7 +39,9 @@ pub fn signal(root: &Root, c: &Container, sig: i32) -> Result<()> {
     if !shim::runs(c.state.status) {
         bail!("container {} is not running", c.id);
     }
-    Conn::once(root, &c.id, &Request::Signal { signal: sig })
+    Conn::once(root, &c.id, &Request::Signal { signal: sig })?;
+    // A frozen v1 task would not even die of SIGKILL: thaw (as Docker).
+    pause::thaw_after_signal(root, &c, sig)
 }
 
 /// SIGKILL, now: through the shim, and through the cgroup if the shim
@@ -53,8 +57,9 @@ pub fn kill_now(root: &Root, c: &Container) -> Result<()> {
     .is_err()
     {
         let _ = super::cgroup::remove(root, c);
+        return Ok(());
     }
-    Ok(())
+    pause::thaw_after_signal(root, c, libc::SIGKILL)
 }
 
 /// `stop -t SECONDS`: the stop signal, then SIGKILL once the grace period
@@ -69,7 +74,9 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
     } else {
         parse_signal(&c.config.stop_signal)?
     };
-    let _ = Conn::once(root, &c.id, &Request::Signal { signal: sig });
+    if Conn::once(root, &c.id, &Request::Signal { signal: sig }).is_ok() {
+        pause::thaw_after_signal(root, &c, sig)?;
+    }
     let deadline = Instant::now() + grace;
     while shim::alive(root, &c.id) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

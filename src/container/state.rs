@@ -151,6 +151,9 @@ pub struct HostConfig {
     pub cpuset_cpus: String,
     #[serde(default)]
     pub pids_limit: Option<i64>,
+    /// Bytes of `--memory-reservation` (a soft limit); 0: none.
+    #[serde(default)]
+    pub memory_reservation: i64,
     /// `bridge`, `host`, `none`, `container:ID`, or a network's name.
     pub network_mode: String,
     /// `80/tcp` -> bindings.

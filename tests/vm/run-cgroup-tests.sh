@@ -15,6 +15,7 @@
 # and container_limits (the limits through `run`, with a CPU ratio) run
 # last, alone, with --test-threads=1. Do not run this beside other tests
 # (the CPU ratios).
+# container_pause (the freezer) and container_update (live limits) run too.
 # Exit status: 0 when every test passed inside the VM, non-zero otherwise
 # (2 when the VM did not boot or did not report).
 set -euo pipefail
@@ -29,6 +30,7 @@ bins=${GLASSBOX_VM_TEST_BINS:-}
 if [ -z "$bins" ]; then
     bins=$(cargo test --no-run --message-format=json \
             --test cgroup_cli --test cgroup_limits --test cgroup_cpu \
+            --test container_pause --test container_update \
             --test container_limits --test container_trace --test container_stats 2>/dev/null |
         jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null) | .executable')
 fi

@@ -99,6 +99,7 @@ pub fn start(ctx: &Ctx, a: &StartArgs) -> Result<ExitCode> {
     }
     Ok(each(ctx, &a.containers, |given, c| {
         let c = settle::settle(&ctx.root, c)?;
+        container::pause::check_start(&c)?;
         if !container::shim::runs(c.state.status) {
             launch::start(&ctx.root, &c, None, &trace_args(ctx))?;
         }

@@ -10,6 +10,7 @@ pub mod create;
 pub mod exec;
 pub mod info;
 pub mod lifecycle;
+pub mod pause;
 pub mod prune;
 pub mod ps;
 pub mod run;
@@ -20,6 +21,7 @@ use anyhow::Result;
 
 pub use info::{InspectArgs, LogsArgs, StatsArgs, TopArgs};
 pub use lifecycle::{KillArgs, NamesArgs, RestartArgs, RmArgs, StartArgs, StopArgs};
+pub use pause::UpdateArgs;
 pub use prune::PruneArgs;
 pub use ps::PsArgs;
 
@@ -62,6 +64,12 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -139,6 +147,9 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Prune(a) => prune::prune(ctx, a),
         Command::Exec(a) => exec::execute(ctx, a),
         Command::Attach(a) => attach::attach(ctx, a),
+        Command::Pause(a) => pause::pause(ctx, a),
+        Command::Unpause(a) => pause::unpause(ctx, a),
+        Command::Update(a) => pause::update(ctx, a),
     }
 }
 

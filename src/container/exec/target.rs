@@ -104,6 +104,12 @@ pub fn find(root: &Root, key: &str) -> Result<Target> {
     if !shim::runs(rec.state.status) || !init_alive(&rec)? {
         return Err(not_running(&rec));
     }
+    if rec.state.status == state::Status::Paused {
+        // Docker's refusal: a process joining a frozen group would freeze too.
+        return Err(ExecError::daemon(format!(
+            "Container {key} is paused, unpause the container before exec"
+        )));
+    }
     Ok(Target {
         key: key.to_string(),
         rec: Some(rec),
