@@ -115,6 +115,8 @@ pub enum Command {
     Top(cmd::container::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(cmd::container::StatsArgs),
+    /// Get real time events from containers and networks
+    Events(cmd::events::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

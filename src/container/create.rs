@@ -49,6 +49,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         return Err(e);
     }
     drop(lock);
+    crate::events::container(root, &c, "create");
     // The record holds the image now.
     image.lease.release()?;
     Ok(c)

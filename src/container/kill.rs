@@ -37,7 +37,17 @@ pub fn signal(root: &Root, c: &Container, sig: i32) -> Result<()> {
     if !shim::runs(c.state.status) {
         bail!("container {} is not running", c.id);
     }
-    Conn::once(root, &c.id, &Request::Signal { signal: sig })
+    Conn::once(root, &c.id, &Request::Signal { signal: sig })?;
+    killed(root, &c, sig);
+    Ok(())
+}
+
+/// The `kill` event: Docker's, with the signal's number.
+fn killed(root: &Root, c: &Container, sig: i32) {
+    crate::events::record(
+        root,
+        crate::events::Event::container(c, "kill").attr("signal", sig),
+    );
 }
 
 /// SIGKILL, now: through the shim, and through the cgroup if the shim
@@ -54,6 +64,7 @@ pub fn kill_now(root: &Root, c: &Container) -> Result<()> {
     {
         let _ = super::cgroup::remove(root, c);
     }
+    killed(root, c, libc::SIGKILL);
     Ok(())
 }
 
@@ -69,7 +80,9 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
     } else {
         parse_signal(&c.config.stop_signal)?
     };
-    let _ = Conn::once(root, &c.id, &Request::Signal { signal: sig });
+    if Conn::once(root, &c.id, &Request::Signal { signal: sig }).is_ok() {
+        killed(root, &c, sig);
+    }
     let deadline = Instant::now() + grace;
     while shim::alive(root, &c.id) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -78,6 +91,7 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
         kill_now(root, &c)?;
     }
     settle::wait_stopped(root, &c.id)?;
+    crate::events::container(root, &c, "stop");
     Ok(())
 }
 
