@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Set metadata on the container (KEY=VALUE)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -225,6 +228,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         dns: a.dns.clone(),
         labels,
         log,
+        init: a.init,
     })
 }
 
