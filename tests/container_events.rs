@@ -124,7 +124,7 @@ fn since_and_until_replay_a_sequence_of_commands_in_order() {
     );
     // Docker's other time forms: RFC 3339 and a duration.
     let rfc = lab.ok(&["events", "--since", "2000-01-01T00:00:00Z", "--until", "0s"]);
-    assert!(rfc.lines().count() >= seen.len() + 1, "{rfc}");
+    assert!(rfc.lines().count() > seen.len(), "{rfc}");
     let none = lab.ok(&["events", "--since", "2000-01-01", "--until", "2000-01-02"]);
     assert_eq!(none, "");
 }
