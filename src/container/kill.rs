@@ -37,9 +37,9 @@ pub fn signal(root: &Root, c: &Container, sig: i32) -> Result<()> {
     if !shim::runs(c.state.status) {
         bail!("container {} is not running", c.id);
     }
-    Conn::once(root, &c.id, &Request::Signal { signal: sig })?;
+    // Recorded first: the shim's `die` must come after it in the log.
     killed(root, &c, sig);
-    Ok(())
+    Conn::once(root, &c.id, &Request::Signal { signal: sig })
 }
 
 /// The `kill` event: Docker's, with the signal's number.
@@ -53,6 +53,7 @@ fn killed(root: &Root, c: &Container, sig: i32) {
 /// SIGKILL, now: through the shim, and through the cgroup if the shim
 /// cannot be reached.
 pub fn kill_now(root: &Root, c: &Container) -> Result<()> {
+    killed(root, c, libc::SIGKILL);
     if Conn::once(
         root,
         &c.id,
@@ -64,7 +65,6 @@ pub fn kill_now(root: &Root, c: &Container) -> Result<()> {
     {
         let _ = super::cgroup::remove(root, c);
     }
-    killed(root, c, libc::SIGKILL);
     Ok(())
 }
 
@@ -80,9 +80,8 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
     } else {
         parse_signal(&c.config.stop_signal)?
     };
-    if Conn::once(root, &c.id, &Request::Signal { signal: sig }).is_ok() {
-        killed(root, &c, sig);
-    }
+    killed(root, &c, sig);
+    let _ = Conn::once(root, &c.id, &Request::Signal { signal: sig });
     let deadline = Instant::now() + grace;
     while shim::alive(root, &c.id) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
