@@ -363,3 +363,59 @@ fn a_failed_event_write_is_a_warning_not_a_failure() {
     assert!(lab.ps(&["-aq"]).is_empty());
     std::fs::remove_dir(&log).unwrap();
 }
+
+#[test]
+fn an_oom_kill_is_an_oom_event_then_a_die_with_137_and_restart_is_one_too() {
+    let lab = Lab::new();
+    let t0 = now();
+    let (rc, _, err) = lab.status(&[
+        "run",
+        "--name",
+        "hog",
+        "--network",
+        "none",
+        "--memory",
+        "32m",
+        IMAGE,
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=200M",
+        "count=1",
+    ]);
+    assert_eq!(rc, 137, "{err}");
+    lab.detached(&[
+        "--name",
+        "again",
+        "--network",
+        "none",
+        IMAGE,
+        "sleep",
+        "100",
+    ]);
+    lab.ok(&["restart", "-t", "0", "again"]);
+    let t1 = now();
+    let seen = replay(
+        &lab,
+        &t0,
+        &t1,
+        &[
+            "--filter",
+            "event=oom",
+            "--filter",
+            "event=die",
+            "--filter",
+            "event=restart",
+        ],
+    );
+    assert_eq!(
+        seen,
+        [
+            "container oom hog",
+            "container die hog exitCode=137",
+            "container die again exitCode=137",
+            "container restart again",
+        ],
+        "{seen:#?}"
+    );
+}
