@@ -28,8 +28,8 @@ pub struct Args {
     pub filter: Vec<String>,
     /// Format output using a custom template: 'json', or a Go template
     /// ({{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}})
-    #[arg(long, default_value = "")]
-    pub format: String,
+    #[arg(long)]
+    pub format: Option<String>,
     /// Show all events created since timestamp (RFC 3339, Unix time, or a
     /// duration like 10m)
     #[arg(long)]
@@ -43,7 +43,7 @@ pub struct Args {
 const EXIT_BAD_FORMAT: u8 = 64;
 
 pub fn execute(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
-    let format = match Format::parse(&a.format) {
+    let format = match Format::parse(a.format.as_deref().unwrap_or_default()) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("Error parsing format: {e:#}");

@@ -50,17 +50,7 @@ pub fn append(root: &Root, event: &Event, rotate_at: u64) -> Result<()> {
     let log = path(root);
     let mut line = serde_json::to_string(event).context("encode the event")?;
     line.push('\n');
-    let size = Step::new(
-        Mechanism::System,
-        Action::State,
-        format!("record event {} {}", event.kind, event.action),
-    )
-    .arg("path", log.display())
-    .shell(format!("echo '{}' >> {}", line.trim_end(), log.display()))
-    .why("Every command and shim appends what it did to the events log, one line in one write(2) on an O_APPEND descriptor, so lines written at the same moment never mix; `glassbox events` reads it.")
-    .man("open(2)")
-    .detail()
-    .run(|| {
+    let size = append_step(&log, event, &line).run(|| {
         if !root.data.is_dir() {
             bail!("the state root {} does not exist", root.data.display());
         }
@@ -87,6 +77,20 @@ pub fn append(root: &Root, event: &Event, rotate_at: u64) -> Result<()> {
         rotate(root, rotate_at)?;
     }
     Ok(())
+}
+
+/// The step that appends `line` (the JSON of `event`) to `log`.
+fn append_step(log: &Path, event: &Event, line: &str) -> Step {
+    Step::new(
+        Mechanism::System,
+        Action::State,
+        format!("record event {} {}", event.kind, event.action),
+    )
+    .arg("path", log.display())
+    .shell(format!("echo '{}' >> {}", line.trim_end(), log.display()))
+    .why("Every command and shim appends what it did to the events log, one line in one write(2) on an O_APPEND descriptor, so lines written at the same moment never mix; `glassbox events` reads it.")
+    .man("open(2)")
+    .detail()
 }
 
 /// Rename the log over the old generation, under the exclusive lock (if
@@ -292,6 +296,22 @@ mod tests {
         assert!(f.next_events().unwrap().is_empty());
         file.write_all(format!("{tail}\n").as_bytes()).unwrap();
         assert_eq!(f.next_events().unwrap()[0].action, "c");
+    }
+
+    #[test]
+    fn the_append_step_shows_the_line_and_the_shell_command() {
+        colored::control::set_override(false);
+        let mut e = Event::new("container", "die", "abc").attr("exitCode", 3);
+        e.time = 1_764_669_600;
+        e.time_nano = 1_764_669_600_000_000_005;
+        let line = serde_json::to_string(&e).unwrap() + "\n";
+        let step = append_step(Path::new("/var/lib/glassbox/events.log"), &e, &line);
+        let text = crate::trace::render(
+            &step,
+            &crate::trace::Outcome::Ok(std::time::Duration::from_micros(12)),
+            true,
+        );
+        insta::assert_snapshot!(text);
     }
 
     #[test]
