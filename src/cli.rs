@@ -123,6 +123,8 @@ pub enum Command {
     Unpause(cmd::container::NamesArgs),
     /// Update configuration of one or more containers
     Update(cmd::container::UpdateArgs),
+    /// Get real time events from containers and networks
+    Events(cmd::events::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

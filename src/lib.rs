@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cmd;
 pub mod container;
 pub mod doctor;
+pub mod events;
 pub mod host;
 pub mod image;
 pub mod net;

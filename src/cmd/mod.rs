@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod completions;
 pub mod container;
 pub mod doctor;
+pub mod events;
 pub mod image;
 pub mod net;
 pub mod ns;

@@ -15,6 +15,8 @@ use crate::state::recover;
 pub enum Command {
     /// Remove stopped containers, and leftover mounts, cgroups, links and rules
     Prune(PruneArgs),
+    /// Get real time events from containers and networks
+    Events(super::events::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -30,9 +32,10 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
+pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<std::process::ExitCode> {
     match cmd {
-        Command::Prune(args) => prune(ctx, args),
+        Command::Prune(args) => prune(ctx, args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Events(args) => super::events::execute(ctx, args),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Request {
     pub dns: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub log: LogConfig,
+    /// `--init`: a small init as the container's PID 1.
+    pub init: bool,
 }
 
 /// The parts of an image config `run` uses.
@@ -187,6 +189,7 @@ pub fn build(
         dns: req.dns.clone(),
         extra_hosts: req.add_hosts.clone(),
         log_config: req.log.clone(),
+        init: req.init.then_some(true),
     };
     Ok((config, host))
 }

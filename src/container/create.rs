@@ -22,6 +22,9 @@ use crate::trace::Mechanism;
 pub fn create(root: &Root, req: &Request) -> Result<Container> {
     root.ensure()?;
     let mode = check(root, req)?;
+    if req.init {
+        super::init::binary()?;
+    }
     make_bind_sources(req)?;
     let image = crate::image::for_run(root, &req.image, true)?;
     let img = ImageDefaults::from_config(&image.config.config);
@@ -49,6 +52,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
         return Err(e);
     }
     drop(lock);
+    crate::events::container(root, &c, "create");
     // The record holds the image now.
     image.lease.release()?;
     Ok(c)

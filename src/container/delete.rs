@@ -50,6 +50,7 @@ pub fn remove_locked(root: &Root, id: &str) -> Result<()> {
             &state::record_path(root, id),
             "The record goes first: without it the directory is no container, only a leftover prune removes.",
         )?;
+        crate::events::container(root, &c, "destroy");
     }
     remove_dirs(root, id)
 }

@@ -188,7 +188,7 @@ fn host_config(c: &Container) -> Ordered {
         log = log.with("max-size", json!(n.to_string()));
     }
     let paths = |p: &[&str]| Value::from(p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    obj()
+    let o = obj()
         .with("Binds", binds(c))
         .with("ContainerIDFile", json!(""))
         .with(
@@ -228,7 +228,12 @@ fn host_config(c: &Container) -> Ordered {
         )
         .with("PidsLimit", json!(h.pids_limit))
         .with("MaskedPaths", paths(&crate::ns::walls::MASKED_PATHS))
-        .with("ReadonlyPaths", paths(&crate::ns::walls::READONLY_PATHS))
+        .with("ReadonlyPaths", paths(&crate::ns::walls::READONLY_PATHS));
+    // Docker's `Init` is left out unless `--init` was given.
+    match h.init {
+        Some(init) => o.with("Init", json!(init)),
+        None => o,
+    }
 }
 
 fn config(c: &Container) -> Ordered {

@@ -39,14 +39,25 @@ pub fn signal(root: &Root, c: &Container, sig: i32) -> Result<()> {
     if !shim::runs(c.state.status) {
         bail!("container {} is not running", c.id);
     }
+    // Recorded first: the shim's `die` must come after it in the log.
+    killed(root, &c, sig);
     Conn::once(root, &c.id, &Request::Signal { signal: sig })?;
     // A frozen v1 task would not even die of SIGKILL: thaw (as Docker).
     pause::thaw_after_signal(root, &c, sig)
 }
 
+/// The `kill` event: Docker's, with the signal's number.
+fn killed(root: &Root, c: &Container, sig: i32) {
+    crate::events::record(
+        root,
+        crate::events::Event::container(c, "kill").attr("signal", sig),
+    );
+}
+
 /// SIGKILL, now: through the shim, and through the cgroup if the shim
 /// cannot be reached.
 pub fn kill_now(root: &Root, c: &Container) -> Result<()> {
+    killed(root, c, libc::SIGKILL);
     if Conn::once(
         root,
         &c.id,
@@ -74,6 +85,7 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
     } else {
         parse_signal(&c.config.stop_signal)?
     };
+    killed(root, &c, sig);
     if Conn::once(root, &c.id, &Request::Signal { signal: sig }).is_ok() {
         pause::thaw_after_signal(root, &c, sig)?;
     }
@@ -85,6 +97,7 @@ pub fn stop(root: &Root, c: &Container, grace: Duration) -> Result<()> {
         kill_now(root, &c)?;
     }
     settle::wait_stopped(root, &c.id)?;
+    crate::events::container(root, &c, "stop");
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Docker's log buffer: a line is cut every 16 KiB.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -226,6 +226,28 @@ impl LogFile {
         self.size = 0;
         Ok(())
     }
+}
+
+/// `--log-opt` values (`max-size=SIZE`, `max-file=N`) as the json-file
+/// driver takes them; Docker's messages for the others.
+pub fn options(opts: &[String]) -> Result<super::state::LogConfig> {
+    use super::state::LogConfig;
+    let mut log = LogConfig::default();
+    for o in opts {
+        match o.split_once('=') {
+            Some(("max-size", v)) => log.max_size = Some(parse_size(v)?),
+            Some(("max-file", v)) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 => log.max_file = Some(n.min(i64::from(u32::MAX)) as u32),
+                Ok(_) => bail!("max-file cannot be less than 1"),
+                Err(_) => bail!("invalid max-file {v:?}: give a number of files (1 or more)"),
+            },
+            _ => bail!(
+                "unknown log opt '{}' for json-file log driver (glassbox has max-size and max-file)",
+                o.split_once('=').map_or(o.as_str(), |(k, _)| k)
+            ),
+        }
+    }
+    Ok(log)
 }
 
 /// `--log-opt max-size` as Docker reads it (go-units' `RAMInBytes`):

@@ -17,6 +17,7 @@ pub mod etc;
 pub mod exec;
 pub mod human;
 pub mod id;
+pub mod init;
 pub mod inspect;
 pub mod kill;
 pub mod launch;

@@ -257,7 +257,10 @@ fn plug(
         container: Some(member(c)),
     };
     match networks::connect(root, key, &target, &opts) {
-        Ok((net, attached)) => Ok(endpoint_of(&net, &attached, aliases)),
+        Ok((net, attached)) => {
+            crate::events::record(root, crate::events::Event::network(&net, "connect", &c.id));
+            Ok(endpoint_of(&net, &attached, aliases))
+        }
         Err(e) => match e.downcast_ref::<crate::net::nat::PortUnavailable>() {
             Some(p) => Err(anyhow!(
                 "driver failed programming external connectivity on endpoint {} ({}): {p}",
@@ -343,8 +346,13 @@ pub fn release(root: &Root, c: &Container) -> Result<()> {
             .map(|l| l.endpoint)
             .collect();
         for endpoint in mine {
-            if let Err(e) = networks::disconnect(root, &net.name, &endpoint) {
-                errors.push(format!("disconnect from {}: {e:#}", net.name));
+            match networks::disconnect(root, &net.name, &endpoint) {
+                Ok(None) => {}
+                Ok(Some(_)) => crate::events::record(
+                    root,
+                    crate::events::Event::network(&net, "disconnect", &c.id),
+                ),
+                Err(e) => errors.push(format!("disconnect from {}: {e:#}", net.name)),
             }
         }
     }
@@ -518,6 +526,10 @@ pub fn disconnect(root: &Root, key: &str, c: &Container) -> Result<()> {
     }
     if leased {
         networks::disconnect(root, &net.name, &c.name)?;
+        crate::events::record(
+            root,
+            crate::events::Event::network(&net, "disconnect", &c.id),
+        );
     }
     update(root, &c.id, |rec| {
         rec.endpoints.retain(|e| e.network != net.name)

@@ -37,6 +37,7 @@ pub fn pause(root: &Root, c: &Container) -> Result<()> {
         state::save(root, &rec)?;
         return Err(e);
     }
+    crate::events::container(root, &rec, "pause");
     Ok(())
 }
 
@@ -48,7 +49,9 @@ pub fn unpause(root: &Root, c: &Container) -> Result<()> {
     check_unpause(&rec)?;
     group(root, &rec)?.resume()?;
     rec.state.status = Status::Running;
-    state::save(root, &rec)
+    state::save(root, &rec)?;
+    crate::events::container(root, &rec, "unpause");
+    Ok(())
 }
 
 /// Docker's refusals of `pause` (the container's full id, as its daemon

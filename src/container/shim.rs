@@ -445,13 +445,16 @@ impl Shim {
         // From here on the shim's own trace has nobody to read it.
         quiet_stderr();
         let pid = started.child.pid().as_raw() as u32;
+        let record = state::load(&self.root, &self.id)?
+            .with_context(|| format!("the record of container {} is gone", self.id))?;
+        // Recorded before anyone hears of the start: the events log is in
+        // the order the commands saw.
+        crate::events::container(&self.root, &record, "start");
         for c in self.clients.values_mut() {
             if c.hello {
                 c.send(&Event::Started { pid });
             }
         }
-        let record = state::load(&self.root, &self.id)?
-            .with_context(|| format!("the record of container {} is gone", self.id))?;
         let rotation = Rotation {
             max_size: record.host_config.log_config.max_size,
             max_file: record.host_config.log_config.max_file.unwrap_or(1),

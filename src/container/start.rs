@@ -318,9 +318,24 @@ fn start_record(
         Some(p) => (p.stdin, Some(p.stdout), Some(p.stderr)),
         None => (None, None, None),
     };
-    let argv: Vec<String> = std::iter::once(rec.path.clone())
+    let mut argv: Vec<String> = std::iter::once(rec.path.clone())
         .chain(rec.args.iter().cloned())
         .collect();
+    if rec.host_config.init == Some(true) {
+        // `--init`: the static init bound read-only at /sbin/docker-init,
+        // the command behind it.
+        let source = match super::init::binary() {
+            Ok(p) => p,
+            Err(_) if planned || crate::trace::dry_run() => super::init::CANDIDATES[0].into(),
+            Err(e) => return Err(e),
+        };
+        mounts.push(BindMount {
+            source,
+            target: super::init::TARGET.into(),
+            readonly: true,
+        });
+        argv = super::init::argv(&argv);
+    }
     let spec = Spec {
         namespaces: ns,
         rootfs: Some(merged.clone()),

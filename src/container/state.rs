@@ -169,6 +169,9 @@ pub struct HostConfig {
     pub extra_hosts: Vec<String>,
     #[serde(default)]
     pub log_config: LogConfig,
+    /// `--init`: `Some(true)`; Docker's `null` when not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
 }
 
 /// The container's place on one network (Docker's

@@ -63,6 +63,13 @@ pub fn record_exit_locked(
     s.remove_on_exit = auto_remove;
     network::clear_runtime(&mut c);
     state::save(root, &c)?;
+    if oom {
+        crate::events::container(root, &c, "oom");
+    }
+    crate::events::record(
+        root,
+        crate::events::Event::container(&c, "die").attr("exitCode", exit),
+    );
     Ok(c)
 }
 

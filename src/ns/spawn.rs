@@ -139,7 +139,13 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Done<Child>> {
         let root = super::rootfs::absolute(root)?;
         // Look for CMD before anything is mounted or created, so a rootfs
         // without it fails cleanly (the child checks again after pivot_root).
-        if !super::child::findable_in(&root, &spec.argv[0], &spec.path_var()) {
+        // A program bound in (`--init`'s /sbin/docker-init) is there once
+        // the mounts are made.
+        let bound = spec
+            .mounts
+            .iter()
+            .any(|m| m.target.as_os_str() == spec.argv[0].as_str());
+        if !bound && !super::child::findable_in(&root, &spec.argv[0], &spec.path_var()) {
             return Err(anyhow!(ChildError {
                 message: super::child::not_found_message(&spec.argv[0]),
                 code: super::child::EXIT_NOT_FOUND,

@@ -125,6 +125,7 @@ pub fn restart(ctx: &Ctx, a: &RestartArgs) -> Result<ExitCode> {
             bail!("No such container: {given} (it was removed when it stopped: --rm)");
         };
         launch::start(&ctx.root, &c, None, &trace_args(ctx))?;
+        crate::events::container(&ctx.root, &c, "restart");
         println!("{given}");
         Ok(())
     }))

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use crate::container::config::{self, Request};
-use crate::container::state::LogConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(disable_help_flag = true)]
@@ -87,6 +86,9 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Set metadata on the container (KEY=VALUE)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -175,21 +177,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_string(), v.to_string());
     }
-    let mut log = LogConfig::default();
-    for o in &a.log_opt {
-        match o.split_once('=') {
-            Some(("max-size", v)) => log.max_size = Some(crate::container::logfile::parse_size(v)?),
-            Some(("max-file", v)) => match v.parse::<i64>() {
-                Ok(n) if n >= 1 => log.max_file = Some(n.min(i64::from(u32::MAX)) as u32),
-                Ok(_) => bail!("max-file cannot be less than 1"),
-                Err(_) => bail!("invalid max-file {v:?}: give a number of files (1 or more)"),
-            },
-            _ => bail!(
-                "unknown log opt '{}' for json-file log driver (glassbox has max-size and max-file)",
-                o.split_once('=').map_or(o.as_str(), |(k, _)| k)
-            ),
-        }
-    }
+    let log = crate::container::logfile::options(&a.log_opt)?;
     Ok(Request {
         image: a.image.clone(),
         cmd: a.command.clone(),
@@ -228,6 +216,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         dns: a.dns.clone(),
         labels,
         log,
+        init: a.init,
     })
 }
 
