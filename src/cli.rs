@@ -115,6 +115,10 @@ pub enum Command {
     Top(cmd::container::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(cmd::container::StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(cmd::container::PortArgs),
+    /// Rename a container
+    Rename(cmd::container::RenameArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

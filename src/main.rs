@@ -94,6 +94,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(a) => return container(&ctx, C::Wait(a.clone())),
         Command::Top(a) => return container(&ctx, C::Top(a.clone())),
         Command::Stats(a) => return container(&ctx, C::Stats(a.clone())),
+        Command::Port(a) => return container(&ctx, C::Port(a.clone())),
+        Command::Rename(a) => return container(&ctx, C::Rename(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

@@ -173,6 +173,27 @@ pub fn row(c: &Container, now: u64, no_trunc: bool) -> Value {
     })
 }
 
+/// The size of each image's layers, by image id, as the image store
+/// recorded them (none if it cannot be read).
+pub fn image_sizes(root: &crate::state::Root) -> BTreeMap<String, u64> {
+    crate::image::store::Store::open(root)
+        .and_then(|s| s.images())
+        .map(|i| {
+            i.images
+                .iter()
+                .map(|(id, r)| (id.clone(), r.size))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The SIZE column of `c` (`ps -s`): its writable layer, and that with
+/// its image's layers.
+pub fn size(c: &Container, image_sizes: &BTreeMap<String, u64>) -> String {
+    let image = image_sizes.get(&c.image).copied().unwrap_or(0);
+    super::size::shown(super::size::of(c, image))
+}
+
 /// A container record for other modules' unit tests.
 #[cfg(test)]
 pub fn tests_sample(name: &str) -> Container {

@@ -1,6 +1,6 @@
 //! Docker's container commands (`run`, `create`, `start`, `stop`,
 //! `restart`, `kill`, `rm`, `ps`, `logs`, `inspect`, `wait`, `top`,
-//! `stats`, and `container ...`): arguments and printing only; the work is
+//! `stats`, `port`, `rename`, and `container ...`): arguments and printing only; the work is
 //! in `src/container/`. Errors of the commands after `run`/`create` are
 //! reported as the Docker CLI reports them (`Error response from daemon:
 //! ...`, exit status 1); `run` and `create` exit 125 when glassbox fails.
@@ -9,6 +9,7 @@ pub mod create;
 pub mod exec;
 pub mod info;
 pub mod lifecycle;
+pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod run;
@@ -19,6 +20,7 @@ use anyhow::Result;
 
 pub use info::{InspectArgs, LogsArgs, StatsArgs, TopArgs};
 pub use lifecycle::{KillArgs, NamesArgs, RestartArgs, RmArgs, StartArgs, StopArgs};
+pub use port::{PortArgs, RenameArgs};
 pub use prune::PruneArgs;
 pub use ps::PsArgs;
 
@@ -59,6 +61,10 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Rename a container
+    Rename(RenameArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -135,6 +141,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Stats(a) => as_docker(info::stats(ctx, a)),
         Command::Prune(a) => prune::prune(ctx, a),
         Command::Exec(a) => exec::execute(ctx, a),
+        Command::Port(a) => port::port(ctx, a),
+        Command::Rename(a) => port::rename(ctx, a),
     }
 }
 
