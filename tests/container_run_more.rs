@@ -302,7 +302,15 @@ fn ip_on_the_default_bridge_is_refused_and_leaves_nothing() {
     for args in [
         vec!["run", "-d", "--ip", "172.17.0.50", IMAGE, "sleep", "100"],
         vec!["create", "--ip", "172.17.0.50", IMAGE, "true"],
-        vec!["run", "--network", "host", "--ip", "10.0.0.5", IMAGE, "true"],
+        vec![
+            "run",
+            "--network",
+            "host",
+            "--ip",
+            "10.0.0.5",
+            IMAGE,
+            "true",
+        ],
     ] {
         let out = lab.run(&args);
         assert_eq!(out.status.code(), Some(125), "{args:?}: {out:?}");
@@ -353,7 +361,9 @@ fn ip_on_a_user_network_is_the_address_inside_an_alias_resolves_and_a_taken_one_
         "sleep",
         "1000",
     ]);
-    let inside = lab.ok(&["exec", "d1", "ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
+    let inside = lab.ok(&[
+        "exec", "d1", "ip", "-o", "-4", "addr", "show", "dev", "eth0",
+    ]);
     assert!(inside.contains("inet 10.77.0.50/24"), "{inside}");
     let v = inspect_json(&lab, "d1");
     let e = &v["NetworkSettings"]["Networks"]["appnet"];
@@ -433,7 +443,9 @@ fn ip_on_a_user_network_is_the_address_inside_an_alias_resolves_and_a_taken_one_
         "10.77.0.50"
     );
     lab.ok(&["start", "d1"]);
-    let inside = lab.ok(&["exec", "d1", "ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
+    let inside = lab.ok(&[
+        "exec", "d1", "ip", "-o", "-4", "addr", "show", "dev", "eth0",
+    ]);
     assert!(inside.contains("inet 10.77.0.50/24"), "{inside}");
 }
 
@@ -442,12 +454,32 @@ fn rename_of_a_running_container_changes_the_name_peers_reach_it_by() {
     let lab = net();
     lab.ok(&["network", "create", "appnet"]);
     lab.ok(&[
-        "run", "-d", "--name", "web", "--network", "appnet", IMAGE, "sleep", "1000",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "appnet",
+        IMAGE,
+        "sleep",
+        "1000",
     ]);
     lab.ok(&[
-        "run", "-d", "--name", "peer", "--network", "appnet", IMAGE, "sleep", "1000",
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "appnet",
+        IMAGE,
+        "sleep",
+        "1000",
     ]);
-    let ip = inspect(&lab, "web", "{{.NetworkSettings.Networks.appnet.IPAddress}}");
+    let ip = inspect(
+        &lab,
+        "web",
+        "{{.NetworkSettings.Networks.appnet.IPAddress}}",
+    );
     lab.ok(&["rename", "web", "api"]);
     assert_eq!(inspect(&lab, "api", "{{.Name}}"), "/api");
     let names = lab.ok(&["ps", "--format", "{{.Names}}"]);
@@ -464,11 +496,12 @@ fn rename_of_a_running_container_changes_the_name_peers_reach_it_by() {
             .success()
     );
     assert_eq!(
-        inspect(&lab, "api", "{{json .NetworkSettings.Networks.appnet.DNSNames}}"),
-        format!(
-            "[\"api\",\"{}\"]",
-            &inspect(&lab, "api", "{{.Id}}")[..12]
-        )
+        inspect(
+            &lab,
+            "api",
+            "{{json .NetworkSettings.Networks.appnet.DNSNames}}"
+        ),
+        format!("[\"api\",\"{}\"]", &inspect(&lab, "api", "{{.Id}}")[..12])
     );
     assert_eq!(members(&lab, "appnet").len(), 2);
     assert!(members(&lab, "appnet").contains(&"api".to_string()));
@@ -499,9 +532,8 @@ fn rename_of_a_running_container_changes_the_name_peers_reach_it_by() {
     );
     let out = lab.run(&["rename", "api", "b@d"]);
     assert!(
-        common::stderr(&out).contains(
-            "Invalid container name (b@d), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-        ),
+        common::stderr(&out)
+            .contains("Invalid container name (b@d), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
         "{out:?}"
     );
     assert_eq!(lab.ok(&["ps", "--format", "{{.Names}}"]), "peer\napi\n");

@@ -22,10 +22,10 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub timestamps: bool,
     /// Show logs since a time (2013-01-02T13:23:37Z) or a duration back (42m)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub since: Option<String>,
     /// Show logs before a time (2013-01-02T13:23:37Z) or a duration back (42m)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub until: Option<String>,
     /// The container whose logs to show
     pub container: String,
