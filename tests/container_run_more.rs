@@ -447,6 +447,42 @@ fn ip_on_a_user_network_is_the_address_inside_an_alias_resolves_and_a_taken_one_
         "exec", "d1", "ip", "-o", "-4", "addr", "show", "dev", "eth0",
     ]);
     assert!(inside.contains("inet 10.77.0.50/24"), "{inside}");
+
+    // `network connect --ip` of a stopped container: the address is
+    // recorded and given at its start; refused on the default bridge.
+    lab.ok(&["network", "create", "--subnet", "10.88.0.0/24", "n2"]);
+    lab.ok(&[
+        "create",
+        "--name",
+        "d3",
+        "--network",
+        "appnet",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let err = lab.fails(&["network", "connect", "--ip", "172.17.0.9", "bridge", "d3"]);
+    assert!(
+        err.contains("user specified IP address is supported on user defined networks only"),
+        "{err}"
+    );
+    let err = lab.fails(&["network", "connect", "--ip", "10.77.0.9", "n2", "d3"]);
+    assert!(
+        err.contains("no configured subnet or ip-range contain the IP address 10.77.0.9"),
+        "{err}"
+    );
+    lab.ok(&["network", "connect", "--ip", "10.88.0.9", "n2", "d3"]);
+    lab.ok(&["start", "d3"]);
+    let inside = lab.ok(&["exec", "d3", "ip", "-o", "-4", "addr"]);
+    assert!(inside.contains("inet 10.88.0.9/24"), "{inside}");
+    assert_eq!(
+        inspect(
+            &lab,
+            "d3",
+            "{{.NetworkSettings.Networks.n2.IPAMConfig.IPv4Address}}"
+        ),
+        "10.88.0.9"
+    );
 }
 
 #[test]
@@ -480,7 +516,20 @@ fn rename_of_a_running_container_changes_the_name_peers_reach_it_by() {
         "web",
         "{{.NetworkSettings.Networks.appnet.IPAddress}}",
     );
-    lab.ok(&["rename", "web", "api"]);
+    // The trace: the record, then the leases and the peers' hosts files.
+    let trace = lab.ok_stderr(&["-v", "rename", "web", "api"]);
+    let root = lab.root.path().display().to_string();
+    let filters = vec![
+        (root.as_str(), "[ROOT]"),
+        (r"[0-9a-f]{64}", "[ID]"),
+        (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+        (r"\b(\d+\.){3}\d+", "[IP]"),
+        (r"(ok|planned) [0-9.]+(µs|ms|s)\b", "$1 [TIME]"),
+        (r" {2,}(ok|planned) \[TIME\]", " $1 [TIME]"),
+    ];
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!("rename_trace_v", trace);
+    });
     assert_eq!(inspect(&lab, "api", "{{.Name}}"), "/api");
     let names = lab.ok(&["ps", "--format", "{{.Names}}"]);
     assert_eq!(names, "peer\napi\n");

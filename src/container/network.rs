@@ -530,16 +530,18 @@ pub fn connect(root: &Root, key: &str, c: &Container, opts: &ConnectOptions) -> 
     if net.default_bridge && !opts.aliases.is_empty() {
         bail!("network-scoped alias is supported only for containers in user defined networks");
     }
-    let Some(pin) = running_pin(root, c) else {
-        if opts.ip.is_some() {
-            bail!(
-                "container {} is not running: glassbox plugs a stopped container in at its next start, with an address of the network's choosing; start it, then connect it with --ip",
-                c.name
-            );
+    if let Some(ip) = opts.ip {
+        if net.default_bridge {
+            bail!("user specified IP address is supported on user defined networks only");
         }
+        check_ip_in(&net, ip)?;
+    }
+    let Some(pin) = running_pin(root, c) else {
+        // Plugged in at its next start, with the address asked for.
         let e = Endpoint {
             network: net.name.clone(),
             aliases: opts.aliases.clone(),
+            ipv4_address: opts.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             ..Endpoint::default()
         };
         update(root, &c.id, |rec| rec.endpoints.push(e.clone()))?;
@@ -631,6 +633,17 @@ mod tests {
         assert_eq!(initial_endpoints(&req("default"))[0].network, "bridge");
         assert!(initial_endpoints(&req("host")).is_empty());
         let mut r = req("bridge");
+        r.ip = Some("172.17.0.9".parse().unwrap());
+        assert_eq!(
+            err(r.clone()),
+            "user specified IP address is supported on user defined networks only"
+        );
+        r.network = "host".into();
+        assert!(check_options(&r).is_err());
+        r.network = "mynet".into();
+        check_options(&r).unwrap();
+        assert_eq!(initial_endpoints(&r)[0].ipv4_address, "172.17.0.9");
+        let mut r = req("bridge");
         r.dns = vec!["nope".into()];
         assert_eq!(
             err(r),
@@ -672,6 +685,59 @@ mod tests {
             }]
         );
         assert!(published(&c).is_empty());
+    }
+
+    #[test]
+    fn publish_all_adds_each_exposed_port_without_a_binding() {
+        let mut c = sample();
+        for p in ["80/tcp", "81/tcp", "53/udp"] {
+            c.config
+                .exposed_ports
+                .insert(p.into(), serde_json::json!({}));
+        }
+        c.host_config.port_bindings.insert(
+            "80/tcp".into(),
+            vec![PortBinding {
+                host_ip: String::new(),
+                host_port: "1314".into(),
+            }],
+        );
+        let ports = |c: &Container| -> Vec<String> {
+            ports_at_start(c)
+                .unwrap()
+                .iter()
+                .map(|p| format!("{:?}->{}/{}", p.host_port, p.port, p.proto))
+                .collect()
+        };
+        assert_eq!(ports(&c), ["Fixed(1314)->80/tcp"]);
+        c.host_config.publish_all_ports = true;
+        assert_eq!(
+            ports(&c),
+            ["Fixed(1314)->80/tcp", "Any->53/udp", "Any->81/tcp"]
+        );
+        let net = Network {
+            name: "n".into(),
+            id: String::new(),
+            driver: "bridge".into(),
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: "10.1.0.1".parse().unwrap(),
+            bridge: "b".into(),
+            created: String::new(),
+            manual: false,
+            default_bridge: false,
+            busy: None,
+            netns: None,
+        };
+        check_ip_in(&net, "10.1.0.9".parse().unwrap()).unwrap();
+        for bad in ["10.2.0.9", "10.1.0.0", "10.1.0.255"] {
+            let e = check_ip_in(&net, bad.parse().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("no configured subnet or ip-range contain the IP address"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
