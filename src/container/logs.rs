@@ -70,10 +70,12 @@ pub fn window(e: &Entry, since: Option<Nanos>, until: Option<Nanos>) -> Window {
 }
 
 /// Show the entries of `entries` in the window; false once one is after
-/// it (nothing more to show).
+/// it (nothing more to show). As Docker's log forwarder: once an entry is
+/// at or after `--since`, `opts.since` is cleared, so a later entry whose
+/// time goes backwards is shown all the same.
 fn show_all(
     entries: &[Entry],
-    opts: &Options,
+    opts: &mut Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
@@ -81,7 +83,10 @@ fn show_all(
         match window(e, opts.since, opts.until) {
             Window::Before => continue,
             Window::After => return Ok(false),
-            Window::In => show(e, opts.timestamps, out, err)?,
+            Window::In => {
+                opts.since = None;
+                show(e, opts.timestamps, out, err)?
+            }
         }
     }
     Ok(true)
@@ -190,7 +195,7 @@ fn open_current(root: &Root, c: &Container, wait: bool) -> Option<BufReader<std:
 pub fn print(
     root: &Root,
     c: &Container,
-    opts: Options,
+    mut opts: Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
@@ -200,7 +205,7 @@ pub fn print(
         all.extend(read_lines(r)?);
     }
     let skip = opts.tail.map_or(0, |n| all.len().saturating_sub(n));
-    let more = show_all(&all[skip..], &opts, out, err)?;
+    let more = show_all(&all[skip..], &mut opts, out, err)?;
     let (true, true, Some(mut r)) = (opts.follow, more, current) else {
         return Ok(());
     };
@@ -209,7 +214,7 @@ pub fn print(
         let done = past(opts.until);
         // Read after looking at the shim and the clock: what was written
         // before it went is read in this round.
-        if !show_all(&read_lines(&mut r)?, &opts, out, err)? || !alive || done {
+        if !show_all(&read_lines(&mut r)?, &mut opts, out, err)? || !alive || done {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -260,7 +265,7 @@ mod tests {
             Window::After
         );
         assert_eq!(window(&e("2024-01-01T00:00:00Z"), None, None), Window::In);
-        let opts = Options {
+        let mut opts = Options {
             since,
             until,
             ..Options::default()
@@ -275,9 +280,19 @@ mod tests {
         .map(|s| e(s))
         .collect();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        assert!(!show_all(&entries, &opts, &mut out, &mut err).unwrap());
+        assert!(!show_all(&entries, &mut opts, &mut out, &mut err).unwrap());
         // The first entry after --until ends it, as Docker's reader does.
         assert_eq!(String::from_utf8(out).unwrap(), "2024-01-01T00:00:15Z\n");
+        // After the first entry in the window, one that goes back in time
+        // is shown too (Docker's forwarder stops checking --since).
+        let mut opts = Options {
+            since,
+            ..Options::default()
+        };
+        let back = [e("2024-01-01T00:00:11Z"), e("2024-01-01T00:00:09Z")];
+        let mut out = Vec::new();
+        assert!(show_all(&back, &mut opts, &mut out, &mut err).unwrap());
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
     }
 
     #[test]
