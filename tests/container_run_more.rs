@@ -287,6 +287,18 @@ fn publish_all_maps_each_exposed_port_to_a_free_host_port_that_answers_and_port_
         format!("{}\n", each.join(", "))
     };
     assert_eq!(lab.ok(&["ps", "--format", "{{.Ports}}"]), shown);
+    // -P where no port can be published: Docker's refusal, nothing made.
+    for mode in ["none", "container:web"] {
+        let out = lab.run(&["run", "--rm", "-P", "--network", mode, IMAGE, "true"]);
+        assert_eq!(out.status.code(), Some(125), "{out:?}");
+        assert!(
+            common::stderr(&out).contains(
+                "conflicting options: port publishing and the container type network mode"
+            ),
+            "{out:?}"
+        );
+    }
+    assert_eq!(lab.ok(&["ps", "-aq"]).lines().count(), 1);
     // Stopped: nothing published, nothing printed.
     lab.ok(&["stop", "-t", "1", "web"]);
     assert_eq!(lab.ok(&["port", "web"]), "");
