@@ -72,9 +72,10 @@ pub fn parse(value: &str) -> Result<Nanos> {
 /// `/etc/localtime`), as `localtime_r(3)` says; 0 if it cannot say.
 pub fn local_offset(secs: i64) -> i64 {
     let t = secs as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r, which reads `t`
-    // and writes only `tm`.
+    // SAFETY: `tm` is plain old data (integers and a pointer that may be
+    // null); all zeros is a valid value of it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `t` and writes only `tm`, both ours.
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if ok { tm.tm_gmtoff } else { 0 }
 }
