@@ -125,6 +125,10 @@ pub enum Command {
     Update(cmd::container::UpdateArgs),
     /// Get real time events from containers and networks
     Events(cmd::events::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(cmd::container::PortArgs),
+    /// Rename a container
+    Rename(cmd::container::RenameArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

@@ -99,6 +99,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unpause(a) => return container(&ctx, C::Unpause(a.clone())),
         Command::Update(a) => return container(&ctx, C::Update(a.clone())),
         Command::Events(a) => return cmd::events::execute(&ctx, a),
+        Command::Port(a) => return container(&ctx, C::Port(a.clone())),
+        Command::Rename(a) => return container(&ctx, C::Rename(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

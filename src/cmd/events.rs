@@ -58,11 +58,8 @@ pub fn execute(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
         }
         Err(e) => return Ok(failed(&format!("Error response from daemon: {e:#}"))),
     };
-    let now = events::now_nanos();
     let time = |v: &Option<String>| -> Result<Option<i128>> {
-        v.as_deref()
-            .map(|s| events::time::parse(s, now))
-            .transpose()
+        v.as_deref().map(crate::container::since::parse).transpose()
     };
     let (since, until) = match (time(&a.since), time(&a.until)) {
         (Ok(s), Ok(u)) => (s, u),

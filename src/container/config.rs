@@ -1,9 +1,11 @@
 //! From what the user asked (`run`/`create`'s options) and what the image
 //! says (its `Entrypoint`, `Cmd`, `Env`, `WorkingDir`, `User`,
-//! `ExposedPorts`, `StopSignal`) to the container's config, as Docker
-//! merges them: `--entrypoint` replaces the image's entrypoint and drops
-//! its cmd; a command after the image replaces the image's cmd; `-e` and
-//! `--env-file` override the image's variables of the same name. Pure.
+//! `ExposedPorts`, `StopSignal`, `Labels`) to the container's config, as
+//! Docker merges them: `--entrypoint` replaces the image's entrypoint and
+//! drops its cmd; a command after the image replaces the image's cmd; `-e`
+//! and `--env-file` override the image's variables of the same name;
+//! `--label` the image's labels of the same key; `--expose` and `-p` add
+//! to the image's exposed ports, which `-P` publishes. Pure.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +45,12 @@ pub struct Request {
     /// `bridge` (default), `host`, `none`, `container:NAME`, or a network.
     pub network: String,
     pub publish: Vec<PortSpec>,
+    /// `-P`: every exposed port published to a free host port.
+    pub publish_all: bool,
+    /// `--expose`: more exposed ports (`80/tcp`).
+    pub expose: Vec<String>,
+    /// `--ip`: the container's address on its user-defined network.
+    pub ip: Option<std::net::Ipv4Addr>,
     /// `--network-alias`: more names on a user-defined network.
     pub network_aliases: Vec<String>,
     pub add_hosts: Vec<String>,
@@ -63,6 +71,7 @@ pub struct ImageDefaults {
     pub user: String,
     pub exposed_ports: Vec<String>,
     pub stop_signal: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 impl ImageDefaults {
@@ -84,6 +93,14 @@ impl ImageDefaults {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         exposed.sort();
+        let labels = config["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         ImageDefaults {
             entrypoint: strings("Entrypoint"),
             cmd: strings("Cmd"),
@@ -92,6 +109,7 @@ impl ImageDefaults {
             user: text("User"),
             exposed_ports: exposed,
             stop_signal: text("StopSignal"),
+            labels,
         }
     }
 }
@@ -130,6 +148,7 @@ pub fn build(
     let mut exposed: BTreeMap<String, serde_json::Value> = img
         .exposed_ports
         .iter()
+        .chain(&req.expose)
         .map(|p| (p.clone(), serde_json::json!({})))
         .collect();
     let mut port_bindings: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
@@ -166,7 +185,13 @@ pub fn build(
             .clone()
             .unwrap_or_else(|| img.working_dir.clone()),
         entrypoint,
-        labels: req.labels.clone(),
+        // The image's labels, the container's own winning (Docker's merge).
+        labels: img
+            .labels
+            .iter()
+            .chain(&req.labels)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         stop_signal: img.stop_signal.clone(),
     };
     let host = HostConfig {
@@ -183,6 +208,7 @@ pub fn build(
             req.network.clone()
         },
         port_bindings,
+        publish_all_ports: req.publish_all,
         binds: req.binds.clone(),
         auto_remove: req.auto_remove,
         readonly_rootfs: req.readonly_rootfs,
@@ -228,6 +254,117 @@ pub fn parse_volume(spec: &str) -> Result<Bind> {
     })
 }
 
+/// `--label KEY[=VALUE]` as the Docker CLI checks it (`ValidateLabel`):
+/// a name, without white space.
+pub fn check_label(spec: &str) -> Result<()> {
+    let key = spec.split_once('=').map_or(spec, |(k, _)| k).trim();
+    if key.is_empty() {
+        bail!(
+            "invalid argument \"{spec}\" for \"-l, --label\" flag: invalid label '{spec}': empty name"
+        );
+    }
+    if key.contains(char::is_whitespace) {
+        bail!(
+            "invalid argument \"{spec}\" for \"-l, --label\" flag: label '{key}' contains whitespaces"
+        );
+    }
+    Ok(())
+}
+
+/// The lines of a `--label-file` as Docker reads them: blank lines and
+/// `#` comments skipped, each other line a `KEY[=VALUE]` whose key has no
+/// white space.
+pub fn label_file(text: &str, file: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.split_once('=').map_or(line, |(k, _)| k);
+        if key.contains(char::is_whitespace) {
+            bail!("variable '{key}' contains whitespaces (in {file})");
+        }
+        out.push(line.to_string());
+    }
+    Ok(out)
+}
+
+/// Labels from `KEY[=VALUE]` specs, a later one of a key winning; a key
+/// alone has an empty value.
+pub fn labels(specs: &[String]) -> BTreeMap<String, String> {
+    specs
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// `--label-file`s (read in order) and then `--label`s, each checked: the
+/// labels they set, a later one of a key winning.
+pub fn read_labels(files: &[PathBuf], flags: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut specs = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("open {}: {e}", f.display()))?;
+        specs.extend(label_file(&text, &f.display().to_string())?);
+    }
+    for l in flags {
+        check_label(l)?;
+        specs.push(l.clone());
+    }
+    Ok(labels(&specs))
+}
+
+/// Every port the `--expose` specs add.
+pub fn exposes(specs: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in specs {
+        out.extend(parse_expose(e)?);
+    }
+    Ok(out)
+}
+
+/// `--expose PORT[/PROTO]` or a range `START-END[/PROTO]`: the exposed
+/// ports it adds (`80/tcp`), as Docker reads it.
+pub fn parse_expose(spec: &str) -> Result<Vec<String>> {
+    if spec.contains(':') {
+        bail!("invalid port format for --expose: {spec}");
+    }
+    let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        bail!("invalid proto: {proto}");
+    }
+    if proto == "sctp" {
+        bail!("invalid proto: sctp (glassbox exposes tcp and udp)");
+    }
+    let one = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
+    let (a, b) = match ports.split_once('-') {
+        None => (one(ports), one(ports)),
+        Some((a, b)) => (one(a), one(b)),
+    };
+    match (a, b) {
+        (Some(a), Some(b)) if a <= b => Ok((a..=b).map(|p| format!("{p}/{proto}")).collect()),
+        _ => bail!(
+            "invalid range format for --expose: {spec}, error: give a port (1-65535) or a range START-END"
+        ),
+    }
+}
+
+/// `--ip ADDRESS`: an IPv4 address.
+pub fn parse_ip(s: &str) -> Result<std::net::Ipv4Addr> {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => Ok(ip),
+        Ok(std::net::IpAddr::V6(_)) => bail!(
+            "invalid argument \"{s}\" for \"--ip\" flag: {s} is not an IPv4 address (glassbox networks are IPv4; --ip6 is not supported)"
+        ),
+        Err(_) => bail!("invalid argument \"{s}\" for \"--ip\" flag: {s} is not an ip address"),
+    }
+}
+
 /// `--add-host NAME:IP` as Docker checks it.
 pub fn check_add_host(spec: &str) -> Result<()> {
     match spec.split_once(':') {
@@ -251,7 +388,59 @@ mod tests {
             user: "".into(),
             exposed_ports: vec!["80/tcp".into()],
             stop_signal: "SIGQUIT".into(),
+            labels: [("maintainer", "img"), ("tier", "base")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
+    }
+
+    #[test]
+    fn labels_merge_over_the_images_and_are_checked_as_dockers() {
+        let r = Request {
+            labels: labels(&["tier=web".into(), "solo".into(), "a=1=2".into()]),
+            expose: parse_expose("8000-8001/udp").unwrap(),
+            publish_all: true,
+            ..Request::default()
+        };
+        let (c, h) = build(&r, &img(), "abc", vec![]).unwrap();
+        let got: Vec<(&str, &str)> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", "1=2"),
+                ("maintainer", "img"),
+                ("solo", ""),
+                ("tier", "web")
+            ]
+        );
+        let exposed: Vec<&String> = c.exposed_ports.keys().collect();
+        assert_eq!(exposed, ["80/tcp", "8000/udp", "8001/udp"]);
+        assert!(h.publish_all_ports);
+        check_label("a=b").unwrap();
+        check_label("a").unwrap();
+        assert_eq!(
+            check_label("=x").unwrap_err().to_string(),
+            "invalid argument \"=x\" for \"-l, --label\" flag: invalid label '=x': empty name"
+        );
+        assert!(
+            check_label("a b=c")
+                .unwrap_err()
+                .to_string()
+                .ends_with("label 'a b' contains whitespaces")
+        );
+        let f = label_file("# comment\n\n  team=db\nflag\n", "f").unwrap();
+        assert_eq!(f, ["team=db", "flag"]);
+        assert!(label_file("a b=1\n", "f").is_err());
+        assert_eq!(parse_expose("80").unwrap(), ["80/tcp"]);
+        assert_eq!(parse_expose("53/UDP").unwrap(), ["53/udp"]);
+        assert!(parse_expose("0").is_err());
+        assert!(parse_expose("9-8").is_err());
+        assert!(parse_expose("80/icmp").is_err());
     }
 
     #[test]

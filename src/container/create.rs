@@ -65,7 +65,14 @@ pub fn check(root: &Root, req: &Request) -> Result<crate::net::mode::Mode> {
     } else {
         &req.network
     })?;
-    if let Some(w) = crate::net::mode::check_ports(&mode, &req.publish)? {
+    // `-P` is port publishing too (any port stands for the exposed ones).
+    let any = crate::net::ports::parse_port_spec("1")?;
+    let ports = if req.publish.is_empty() && req.publish_all {
+        &any
+    } else {
+        &req.publish
+    };
+    if let Some(w) = crate::net::mode::check_ports(&mode, ports)? {
         crate::trace::warn(w);
     }
     super::network::check_request(root, req)?;

@@ -44,6 +44,14 @@ impl Ordered {
         self
     }
 
+    /// The same object with `key`'s value replaced.
+    fn set(mut self, key: &'static str, v: impl Into<Node>) -> Ordered {
+        if let Some(e) = self.0.iter_mut().find(|(k, _)| *k == key) {
+            e.1 = v.into();
+        }
+        self
+    }
+
     /// The same object as a plain JSON value (for templates).
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -209,6 +217,7 @@ fn host_config(c: &Container) -> Ordered {
         .with("ExtraHosts", or_null(&h.extra_hosts))
         .with("IpcMode", json!("private"))
         .with("Privileged", json!(false))
+        .with("PublishAllPorts", json!(h.publish_all_ports))
         .with("ReadonlyRootfs", json!(h.readonly_rootfs))
         .with("ShmSize", json!(64u64 << 20))
         .with("CpuShares", json!(h.cpu_shares))
@@ -317,6 +326,14 @@ fn network_settings(c: &Container, ctx: &Context) -> Ordered {
                 e.ip_prefix_len,
                 &e.mac_address,
                 json!(super::network::dns_names(c, e)),
+            )
+            .set(
+                "IPAMConfig",
+                if e.ipv4_address.is_empty() {
+                    Value::Null
+                } else {
+                    json!({ "IPv4Address": e.ipv4_address })
+                },
             ),
         );
     }
@@ -480,7 +497,7 @@ mod tests {
                 gateway: "172.18.0.1".into(),
                 mac_address: "02:42:ac:12:00:02".into(),
                 aliases: vec![],
-                ports: Default::default(),
+                ..Endpoint::default()
             }],
             rootfs: Rootfs {
                 lower: vec!["/l1".into(), "/l2".into()],

@@ -1,6 +1,6 @@
 //! `ps` / `container ls`: which containers (`-a`, `-f KEY=VALUE` as Docker
-//! filters them: one key's values are alternatives, different keys must
-//! all hold), and the fields a `--format` template can name (`.ID`,
+//! filters them: one key's values are alternatives but `label=`'s, which
+//! must all hold, and different keys must all hold), and the fields a `--format` template can name (`.ID`,
 //! `.Image`, `.Command`, `.RunningFor`, `.Status`, `.Ports`, `.Names`,
 //! ...), the default table being Docker's. Pure.
 
@@ -121,6 +121,10 @@ impl Filters {
     /// reference names the container's image (for `ancestor=`).
     pub fn matches(&self, c: &Container, image_matches: &dyn Fn(&str, &Container) -> bool) -> bool {
         self.0.iter().all(|(k, vals)| {
+            // Docker's `label=` values must all hold (`MatchKVList`).
+            if k == "label" {
+                return vals.iter().all(|v| label_matches(v, c));
+            }
             vals.iter().any(|v| match k.as_str() {
                 "status" => c.state.status.as_str() == v,
                 "name" => regex_match(v, &c.name) || regex_match(v, &format!("/{}", c.name)),
@@ -132,13 +136,18 @@ impl Filters {
                 "network" => {
                     c.endpoints.iter().any(|e| &e.network == v) || &c.host_config.network_mode == v
                 }
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => c.config.labels.get(lk) == Some(&lv.to_string()),
-                    None => c.config.labels.contains_key(v),
-                },
                 _ => false,
             })
         })
+    }
+}
+
+/// `label=KEY` (the container has the label) or `label=KEY=VALUE` (with
+/// that value).
+pub fn label_matches(v: &str, c: &Container) -> bool {
+    match v.split_once('=') {
+        Some((k, want)) => c.config.labels.get(k).is_some_and(|have| have == want),
+        None => c.config.labels.contains_key(v),
     }
 }
 
@@ -171,6 +180,27 @@ pub fn row(c: &Container, now: u64, no_trunc: bool) -> Value {
         "Mounts": c.host_config.binds.iter().map(|b| b.destination.clone()).collect::<Vec<_>>().join(","),
         "Networks": networks.join(","),
     })
+}
+
+/// The size of each image's layers, by image id, as the image store
+/// recorded them (none if it cannot be read).
+pub fn image_sizes(root: &crate::state::Root) -> BTreeMap<String, u64> {
+    crate::image::store::Store::open(root)
+        .and_then(|s| s.images())
+        .map(|i| {
+            i.images
+                .iter()
+                .map(|(id, r)| (id.clone(), r.size))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The SIZE column of `c` (`ps -s`): its writable layer, and that with
+/// its image's layers.
+pub fn size(c: &Container, image_sizes: &BTreeMap<String, u64>) -> String {
+    let image = image_sizes.get(&c.image).copied().unwrap_or(0);
+    super::size::shown(super::size::of(c, image))
 }
 
 /// A container record for other modules' unit tests.
@@ -243,6 +273,29 @@ mod tests {
         assert!(!f.matches(&c("webs", Status::Created, 0), &img));
         let f = Filters::parse(&["id=eb0".into()]).unwrap();
         assert!(f.matches(&c("web", Status::Created, 0), &img));
+    }
+
+    #[test]
+    fn label_filters_must_all_hold() {
+        let img = |_: &str, _: &Container| true;
+        let mut web = c("web", Status::Running, 0);
+        web.config.labels = [("tier", "web"), ("team", "a=b"), ("solo", "")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let db = c("db", Status::Running, 0);
+        let f = |specs: &[&str]| {
+            Filters::parse(&specs.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        };
+        assert!(f(&["label=tier"]).matches(&web, &img));
+        assert!(!f(&["label=tier"]).matches(&db, &img));
+        assert!(f(&["label=tier=web"]).matches(&web, &img));
+        assert!(!f(&["label=tier=db"]).matches(&web, &img));
+        assert!(f(&["label=team=a=b"]).matches(&web, &img));
+        assert!(f(&["label=solo="]).matches(&web, &img));
+        assert!(f(&["label=tier", "label=solo"]).matches(&web, &img));
+        assert!(!f(&["label=tier", "label=nope"]).matches(&web, &img));
+        assert!(!f(&["label=tier=web", "label=tier=db"]).matches(&web, &img));
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! `logs [-f] [--tail N] [-t]`: the container's json-file log read back,
-//! each entry to the stream it came from; `-f` follows the file until the
-//! container has exited (its shim gone) and everything written is shown.
+//! `logs [-f] [--tail N] [-t] [--since T] [--until T]`: the container's
+//! json-file log read back, each entry to the stream it came from; `-f`
+//! follows the file until the container has exited (its shim gone) and
+//! everything written is shown, or until the `--until` time has passed.
+//! As Docker's json-file reader: the tail is taken first, then the entries
+//! before `--since` are skipped and the first after `--until` ends it.
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -8,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::shim;
+use super::since::Nanos;
 use super::state::Container;
 use crate::state::Root;
 
@@ -36,6 +40,78 @@ pub struct Options {
     /// Only the last N entries.
     pub tail: Option<usize>,
     pub timestamps: bool,
+    /// Only entries at or after this time ([`super::since`]).
+    pub since: Option<Nanos>,
+    /// Only entries at or before this time.
+    pub until: Option<Nanos>,
+}
+
+/// Where an entry stands against `--since` and `--until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Before,
+    In,
+    After,
+}
+
+/// Docker's test of an entry's time: before `since` is skipped, after
+/// `until` ends the reading. An entry without a readable time is shown.
+pub fn window(e: &Entry, since: Option<Nanos>, until: Option<Nanos>) -> Window {
+    let Some(t) = super::since::entry_time(&e.time) else {
+        return Window::In;
+    };
+    if since.is_some_and(|s| t < s) {
+        Window::Before
+    } else if until.is_some_and(|u| t > u) {
+        Window::After
+    } else {
+        Window::In
+    }
+}
+
+/// Show the entries of `entries` in the window; false once one is after
+/// it (nothing more to show). As Docker's log forwarder: once an entry is
+/// at or after `--since`, `opts.since` is cleared, so a later entry whose
+/// time goes backwards is shown all the same.
+fn show_all(
+    entries: &[Entry],
+    opts: &mut Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    for e in entries {
+        match window(e, opts.since, opts.until) {
+            Window::Before => continue,
+            Window::After => return Ok(false),
+            Window::In => {
+                opts.since = None;
+                show(e, opts.timestamps, out, err)?
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// `--since` and `--until` as the Docker CLI reads them (empty: none);
+/// its message for one that is no time.
+pub fn times(since: Option<&str>, until: Option<&str>) -> Result<(Option<Nanos>, Option<Nanos>)> {
+    let read = |v: Option<&str>, what: &str| -> Result<Option<Nanos>> {
+        match v {
+            None | Some("") => Ok(None),
+            Some(v) => super::since::parse(v)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("invalid value for \"{what}\": {e:#}")),
+        }
+    };
+    Ok((read(since, "since")?, read(until, "until")?))
+}
+
+/// Has the `--until` time passed?
+fn past(until: Option<Nanos>) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as Nanos);
+    until.is_some_and(|u| now > u)
 }
 
 fn show(e: &Entry, timestamps: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
@@ -119,7 +195,7 @@ fn open_current(root: &Root, c: &Container, wait: bool) -> Option<BufReader<std:
 pub fn print(
     root: &Root,
     c: &Container,
-    opts: Options,
+    mut opts: Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
@@ -129,20 +205,16 @@ pub fn print(
         all.extend(read_lines(r)?);
     }
     let skip = opts.tail.map_or(0, |n| all.len().saturating_sub(n));
-    for e in &all[skip..] {
-        show(e, opts.timestamps, out, err)?;
-    }
-    let (true, Some(mut r)) = (opts.follow, current) else {
+    let more = show_all(&all[skip..], &mut opts, out, err)?;
+    let (true, true, Some(mut r)) = (opts.follow, more, current) else {
         return Ok(());
     };
     loop {
         let alive = shim::alive(root, &c.id);
-        // Read after looking at the shim: what it wrote before it went is
-        // read in this round.
-        for e in read_lines(&mut r)? {
-            show(&e, opts.timestamps, out, err)?;
-        }
-        if !alive {
+        let done = past(opts.until);
+        // Read after looking at the shim and the clock: what was written
+        // before it went is read in this round.
+        if !show_all(&read_lines(&mut r)?, &mut opts, out, err)? || !alive || done {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -171,6 +243,56 @@ mod tests {
             fixed_nanos("2024-01-01T00:00:00.123456789Z"),
             "2024-01-01T00:00:00.123456789Z"
         );
+    }
+
+    #[test]
+    fn since_and_until_skip_before_and_end_after() {
+        let e = |time: &str| Entry {
+            stream: "stdout".into(),
+            text: format!("{time}\n"),
+            time: time.into(),
+        };
+        let t = |s: &str| super::super::since::entry_time(s);
+        let (since, until) = (t("2024-01-01T00:00:10Z"), t("2024-01-01T00:00:20Z"));
+        assert_eq!(
+            window(&e("2024-01-01T00:00:09.9Z"), since, until),
+            Window::Before
+        );
+        assert_eq!(window(&e("2024-01-01T00:00:10Z"), since, until), Window::In);
+        assert_eq!(window(&e("2024-01-01T00:00:20Z"), since, until), Window::In);
+        assert_eq!(
+            window(&e("2024-01-01T00:00:20.000000001Z"), since, until),
+            Window::After
+        );
+        assert_eq!(window(&e("2024-01-01T00:00:00Z"), None, None), Window::In);
+        let mut opts = Options {
+            since,
+            until,
+            ..Options::default()
+        };
+        let entries: Vec<Entry> = [
+            "2024-01-01T00:00:05Z",
+            "2024-01-01T00:00:15Z",
+            "2024-01-01T00:00:25Z",
+            "2024-01-01T00:00:16Z",
+        ]
+        .iter()
+        .map(|s| e(s))
+        .collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert!(!show_all(&entries, &mut opts, &mut out, &mut err).unwrap());
+        // The first entry after --until ends it, as Docker's reader does.
+        assert_eq!(String::from_utf8(out).unwrap(), "2024-01-01T00:00:15Z\n");
+        // After the first entry in the window, one that goes back in time
+        // is shown too (Docker's forwarder stops checking --since).
+        let mut opts = Options {
+            since,
+            ..Options::default()
+        };
+        let back = [e("2024-01-01T00:00:11Z"), e("2024-01-01T00:00:09Z")];
+        let mut out = Vec::new();
+        assert!(show_all(&back, &mut opts, &mut out, &mut err).unwrap());
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
     }
 
     #[test]

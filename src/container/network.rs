@@ -92,15 +92,33 @@ pub fn plan(root: &Root, c: &Container) -> Result<NetPlan> {
 
 /// Docker's checks of `run`/`create`'s network options, before anything
 /// is made: the network exists; a `container:NAME` container has NAME's
-/// hostname, hosts and resolv.conf (`conflicting options`); aliases are
-/// names on a user-defined network; `--dns` takes addresses.
+/// hostname, hosts and resolv.conf (`conflicting options`); aliases and
+/// `--ip` are for a user-defined network, the address one of its subnet's;
+/// `--dns` takes addresses. (An address another member holds is refused
+/// at start, as Docker refuses it.)
 pub fn check_request(root: &Root, req: &Request) -> Result<()> {
     check_options(req)?;
     if let Mode::Network(n) = mode::parse_mode(&req.network)?
         && n != networks::DEFAULT_NETWORK
-        && store::find(root, &n)?.is_none()
     {
-        bail!("network {n} not found");
+        let Some(net) = store::find(root, &n)? else {
+            bail!("network {n} not found");
+        };
+        if let Some(ip) = req.ip {
+            check_ip_in(&net, ip)?;
+        }
+    }
+    Ok(())
+}
+
+/// Is `ip` a host address of `net`'s subnet? Docker's message if not.
+pub fn check_ip_in(net: &Network, ip: Ipv4Addr) -> Result<()> {
+    let s = net.subnet;
+    if !s.contains(&ip) || ip == s.network() || ip == s.broadcast() {
+        bail!(
+            "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address {ip} (network {} is {s})",
+            net.name
+        );
     }
     Ok(())
 }
@@ -139,6 +157,9 @@ fn check_options(req: &Request) -> Result<()> {
     if !req.network_aliases.is_empty() && !user_network {
         bail!("network-scoped alias is supported only for containers in user defined networks");
     }
+    if req.ip.is_some() && !user_network {
+        bail!("user specified IP address is supported on user defined networks only");
+    }
     for a in &req.network_aliases {
         store::validate_name(a).context("invalid --network-alias")?;
     }
@@ -157,6 +178,7 @@ pub fn initial_endpoints(req: &Request) -> Vec<Endpoint> {
         Ok(Mode::Network(n)) => vec![Endpoint {
             network: n,
             aliases: req.network_aliases.clone(),
+            ipv4_address: req.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             ..Endpoint::default()
         }],
         _ => Vec::new(),
@@ -212,8 +234,14 @@ fn endpoint_id(root: &Root, net: &str, name: &str) -> String {
     crate::net::human::pseudo_id(root, &format!("endpoint/{net}/{name}"))
 }
 
-/// The record's endpoint for what `attach` made.
-fn endpoint_of(net: &Network, a: &Attached, aliases: &[String]) -> Endpoint {
+/// The record's endpoint for what `attach` made (`wanted`: the address
+/// asked for, if one was).
+fn endpoint_of(
+    net: &Network,
+    a: &Attached,
+    aliases: &[String],
+    wanted: Option<Ipv4Addr>,
+) -> Endpoint {
     let mut ports: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
     for p in &a.published {
         ports
@@ -231,6 +259,7 @@ fn endpoint_of(net: &Network, a: &Attached, aliases: &[String]) -> Endpoint {
         gateway: net.gateway.to_string(),
         mac_address: a.lease.mac.clone(),
         aliases: aliases.to_vec(),
+        ipv4_address: wanted.map(|ip| ip.to_string()).unwrap_or_default(),
         ports,
     }
 }
@@ -259,7 +288,7 @@ fn plug(
     match networks::connect(root, key, &target, &opts) {
         Ok((net, attached)) => {
             crate::events::record(root, crate::events::Event::network(&net, "connect", &c.id));
-            Ok(endpoint_of(&net, &attached, aliases))
+            Ok(endpoint_of(&net, &attached, aliases, ip))
         }
         Err(e) => match e.downcast_ref::<crate::net::nat::PortUnavailable>() {
             Some(p) => Err(anyhow!(
@@ -302,7 +331,7 @@ pub fn connect_at_start(root: &Root, rec: &mut Container, pin: &Path) -> Result<
     let Mode::Network(mode_net) = mode::parse_mode(&rec.host_config.network_mode)? else {
         return Ok(());
     };
-    let mut ports = Some(start::published_specs(rec)?);
+    let mut ports = Some(ports_at_start(rec)?);
     let mut done: Vec<Endpoint> = Vec::new();
     for want in networks_at_start(rec, &mode_net) {
         let publish = if want.network == mode_net || done.is_empty() {
@@ -310,7 +339,14 @@ pub fn connect_at_start(root: &Root, rec: &mut Container, pin: &Path) -> Result<
         } else {
             Vec::new()
         };
-        match plug(root, rec, pin, &want.network, None, &want.aliases, publish) {
+        let ip = match want.ipv4_address.as_str() {
+            "" => None,
+            a => Some(
+                a.parse::<Ipv4Addr>()
+                    .with_context(|| format!("the recorded --ip {a:?} of {}", rec.name))?,
+            ),
+        };
+        match plug(root, rec, pin, &want.network, ip, &want.aliases, publish) {
             Ok(e) => done.push(e),
             Err(e) => {
                 for d in &done {
@@ -322,6 +358,21 @@ pub fn connect_at_start(root: &Root, rec: &mut Container, pin: &Path) -> Result<
     }
     rec.endpoints = done;
     Ok(())
+}
+
+/// The ports a start publishes: the `-p` bindings and, with `-P`, each
+/// exposed port that has none, to a free host port (Docker's
+/// `PublishAllPorts`).
+pub fn ports_at_start(rec: &Container) -> Result<Vec<crate::net::ports::PortSpec>> {
+    let mut out = start::published_specs(rec)?;
+    if rec.host_config.publish_all_ports {
+        for key in rec.config.exposed_ports.keys() {
+            if !rec.host_config.port_bindings.contains_key(key) {
+                out.extend(crate::net::ports::parse_port_spec(key)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Does `l` belong to container `c`? (Its lease names it, or, for a lease
@@ -369,6 +420,7 @@ pub fn clear_runtime(c: &mut Container) {
         *e = Endpoint {
             network: std::mem::take(&mut e.network),
             aliases: std::mem::take(&mut e.aliases),
+            ipv4_address: std::mem::take(&mut e.ipv4_address),
             ..Endpoint::default()
         };
     }
@@ -486,16 +538,18 @@ pub fn connect(root: &Root, key: &str, c: &Container, opts: &ConnectOptions) -> 
     if net.default_bridge && !opts.aliases.is_empty() {
         bail!("network-scoped alias is supported only for containers in user defined networks");
     }
-    let Some(pin) = running_pin(root, c) else {
-        if opts.ip.is_some() {
-            bail!(
-                "container {} is not running: glassbox plugs a stopped container in at its next start, with an address of the network's choosing; start it, then connect it with --ip",
-                c.name
-            );
+    if let Some(ip) = opts.ip {
+        if net.default_bridge {
+            bail!("user specified IP address is supported on user defined networks only");
         }
+        check_ip_in(&net, ip)?;
+    }
+    let Some(pin) = running_pin(root, c) else {
+        // Plugged in at its next start, with the address asked for.
         let e = Endpoint {
             network: net.name.clone(),
             aliases: opts.aliases.clone(),
+            ipv4_address: opts.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             ..Endpoint::default()
         };
         update(root, &c.id, |rec| rec.endpoints.push(e.clone()))?;
@@ -591,6 +645,17 @@ mod tests {
         assert_eq!(initial_endpoints(&req("default"))[0].network, "bridge");
         assert!(initial_endpoints(&req("host")).is_empty());
         let mut r = req("bridge");
+        r.ip = Some("172.17.0.9".parse().unwrap());
+        assert_eq!(
+            err(r.clone()),
+            "user specified IP address is supported on user defined networks only"
+        );
+        r.network = "host".into();
+        assert!(check_options(&r).is_err());
+        r.network = "mynet".into();
+        check_options(&r).unwrap();
+        assert_eq!(initial_endpoints(&r)[0].ipv4_address, "172.17.0.9");
+        let mut r = req("bridge");
         r.dns = vec!["nope".into()];
         assert_eq!(
             err(r),
@@ -632,6 +697,59 @@ mod tests {
             }]
         );
         assert!(published(&c).is_empty());
+    }
+
+    #[test]
+    fn publish_all_adds_each_exposed_port_without_a_binding() {
+        let mut c = sample();
+        for p in ["80/tcp", "81/tcp", "53/udp"] {
+            c.config
+                .exposed_ports
+                .insert(p.into(), serde_json::json!({}));
+        }
+        c.host_config.port_bindings.insert(
+            "80/tcp".into(),
+            vec![PortBinding {
+                host_ip: String::new(),
+                host_port: "1314".into(),
+            }],
+        );
+        let ports = |c: &Container| -> Vec<String> {
+            ports_at_start(c)
+                .unwrap()
+                .iter()
+                .map(|p| format!("{:?}->{}/{}", p.host_port, p.port, p.proto))
+                .collect()
+        };
+        assert_eq!(ports(&c), ["Fixed(1314)->80/tcp"]);
+        c.host_config.publish_all_ports = true;
+        assert_eq!(
+            ports(&c),
+            ["Fixed(1314)->80/tcp", "Any->53/udp", "Any->81/tcp"]
+        );
+        let net = Network {
+            name: "n".into(),
+            id: String::new(),
+            driver: "bridge".into(),
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: "10.1.0.1".parse().unwrap(),
+            bridge: "b".into(),
+            created: String::new(),
+            manual: false,
+            default_bridge: false,
+            busy: None,
+            netns: None,
+        };
+        check_ip_in(&net, "10.1.0.9".parse().unwrap()).unwrap();
+        for bad in ["10.2.0.9", "10.1.0.0", "10.1.0.255"] {
+            let e = check_ip_in(&net, bad.parse().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("no configured subnet or ip-range contain the IP address"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,15 @@ struct StartHooks<'a> {
 }
 
 impl StartHooks<'_> {
+    /// The name on disk (a `rename` may have come since this shim read
+    /// the record); the caller holds the container's lock.
+    fn reload_name(&mut self) -> Result<()> {
+        if let Some(now) = state::load(self.root, &self.rec.id)? {
+            self.rec.name = now.name;
+        }
+        Ok(())
+    }
+
     fn pin_netns(&mut self, pid: Pid) -> Result<PathBuf> {
         let pin = netns_pin(self.root, &self.rec.id);
         let pending = resources::record(
@@ -119,10 +128,14 @@ impl StartHooks<'_> {
             }
             Mode::Network(_) => {
                 let pin = self.pin_netns(pid)?;
+                // Under the container's lock, its name read again: the
+                // members are named after it, and a `rename` waits until
+                // they are recorded.
+                let _lock = state::lock(self.root, &self.rec.id)?;
+                self.reload_name()?;
                 network::connect_at_start(self.root, self.rec, &pin)?;
                 // Recorded at once: a teardown finds the endpoints even if
                 // this shim dies before the init runs.
-                let _lock = state::lock(self.root, &self.rec.id)?;
                 state::save(self.root, self.rec)
             }
         }
@@ -164,6 +177,7 @@ impl Hooks for StartHooks<'_> {
         let Some(pid) = pid else { return Ok(()) };
         let pid = pid.as_raw() as u32;
         let _lock = state::lock(self.root, &self.rec.id)?;
+        self.reload_name()?;
         let s = &mut self.rec.state;
         s.status = Status::Running;
         s.pid = pid;

@@ -159,6 +159,10 @@ pub struct HostConfig {
     /// `80/tcp` -> bindings.
     #[serde(default)]
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`: each exposed port without a binding published to a free host
+    /// port at start.
+    #[serde(default)]
+    pub publish_all_ports: bool,
     #[serde(default)]
     pub binds: Vec<Bind>,
     pub auto_remove: bool,
@@ -189,6 +193,14 @@ pub struct Endpoint {
     pub mac_address: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The address asked for (`--ip`, `network connect --ip`), kept while
+    /// it is stopped (Docker's `IPAMConfig.IPv4Address`).
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        rename = "IPv4Address"
+    )]
+    pub ipv4_address: String,
     /// The host ports published to this address, by container port
     /// (`80/tcp`), the ones chosen for `-p 80` included
     /// (`NetworkSettings.Ports`).

@@ -18,7 +18,6 @@
 pub mod filter;
 pub mod log;
 pub mod text;
-pub mod time;
 
 use std::collections::BTreeMap;
 

@@ -357,6 +357,42 @@ pub fn release(root: &Root, net: &str, endpoint: &str) -> Result<Option<Lease>> 
     Ok(out)
 }
 
+/// Give the leases of container `id` on `net` the member name `new` (a
+/// container renamed), under the network's lock; whether there was one.
+/// Refused while a command plugs it in or out, or if another member of
+/// the network has that name.
+pub fn rename_container(root: &Root, net: &str, id: &str, new: &str) -> Result<bool> {
+    let _lock = lock(root, net)?;
+    let mut all = leases(root, net)?;
+    if all
+        .iter()
+        .any(|l| l.endpoint == new && l.container.as_ref().is_none_or(|c| c.id != id))
+    {
+        bail!("endpoint with name {new} already exists in network {net}");
+    }
+    let mut found = false;
+    for l in all
+        .iter_mut()
+        .filter(|l| l.container.as_ref().is_some_and(|c| c.id == id))
+    {
+        if let Some(b) = l.busy
+            && !b.abandoned()
+        {
+            bail!(
+                "{} is being plugged in or out of network {net} by pid {}: wait for it to finish",
+                l.endpoint,
+                b.pid
+            );
+        }
+        l.endpoint = new.to_string();
+        found = true;
+    }
+    if found {
+        save_leases(root, net, &all)?;
+    }
+    Ok(found)
+}
+
 /// What [`mark`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marked {
@@ -545,6 +581,35 @@ mod tests {
         };
         assert!(l.leaving());
         assert!(!lease("a").leaving());
+    }
+
+    #[test]
+    fn a_renamed_container_keeps_its_lease_under_its_new_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(Some(dir.path())).unwrap();
+        root.ensure().unwrap();
+        let n = net(&root);
+        let mut web = lease("web");
+        web.container = Some(ContainerMember {
+            id: "a".repeat(64),
+            ..ContainerMember::default()
+        });
+        let ip = allocate(&root, &n, web).unwrap().ip;
+        allocate(&root, &n, lease("db")).unwrap();
+        let e = rename_container(&root, "n1", &"a".repeat(64), "db")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "endpoint with name db already exists in network n1");
+        // Marked by this (live) process while it is being attached: refused.
+        assert!(rename_container(&root, "n1", &"a".repeat(64), "www").is_err());
+        let mut all = leases(&root, "n1").unwrap();
+        all.iter_mut().for_each(|l| l.busy = None);
+        save_leases(&root, "n1", &all).unwrap();
+        assert!(rename_container(&root, "n1", &"a".repeat(64), "www").unwrap());
+        assert!(!rename_container(&root, "n1", &"b".repeat(64), "x").unwrap());
+        let all = leases(&root, "n1").unwrap();
+        assert_eq!(all.iter().find(|l| l.endpoint == "www").unwrap().ip, ip);
+        assert!(!all.iter().any(|l| l.endpoint == "web"));
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Show logs since a time (2013-01-02T13:23:37Z) or a duration back (42m)
+    #[arg(long, allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Show logs before a time (2013-01-02T13:23:37Z) or a duration back (42m)
+    #[arg(long, allow_hyphen_values = true)]
+    pub until: Option<String>,
     /// The container whose logs to show
     pub container: String,
 }
@@ -63,6 +69,14 @@ pub struct StatsArgs {
 }
 
 pub fn logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
+    // The Docker CLI's own error, before it asks the daemon anything.
+    let (since, until) = match container::logs::times(a.since.as_deref(), a.until.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let c = state::find(&ctx.root, &a.container)?;
     let tail = match a.tail.as_str() {
         "all" => None,
@@ -76,6 +90,8 @@ pub fn logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
         follow: a.follow,
         tail,
         timestamps: a.timestamps,
+        since,
+        until,
     };
     container::logs::print(
         &ctx.root,

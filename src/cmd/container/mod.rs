@@ -1,6 +1,6 @@
 //! Docker's container commands (`run`, `create`, `start`, `stop`,
 //! `restart`, `kill`, `rm`, `ps`, `logs`, `inspect`, `wait`, `top`,
-//! `stats`, `attach`, and `container ...`): arguments and printing only; the work is
+//! `stats`, `attach`, `port`, `rename`, and `container ...`): arguments and printing only; the work is
 //! in `src/container/`. Errors of the commands after `run`/`create` are
 //! reported as the Docker CLI reports them (`Error response from daemon:
 //! ...`, exit status 1); `run` and `create` exit 125 when glassbox fails.
@@ -11,6 +11,7 @@ pub mod exec;
 pub mod info;
 pub mod lifecycle;
 pub mod pause;
+pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod run;
@@ -22,6 +23,7 @@ use anyhow::Result;
 pub use info::{InspectArgs, LogsArgs, StatsArgs, TopArgs};
 pub use lifecycle::{KillArgs, NamesArgs, RestartArgs, RmArgs, StartArgs, StopArgs};
 pub use pause::UpdateArgs;
+pub use port::{PortArgs, RenameArgs};
 pub use prune::PruneArgs;
 pub use ps::PsArgs;
 
@@ -70,6 +72,10 @@ pub enum Command {
     Unpause(NamesArgs),
     /// Update configuration of one or more containers
     Update(UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Rename a container
+    Rename(RenameArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -150,6 +156,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Pause(a) => pause::pause(ctx, a),
         Command::Unpause(a) => pause::unpause(ctx, a),
         Command::Update(a) => pause::update(ctx, a),
+        Command::Port(a) => port::port(ctx, a),
+        Command::Rename(a) => port::rename(ctx, a),
     }
 }
 

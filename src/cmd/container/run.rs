@@ -80,6 +80,15 @@ pub struct RunArgs {
     /// Publish a container's port to the host: [IP:][HOSTPORT:]PORT[/udp]
     #[arg(short, long = "publish", value_name = "SPEC")]
     pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports (PORT[/PROTO], START-END[/PROTO])
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<String>,
     /// Add a custom host-to-IP mapping (NAME:IP)
     #[arg(long)]
     pub add_host: Vec<String>,
@@ -92,6 +101,9 @@ pub struct RunArgs {
     /// Set metadata on the container (KEY=VALUE)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// Log driver options: max-size=SIZE, max-file=N
     #[arg(long, value_name = "OPT=VALUE")]
     pub log_opt: Vec<String>,
@@ -172,12 +184,6 @@ pub fn request(a: &RunArgs) -> Result<Request> {
     for h in &a.add_host {
         config::check_add_host(h)?;
     }
-    let mut labels = std::collections::BTreeMap::new();
-    for l in &a.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
-    let log = crate::container::logfile::options(&a.log_opt)?;
     Ok(Request {
         image: a.image.clone(),
         cmd: a.command.clone(),
@@ -211,11 +217,14 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         pids_limit: a.pids_limit,
         network: a.network.clone(),
         publish,
+        publish_all: a.publish_all,
+        expose: config::exposes(&a.expose)?,
+        ip: a.ip.as_deref().map(config::parse_ip).transpose()?,
         network_aliases: a.network_alias.clone(),
         add_hosts: a.add_host.clone(),
         dns: a.dns.clone(),
-        labels,
-        log,
+        labels: config::read_labels(&a.label_file, &a.label)?,
+        log: crate::container::logfile::options(&a.log_opt)?,
         init: a.init,
     })
 }
