@@ -219,13 +219,22 @@ mod tests {
 
     #[test]
     fn private_roots_get_distinct_short_names() {
-        let a = Root::new(Some(Path::new("/tmp/a"))).unwrap().names();
-        let b = Root::new(Some(Path::new("/tmp/b"))).unwrap().names();
+        let a = Root::new(Some(Path::new("/nonexistent-glassbox-test/a")))
+            .unwrap()
+            .names();
+        let b = Root::new(Some(Path::new("/nonexistent-glassbox-test/b")))
+            .unwrap()
+            .names();
         assert_ne!(a.default_bridge, b.default_bridge);
         assert_ne!(a.cgroup_parent, b.cgroup_parent);
         assert_ne!(a.firewall_table, b.firewall_table);
         assert!(a.default_bridge.len() <= 15, "{}", a.default_bridge);
-        assert_eq!(a, Root::new(Some(Path::new("/tmp/a"))).unwrap().names());
+        assert_eq!(
+            a,
+            Root::new(Some(Path::new("/nonexistent-glassbox-test/a")))
+                .unwrap()
+                .names()
+        );
     }
 
     #[test]
