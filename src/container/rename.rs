@@ -48,7 +48,7 @@ pub fn rename(root: &Root, key: &str, new: &str) -> Result<state::Container> {
         state::save(root, &c)?;
         return Err(e).context("rename the container on its networks");
     }
-    let renamed = crate::events::Event::container(&c, "rename").attr("oldName", &format!("/{old}"));
+    let renamed = crate::events::Event::container(&c, "rename").attr("oldName", format!("/{old}"));
     crate::events::record(root, renamed);
     Ok(c)
 }
