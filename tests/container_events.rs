@@ -422,3 +422,44 @@ fn an_oom_kill_is_an_oom_event_then_a_die_with_137_and_restart_is_one_too() {
         "{seen:#?}"
     );
 }
+
+#[test]
+fn pause_unpause_and_rename_are_events_too() {
+    let lab = Lab::new();
+    let t0 = now();
+    lab.detached(&["--name", "old", IMAGE, "sleep", "100"]);
+    lab.ok(&["pause", "old"]);
+    lab.ok(&["unpause", "old"]);
+    lab.ok(&["rename", "old", "new"]);
+    lab.ok(&["rm", "-f", "new"]);
+    let t1 = now();
+    let seen = lab.ok(&[
+        "events",
+        "--since",
+        &t0,
+        "--until",
+        &t1,
+        "--filter",
+        "event=pause",
+        "--filter",
+        "event=unpause",
+        "--filter",
+        "event=rename",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(seen, "pause old\nunpause old\nrename new\n");
+    let json = lab.ok(&[
+        "events",
+        "--since",
+        &t0,
+        "--until",
+        &t1,
+        "--filter",
+        "event=rename",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["Actor"]["Attributes"]["oldName"], "/old", "{json}");
+}
