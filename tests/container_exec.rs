@@ -857,3 +857,32 @@ fn a_crash_at_any_step_of_exec_leaves_nothing() {
     lab.ok(&["rm", "-f", "crash"]);
     common::crash::assert_clean_after_prune(&lab.root, "exec");
 }
+
+#[test]
+fn exec_waits_for_an_orphan_holding_its_output_without_spinning() {
+    let lab = Lab::new();
+    lab.start("orphan", &[]);
+    // The shell exits at once; the orphan keeps the output pipe open for
+    // 2 s, which exec drains before it returns.
+    let child = lab
+        .cmd(&["exec", "orphan", "sh", "-c", "(sleep 2; echo late) &"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid);
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let used = cpu(usage.ru_utime) + cpu(usage.ru_stime);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    // Polling an exited process's pidfd over and over took a whole CPU
+    // for those 2 s; waiting takes next to nothing.
+    assert!(
+        used < 0.5,
+        "exec used {used:.2} s of CPU waiting for the orphan"
+    );
+}

@@ -487,10 +487,15 @@ impl Shim {
             let keys: Vec<usize> = self.clients.keys().copied().collect();
             let outputs = io.outputs();
             let ready = {
-                let mut fds = vec![
-                    PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(io.started.child.pidfd(), PollFlags::POLLIN),
-                ];
+                // Once the init is reaped its pidfd stays readable: it is
+                // no longer asked about (the listener, asked for nothing,
+                // holds its place), or poll would spin while the output
+                // drains.
+                let child = match exit {
+                    None => PollFd::new(io.started.child.pidfd(), PollFlags::POLLIN),
+                    Some(_) => PollFd::new(self.listener.as_fd(), PollFlags::empty()),
+                };
+                let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN), child];
                 for (_, fd) in &outputs {
                     fds.push(PollFd::new(*fd, PollFlags::POLLIN));
                 }

@@ -164,10 +164,15 @@ fn relay(
     let mut exit: Option<(i32, Instant)> = None;
     loop {
         let (ready, child_ready, sig_ready) = {
-            let mut fds = vec![
-                PollFd::new(child.pidfd(), PollFlags::POLLIN),
-                PollFd::new(signals.fd.as_fd(), PollFlags::POLLIN),
-            ];
+            // Once the process is reaped its pidfd stays readable: it is
+            // no longer asked about (the signalfd, asked for nothing,
+            // holds its place), or poll would spin while the output
+            // drains (an orphan keeping the pipe open).
+            let watched = match exit {
+                None => PollFd::new(child.pidfd(), PollFlags::POLLIN),
+                Some(_) => PollFd::new(signals.fd.as_fd(), PollFlags::empty()),
+            };
+            let mut fds = vec![watched, PollFd::new(signals.fd.as_fd(), PollFlags::POLLIN)];
             let open: Vec<usize> = (0..streams.len())
                 .filter(|i| streams[*i].from.is_some())
                 .collect();
