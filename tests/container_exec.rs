@@ -864,6 +864,7 @@ fn exec_waits_for_an_orphan_holding_its_output_without_spinning() {
     lab.start("orphan", &[]);
     // The shell exits at once; the orphan keeps the output pipe open for
     // 2 s, which exec drains before it returns.
+    #[allow(clippy::zombie_processes)] // reaped below by wait4, which gives its rusage
     let child = lab
         .cmd(&["exec", "orphan", "sh", "-c", "(sleep 2; echo late) &"])
         .stdout(Stdio::piped())
