@@ -510,3 +510,32 @@ fn explain_says_why() {
         "{err}"
     );
 }
+
+#[test]
+fn a_dry_run_of_run_lists_the_whole_start_and_makes_nothing() {
+    let lab = Lab::new();
+    let before = common::entries(lab.root.path());
+    for extra in [&["--network", "none"][..], &["-p", "8080:80", "--init"][..]] {
+        let mut args = vec!["--dry-run", "-v", "run", "-d", "--name", "planned"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[IMAGE, "true"]);
+        let out = lab.run(&args);
+        let said = common::stderr(&out);
+        assert!(out.status.success(), "{args:?}: {said}");
+        // The start's steps, each only planned: the overlay the root would
+        // be, the namespaces, the exec (of tini with --init).
+        for step in ["mount overlay on ", "clone ", "exec "] {
+            assert!(
+                said.lines()
+                    .any(|l| l.contains(step) && l.ends_with("planned")),
+                "{args:?}: no planned step {step:?} in:\n{said}"
+            );
+        }
+    }
+    assert_eq!(
+        common::entries(lab.root.path()),
+        before,
+        "a plan wrote state"
+    );
+    assert_eq!(lab.ok(&["ps", "-a", "-q"]), "", "a plan made a container");
+}

@@ -353,6 +353,7 @@ fn start_record(
     let spec = Spec {
         namespaces: ns,
         rootfs: Some(merged.clone()),
+        rootfs_planned: planned,
         mounts,
         hostname: Some(net.hostname.clone()),
         env: Some(crate::container::env::pairs(&env)),

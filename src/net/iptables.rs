@@ -88,12 +88,13 @@ fn filter_table_here() -> bool {
     .shell(format!("cat {}", names.display()))
     .why("The tables of legacy iptables in this network namespace (the file is missing until its module is loaded).")
     .detail()
-    .observe(|| match std::fs::read_to_string(names) {
+    .observe_or_plan(|| match std::fs::read_to_string(names) {
         Ok(text) => Ok(text.lines().any(|l| l.trim() == "filter")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e).with_context(|| format!("read {}", names.display())),
     });
-    !matches!(legacy, Ok(false)) || !matches!(nftable::present("filter"), Ok(Done::Ran(false)))
+    !matches!(legacy, Ok(Done::Ran(false)))
+        || !matches!(nftable::present("filter"), Ok(Done::Ran(false)))
 }
 
 fn comment(root: &Root) -> String {

@@ -136,7 +136,14 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Done<Child>> {
         if !spec.namespaces.is_new(NsType::Mnt) {
             bail!("--rootfs needs a new mount namespace (--mnt)");
         }
-        let root = super::rootfs::absolute(root)?;
+        // A root an earlier step of this plan would mount is not there to
+        // look into: its path is planned as it is.
+        let unmade = spec.rootfs_planned && crate::trace::dry_run() && !root.exists();
+        let root = if unmade {
+            root.clone()
+        } else {
+            super::rootfs::absolute(root)?
+        };
         // Look for CMD before anything is mounted or created, so a rootfs
         // without it fails cleanly (the child checks again after pivot_root).
         // A program bound in (`--init`'s /sbin/docker-init) is there once
@@ -145,7 +152,7 @@ pub fn spawn(mut spec: Spec, hooks: &mut dyn Hooks) -> Result<Done<Child>> {
             .mounts
             .iter()
             .any(|m| m.target.as_os_str() == spec.argv[0].as_str());
-        if !bound && !super::child::findable_in(&root, &spec.argv[0], &spec.path_var()) {
+        if !unmade && !bound && !super::child::findable_in(&root, &spec.argv[0], &spec.path_var()) {
             return Err(anyhow!(ChildError {
                 message: super::child::not_found_message(&spec.argv[0]),
                 code: super::child::EXIT_NOT_FOUND,

@@ -116,6 +116,9 @@ pub struct Spec {
     pub namespaces: Namespaces,
     /// The container root (pivot_root into it); `None`: keep the host's.
     pub rootfs: Option<PathBuf>,
+    /// The root is made by an earlier step of the same `--dry-run` plan (a
+    /// container's overlay, only planned): it need not exist to be planned.
+    pub rootfs_planned: bool,
     /// Extra bind mounts into the root.
     pub mounts: Vec<BindMount>,
     /// Hostname to set in a new UTS namespace.
