@@ -12,60 +12,10 @@
 mod common;
 mod netlab;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::io::Read;
 
-use netlab::{Lab, in_ns};
-
-const IMAGE: &str = "bb:1";
-
-/// A lab with the busybox image; its containers are removed first when
-/// it goes.
-struct Net {
-    lab: Lab,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let ids = common::stdout(&self.lab.run(&["ps", "-aq"]));
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids);
-            let _ = self.lab.run(&args);
-        }
-    }
-}
-
-impl std::ops::Deref for Net {
-    type Target = Lab;
-    fn deref(&self) -> &Lab {
-        &self.lab
-    }
-}
-
-impl std::ops::DerefMut for Net {
-    fn deref_mut(&mut self) -> &mut Lab {
-        &mut self.lab
-    }
-}
-
-fn net() -> Net {
-    let lab = Lab::new();
-    lab.ok(&["image", "from-host", "/bin/busybox", "--tag", IMAGE]);
-    Net { lab }
-}
-
-fn inspect(lab: &Lab, name: &str, format: &str) -> String {
-    lab.ok(&["inspect", "-f", format, name]).trim().to_string()
-}
-
-fn inspect_json(lab: &Lab, name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_str(&lab.ok(&["inspect", name])).expect("inspect prints JSON");
-    v[0].clone()
-}
+use netlab::Lab;
+use netlab::ctr::{IMAGE, http_wait, httpd, inspect, inspect_json, members, net, veths};
 
 /// `IMAGE` again as `tag`, its config's `config` object given `extra`
 /// (`ExposedPorts`, `Labels`): saved, its config rewritten, loaded back.
@@ -117,63 +67,6 @@ fn image_with(lab: &Lab, tag: &str, extra: serde_json::Value) {
     let path = lab.root.path().join("with.tar");
     std::fs::write(&path, out.into_inner().unwrap()).unwrap();
     lab.ok(&["image", "load", "-i", path.to_str().unwrap()]);
-}
-
-/// An HTTP GET of `/` from namespace `ns`, retried while nothing answers
-/// yet: the body, or the last error.
-fn http_wait(ns: &str, addr: &str) -> Result<String, String> {
-    let addr: SocketAddr = addr.parse().expect("a socket address");
-    let mut last = Err(String::new());
-    for _ in 0..100 {
-        last = in_ns(ns, move || {
-            let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
-            c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-            c.write_all(b"GET / HTTP/1.0\r\n\r\n")
-                .map_err(|e| e.to_string())?;
-            let mut s = String::new();
-            c.read_to_string(&mut s).map_err(|e| e.to_string())?;
-            Ok(s.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string())
-        });
-        if last.is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    last
-}
-
-fn httpd(port: u16, text: &str) -> String {
-    format!(
-        "mkdir -p /www{port} && echo '{text}' > /www{port}/index.html && httpd -p {port} -h /www{port}"
-    )
-}
-
-/// The members (leases) of network `net`, by name.
-fn members(lab: &Lab, net: &str) -> Vec<String> {
-    let path = lab
-        .root
-        .path()
-        .join("networks")
-        .join(format!("{net}.leases.json"));
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return vec![];
-    };
-    let v: serde_json::Value = serde_json::from_str(&text).expect("leases are JSON");
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["endpoint"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The veth host ends this root made.
-fn veths(lab: &Lab) -> Vec<String> {
-    let prefix = format!("{}v", lab.names().link_prefix);
-    lab.our_links()
-        .into_iter()
-        .filter(|l| l.starts_with(&prefix))
-        .collect()
 }
 
 /// The container directories of the root (a record or not).

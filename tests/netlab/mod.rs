@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod ctr;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
