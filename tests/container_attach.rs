@@ -203,15 +203,6 @@ fn attach_to_a_container_that_does_not_run_is_refused() {
     );
 }
 
-/// Wait until `f` holds of what `s` shows (up to `limit`), else fail.
-fn until(limit: Duration, what: &str, s: &Screen, mut f: impl FnMut(&str) -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f(&s.text()) {
-        assert!(Instant::now() < deadline, "{what}: {:?}", s.text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn live_on_a_terminal_redraws_in_place_and_ctrl_c_shows_the_cursor_again() {
     let lab = Lab::new();
@@ -234,7 +225,7 @@ fn live_on_a_terminal_redraws_in_place_and_ctrl_c_shows_the_cursor_again() {
     let screen = Screen::watch(&master);
     // Cleared once, the cursor hidden, then each round drawn from the top.
     let round = "\x1b[HNAME      PIDS\x1b[K\r\nshown     1\x1b[K\r\n\x1b[J";
-    until(Duration::from_secs(30), "two rounds", &screen, |t| {
+    screen.until(Duration::from_secs(30), "two rounds", |t| {
         t.matches(round).count() >= 2
     });
     assert!(
@@ -250,7 +241,7 @@ fn live_on_a_terminal_redraws_in_place_and_ctrl_c_shows_the_cursor_again() {
     .unwrap();
     let status = wait_within(&mut child, Duration::from_secs(10), "stats after Ctrl-C");
     assert_eq!(status.code(), Some(130));
-    until(Duration::from_secs(5), "the cursor back", &screen, |t| {
+    screen.until(Duration::from_secs(5), "the cursor back", |t| {
         t.ends_with("\x1b[?25h")
     });
 }
@@ -300,7 +291,7 @@ fn attach_with_stdin_to_run_di_feeds_it_and_leaves_its_stdin_open() {
         let out = Screen::read(c.stdout.take().unwrap());
         input.write_all(format!("{word}\n").as_bytes()).unwrap();
         drop(input);
-        until(Duration::from_secs(20), word, &out, |t| t.contains(word));
+        out.until(Duration::from_secs(20), word, |t| t.contains(word));
         c.kill().unwrap();
         c.wait().unwrap();
     }

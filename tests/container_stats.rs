@@ -9,20 +9,11 @@ mod common;
 
 use std::io::Read;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::lifecycle::{IMAGE, Lab};
 use common::pty::Screen;
 use common::wait_within;
-
-/// Wait until `f` holds (up to `limit`), else fail with `what`.
-fn until(limit: Duration, what: &str, s: &Screen, mut f: impl FnMut(&str) -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f(&s.text()) {
-        assert!(Instant::now() < deadline, "{what}: {:?}", s.text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn no_stream_formats_several_containers() {
@@ -102,9 +93,7 @@ fn live_in_a_pipe_prints_round_after_round_and_follows_the_running_ones() {
     let mut child = cmd.spawn().unwrap();
     let out = Screen::read(child.stdout.take().unwrap());
     let rounds = |t: &str| t.matches("NAME\n").count();
-    until(Duration::from_secs(30), "two rounds", &out, |t| {
-        rounds(t) >= 2
-    });
+    out.until(Duration::from_secs(30), "two rounds", |t| rounds(t) >= 2);
     let text = out.text();
     assert!(!text.contains('\x1b'), "no escapes in a pipe: {text:?}");
     assert!(
@@ -114,7 +103,7 @@ fn live_in_a_pipe_prints_round_after_round_and_follows_the_running_ones() {
     // One stops: it drops out; one starts: it joins.
     lab.ok(&["rm", "-f", "go"]);
     lab.detached(&["--network", "none", "--name", "new", IMAGE, "sleep", "1000"]);
-    until(Duration::from_secs(30), "the new set", &out, |t| {
+    out.until(Duration::from_secs(30), "the new set", |t| {
         t.ends_with("NAME\nnew\nstay\n")
     });
     // A SIGTERM ends it at once (128 + 15), nothing left behind.

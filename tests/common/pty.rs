@@ -102,6 +102,16 @@ impl Screen {
         }
     }
 
+    /// Wait until `f` holds of everything shown (up to `limit`), else
+    /// fail with `what`.
+    pub fn until(&self, limit: Duration, what: &str, mut f: impl FnMut(&str) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !f(&self.text()) {
+            assert!(Instant::now() < deadline, "{what}: {:?}", self.text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Has `want` shown since the last match (without waiting)?
     pub fn shows(&self, want: &str) -> bool {
         self.text()
