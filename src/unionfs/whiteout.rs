@@ -313,10 +313,16 @@ pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {
 }
 
 fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
-    for name in sorted_names(dir)? {
+    let names = match sorted_names(dir) {
+        Err(e) if !rel.as_os_str().is_empty() && gone(&e) => return Ok(()),
+        r => r?,
+    };
+    for name in names {
         let path = dir.join(&name);
-        let meta = std::fs::symlink_metadata(&path)
-            .with_context(|| format!("lstat {}", path.display()))?;
+        let meta = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            r => r.with_context(|| format!("lstat {}", path.display()))?,
+        };
         if is_overlay_whiteout(&meta) {
             out.push(LayerEntry {
                 path: rel.join(oci_whiteout_name(&name)),
@@ -353,19 +359,33 @@ pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
     for e in overlay_to_oci(upper)? {
         match &e.kind {
             LayerKind::Dir => {
-                b.append_path_with_name(upper.join(&e.path), &e.path)
-                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+                let src = upper.join(&e.path);
+                if let Err(err) = b.append_path_with_name(&src, &e.path) {
+                    if !src.exists() {
+                        continue;
+                    }
+                    return Err(err).with_context(|| format!("add {} to the tar", src.display()));
+                }
             }
             LayerKind::Copy(src) => {
-                let meta = std::fs::symlink_metadata(src)
-                    .with_context(|| format!("lstat {}", src.display()))?;
+                // A name removed since the walk (a running container
+                // committed with --pause=false) is left out.
+                let meta = match std::fs::symlink_metadata(src) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    r => r.with_context(|| format!("lstat {}", src.display()))?,
+                };
                 match special_header(&meta) {
                     // A socket is made by a process, not kept in an image
                     // (Docker's layers leave them out too).
                     Special::Socket => {}
                     Special::No => {
-                        b.append_path_with_name(src, &e.path)
-                            .with_context(|| format!("add {} to the tar", e.path.display()))?;
+                        if let Err(err) = b.append_path_with_name(src, &e.path) {
+                            if std::fs::symlink_metadata(src).is_err() {
+                                continue;
+                            }
+                            return Err(err)
+                                .with_context(|| format!("add {} to the tar", e.path.display()));
+                        }
                     }
                     Special::Header(mut h) => {
                         b.append_data(&mut h, &e.path, std::io::empty())
@@ -386,6 +406,14 @@ pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
     }
     b.into_inner().context("finish the tar")?;
     Ok(())
+}
+
+/// Was the error a name that is not there (any more)?
+fn gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    })
 }
 
 /// How a file that is neither a directory, a regular file nor a symlink
