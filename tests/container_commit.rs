@@ -309,3 +309,54 @@ fn nothing_changed_is_an_image_without_a_new_layer() {
         Some("root:x:0:")
     );
 }
+
+#[test]
+fn a_commit_of_a_committed_image_shares_both_lower_layers() {
+    let lab = Lab::new();
+    lab.ok(&[
+        "run",
+        "--name",
+        "one",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo 1 > /one",
+    ]);
+    lab.ok(&["commit", "-m", "first", "one", "step:1"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "two",
+        "--network",
+        "none",
+        "step:1",
+        "sh",
+        "-c",
+        "echo 2 > /two; rm /one",
+    ]);
+    let (_, layers_before, _, _) = store(&lab);
+    lab.ok(&["commit", "-m", "second", "two", "step:2"]);
+    let first = chain_ids(&lab, "step:1");
+    let second = chain_ids(&lab, "step:2");
+    assert_eq!(second.len(), 3, "{second:?}");
+    assert_eq!(second[..2], first[..], "the two lower layers are step:1's");
+    let (_, layers_after, _, _) = store(&lab);
+    assert_eq!(layers_after.difference(&layers_before).count(), 1);
+    // The top layer's whiteout hides the middle layer's file.
+    assert_eq!(
+        run_rm(
+            &lab,
+            "step:2",
+            &["sh", "-c", "cat /two; test -e /one || echo gone"]
+        ),
+        "2\ngone\n"
+    );
+    let history = lab.ok(&["image", "history", "step:2"]);
+    let comments: Vec<&str> = history
+        .lines()
+        .filter(|l| l.ends_with("first") || l.ends_with("second"))
+        .collect();
+    assert_eq!(comments.len(), 2, "{history}");
+}
