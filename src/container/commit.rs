@@ -207,7 +207,6 @@ fn pack(work: &TempDir, upper: &std::path::Path) -> Result<NewLayer> {
     .shell(format!("gzip -n {}", tar.display()))
     .why("layers travel compressed (tar+gzip); the diff id stays the sha256 of the tar itself")
     .man("gzip(1)")
-    .detail()
     .run(|| {
         let mut input = File::open(&tar).with_context(|| format!("open {}", tar.display()))?;
         let out = File::create(&gz).with_context(|| format!("create {}", gz.display()))?;
