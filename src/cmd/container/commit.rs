@@ -36,6 +36,7 @@ pub struct CommitArgs {
         long,
         value_name = "BOOL",
         num_args = 0..=1,
+        require_equals = true,
         default_value_t = true,
         default_missing_value = "true",
         action = clap::ArgAction::Set
