@@ -186,6 +186,26 @@ fn changes_message_and_author_land_in_the_config() {
     assert_eq!(author.trim(), "Ann <ann@example.com>");
     let history = lab.ok(&["image", "history", "--no-trunc", "cfg:1"]);
     assert!(history.contains("add a motd"), "{history}");
+    // Docker's commit event: the comment, the image and its tag.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = lab.ok(&[
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "event=commit",
+    ]);
+    assert_eq!(events.lines().count(), 1, "{events}");
+    assert!(
+        events.contains("comment=add a motd") && events.contains("imageRef=cfg:1"),
+        "{events}"
+    );
     // The container's hostname is not baked into the image.
     let env = run_rm(&lab, "cfg:1", &["env"]);
     let cfg_host = lab.inspect("cfg", "{{.Config.Hostname}}");

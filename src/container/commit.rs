@@ -107,8 +107,19 @@ pub fn commit(root: &Root, c: &Container, o: &Options) -> Result<Done<String>> {
         crate::trace::warn(format!("unpause after the commit: {e:#}"));
     }
     let id = made?;
-    if id.ran() {
-        crate::events::container(root, c, "commit");
+    if let Done::Ran(image) = &id {
+        // Docker's commit event names the comment, the image and its tag.
+        let tag = o
+            .reference
+            .as_deref()
+            .and_then(|r| Reference::parse(r).ok().map(|r| r.familiar()));
+        crate::events::record(
+            root,
+            crate::events::Event::container(c, "commit")
+                .attr("comment", &o.message)
+                .attr("imageID", image)
+                .attr("imageRef", tag.unwrap_or_default()),
+        );
     }
     Ok(id)
 }
