@@ -96,6 +96,9 @@ pub fn apply(config: &Value, changes: &[String]) -> Result<Value> {
     let mut cmd_set = false;
     for i in parse(changes)? {
         let a = i.args.as_str();
+        // What `$NAME` means in this instruction: the environment so far.
+        let env = strings(cfg.get("Env"));
+        let env = env.as_slice();
         match i.keyword.as_str() {
             "CMD" => {
                 cfg.insert("Cmd".into(), json!(command(a)?));
@@ -108,18 +111,18 @@ pub fn apply(config: &Value, changes: &[String]) -> Result<Value> {
                 }
             }
             "ENV" => {
-                let mut env = strings(cfg.get("Env"));
-                for (k, v) in pairs("ENV", a)? {
+                let mut list = env.to_vec();
+                for (k, v) in pairs("ENV", a, env)? {
                     let entry = format!("{k}={v}");
-                    match env.iter_mut().find(|e| e.split('=').next() == Some(&k)) {
+                    match list.iter_mut().find(|e| e.split('=').next() == Some(&k)) {
                         Some(e) => *e = entry,
-                        None => env.push(entry),
+                        None => list.push(entry),
                     }
                 }
-                cfg.insert("Env".into(), json!(env));
+                cfg.insert("Env".into(), json!(list));
             }
             "LABEL" => {
-                let new = pairs("LABEL", a)?;
+                let new = pairs("LABEL", a, env)?;
                 with_object(&mut cfg, "Labels", |labels| {
                     for (k, v) in new {
                         labels.insert(k, Value::String(v));
@@ -128,7 +131,7 @@ pub fn apply(config: &Value, changes: &[String]) -> Result<Value> {
             }
             "EXPOSE" => {
                 let mut ports = Vec::new();
-                for p in words(a)? {
+                for p in words(a, env)? {
                     ports.extend(port(&p)?);
                 }
                 with_object(&mut cfg, "ExposedPorts", |exposed| {
@@ -140,7 +143,7 @@ pub fn apply(config: &Value, changes: &[String]) -> Result<Value> {
             "VOLUME" => {
                 let list = match json_array(a) {
                     Some(v) => v,
-                    None => words(a)?,
+                    None => words(a, env)?,
                 };
                 if list.iter().any(|v| v.trim().is_empty()) {
                     bail!("VOLUME specified can not be an empty string");
@@ -152,15 +155,15 @@ pub fn apply(config: &Value, changes: &[String]) -> Result<Value> {
                 });
             }
             "USER" => {
-                cfg.insert("User".into(), json!(one("USER", a)?));
+                cfg.insert("User".into(), json!(one("USER", a, env)?));
             }
             "WORKDIR" => {
-                let dir = one("WORKDIR", a)?;
+                let dir = one("WORKDIR", a, env)?;
                 let current = cfg.get("WorkingDir").and_then(Value::as_str).unwrap_or("");
                 cfg.insert("WorkingDir".into(), json!(workdir(current, &dir)));
             }
             "STOPSIGNAL" => {
-                let sig = one("STOPSIGNAL", a)?;
+                let sig = one("STOPSIGNAL", a, env)?;
                 check_signal(&sig)?;
                 cfg.insert("StopSignal".into(), json!(sig));
             }
@@ -214,52 +217,51 @@ fn with_object(cfg: &mut Map<String, Value>, key: &str, f: impl FnOnce(&mut Map<
 }
 
 /// Shell-like words: whitespace separates, `"..."` and `'...'` quote,
-/// `\` escapes the next character (outside single quotes).
-fn words(a: &str) -> Result<Vec<String>> {
+/// `\` escapes the next character (outside single quotes), and `$NAME`
+/// or `${NAME}` is the value of NAME in `env` (outside single quotes; an
+/// unset name is empty), as Dockerfile instructions read their arguments.
+fn words(a: &str, env: &[String]) -> Result<Vec<String>> {
+    let chars: Vec<char> = a.chars().collect();
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
-    let mut chars = a.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' | '\'' => {
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => {
                 in_word = true;
-                let mut closed = false;
-                while let Some(d) = chars.next() {
-                    if d == c {
-                        closed = true;
-                        break;
-                    }
-                    if d == '\\' && c == '"' {
-                        match chars.next() {
-                            Some(e) => cur.push(e),
-                            None => break,
-                        }
-                    } else {
-                        cur.push(d);
-                    }
-                }
-                if !closed {
-                    bail!("unmatched {c} quote in {a:?}");
-                }
+                quote = Some(c);
             }
-            '\\' => {
+            (Some('\''), c) => cur.push(c),
+            (_, '\\') => {
                 in_word = true;
-                if let Some(e) = chars.next() {
+                if let Some(&e) = chars.get(i) {
                     cur.push(e);
+                    i += 1;
                 }
             }
-            c if c.is_whitespace() => {
+            (_, '$') => {
+                in_word = true;
+                i = expand(&chars, i, env, &mut cur);
+            }
+            (None, c) if c.is_whitespace() => {
                 if in_word {
                     out.push(std::mem::take(&mut cur));
                     in_word = false;
                 }
             }
-            c => {
+            (_, c) => {
                 in_word = true;
                 cur.push(c);
             }
         }
+    }
+    if let Some(q) = quote {
+        bail!("unmatched {q} quote in {a:?}");
     }
     if in_word {
         out.push(cur);
@@ -267,9 +269,40 @@ fn words(a: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// After a `$` at `i`: the variable's value pushed to `out`; where the
+/// reading goes on. A `$` before anything but a name stays a `$`.
+fn expand(chars: &[char], mut i: usize, env: &[String], out: &mut String) -> usize {
+    let braced = chars.get(i) == Some(&'{');
+    if braced {
+        i += 1;
+    }
+    let start = i;
+    while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+        i += 1;
+    }
+    let name: String = chars[start..i].iter().collect();
+    if braced {
+        if chars.get(i) != Some(&'}') || name.is_empty() {
+            out.push('$');
+            return start - 1;
+        }
+        i += 1;
+    } else if name.is_empty() {
+        out.push('$');
+        return i;
+    }
+    let value = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix(&format!("{name}=")))
+        .unwrap_or("");
+    out.push_str(value);
+    i
+}
+
 /// `ENV`/`LABEL` arguments: `K=V K2="V 2"`, or the old form `K the value`
 /// (one pair, the rest of the line its value).
-fn pairs(what: &str, a: &str) -> Result<Vec<(String, String)>> {
+fn pairs(what: &str, a: &str, env: &[String]) -> Result<Vec<(String, String)>> {
     let first = a.split_whitespace().next().unwrap_or("");
     if !first.contains('=') {
         let (k, v) = a.split_once(char::is_whitespace).unwrap_or((a, ""));
@@ -277,10 +310,10 @@ fn pairs(what: &str, a: &str) -> Result<Vec<(String, String)>> {
         if v.is_empty() {
             bail!("{what} must have two arguments");
         }
-        return Ok(vec![(k.to_string(), v.to_string())]);
+        return Ok(vec![(k.to_string(), words(v, env)?.join(" "))]);
     }
     let mut out = Vec::new();
-    for w in words(a)? {
+    for w in words(a, env)? {
         let Some((k, v)) = w.split_once('=') else {
             bail!("Syntax error - can't find = in {w:?}. Must be of the form: name=value");
         };
@@ -293,8 +326,8 @@ fn pairs(what: &str, a: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// The single argument of `USER`, `WORKDIR`, `STOPSIGNAL`.
-fn one(what: &str, a: &str) -> Result<String> {
-    let w = words(a)?;
+fn one(what: &str, a: &str, env: &[String]) -> Result<String> {
+    let w = words(a, env)?;
     match w.as_slice() {
         [one] => Ok(one.clone()),
         _ => bail!("{what} requires exactly one argument"),
@@ -430,6 +463,33 @@ mod tests {
         assert_eq!(c["User"], "nobody:nogroup");
         assert_eq!(c["WorkingDir"], "/srv/www");
         assert_eq!(c["StopSignal"], "SIGQUIT");
+    }
+
+    #[test]
+    fn names_are_expanded_from_the_environment_so_far() {
+        let c = applied(
+            json!({"Env": ["PATH=/bin", "HOME=/root"]}),
+            &[
+                "ENV PATH=$PATH:/opt/bin DATA=${HOME}/data",
+                "WORKDIR $DATA",
+                "LABEL where='$HOME' cost=\\$5 gone=$NOPE.",
+                "ENV OLD form $HOME",
+            ],
+        );
+        assert_eq!(
+            c["Env"],
+            json!([
+                "PATH=/bin:/opt/bin",
+                "HOME=/root",
+                "DATA=/root/data",
+                "OLD=form /root"
+            ])
+        );
+        assert_eq!(c["WorkingDir"], "/root/data");
+        assert_eq!(
+            c["Labels"],
+            json!({"where": "$HOME", "cost": "$5", "gone": "."})
+        );
     }
 
     #[test]
