@@ -129,6 +129,10 @@ pub enum Command {
     Port(cmd::container::PortArgs),
     /// Rename a container
     Rename(cmd::container::RenameArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(cmd::container::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(cmd::container::CommitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

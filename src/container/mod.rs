@@ -7,7 +7,9 @@
 
 pub mod attach;
 pub mod cgroup;
+pub mod changes;
 pub mod client;
+pub mod commit;
 pub mod config;
 pub mod create;
 pub mod delete;

@@ -44,6 +44,9 @@ pub enum LayerSource {
     /// packs from files it stages): its digests are
     /// [`super::digest::UNKNOWN`].
     Unmade,
+    /// A layer the store has already, blob and unpacked directory (a
+    /// parent image's layer under a committed one): shared, never copied.
+    Stored { digest: String, len: u64 },
 }
 
 impl LayerSource {
@@ -57,6 +60,7 @@ impl LayerSource {
                 compression,
             } => Ok((digest.clone(), *len, *compression)),
             LayerSource::Unmade => Ok((UNKNOWN.to_string(), 0, Compression::None)),
+            LayerSource::Stored { digest, len } => Ok((digest.clone(), *len, Compression::None)),
         }
     }
 
@@ -64,6 +68,9 @@ impl LayerSource {
     fn path(&self) -> Result<&Path> {
         match self {
             LayerSource::File(p) => Ok(p),
+            LayerSource::Stored { digest, .. } => {
+                bail!("layer {digest} of the parent image is no longer in the store")
+            }
             _ => {
                 bail!("the layer's bytes were never made: only a --dry-run plan goes without them")
             }

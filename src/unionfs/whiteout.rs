@@ -313,10 +313,16 @@ pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {
 }
 
 fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
-    for name in sorted_names(dir)? {
+    let names = match sorted_names(dir) {
+        Err(e) if !rel.as_os_str().is_empty() && gone(&e) => return Ok(()),
+        r => r?,
+    };
+    for name in names {
         let path = dir.join(&name);
-        let meta = std::fs::symlink_metadata(&path)
-            .with_context(|| format!("lstat {}", path.display()))?;
+        let meta = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            r => r.with_context(|| format!("lstat {}", path.display()))?,
+        };
         if is_overlay_whiteout(&meta) {
             out.push(LayerEntry {
                 path: rel.join(oci_whiteout_name(&name)),
@@ -353,12 +359,39 @@ pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
     for e in overlay_to_oci(upper)? {
         match &e.kind {
             LayerKind::Dir => {
-                b.append_path_with_name(upper.join(&e.path), &e.path)
-                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+                let src = upper.join(&e.path);
+                if let Err(err) = b.append_path_with_name(&src, &e.path) {
+                    if !src.exists() {
+                        continue;
+                    }
+                    return Err(err).with_context(|| format!("add {} to the tar", src.display()));
+                }
             }
             LayerKind::Copy(src) => {
-                b.append_path_with_name(src, &e.path)
-                    .with_context(|| format!("add {} to the tar", e.path.display()))?;
+                // A name removed since the walk (a running container
+                // committed with --pause=false) is left out.
+                let meta = match std::fs::symlink_metadata(src) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    r => r.with_context(|| format!("lstat {}", src.display()))?,
+                };
+                match special_header(&meta) {
+                    // A socket is made by a process, not kept in an image
+                    // (Docker's layers leave them out too).
+                    Special::Socket => {}
+                    Special::No => {
+                        if let Err(err) = b.append_path_with_name(src, &e.path) {
+                            if std::fs::symlink_metadata(src).is_err() {
+                                continue;
+                            }
+                            return Err(err)
+                                .with_context(|| format!("add {} to the tar", e.path.display()));
+                        }
+                    }
+                    Special::Header(mut h) => {
+                        b.append_data(&mut h, &e.path, std::io::empty())
+                            .with_context(|| format!("add {} to the tar", e.path.display()))?;
+                    }
+                }
             }
             LayerKind::Whiteout | LayerKind::Opaque => {
                 let mut h = tar::Header::new_gnu();
@@ -375,9 +408,91 @@ pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Was the error a name that is not there (any more)?
+fn gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    })
+}
+
+/// How a file that is neither a directory, a regular file nor a symlink
+/// goes into a layer tar.
+enum Special {
+    /// An ordinary entry: the tar crate writes it from the file.
+    No,
+    /// A FIFO or a device: its header says all there is.
+    Header(Box<tar::Header>),
+    Socket,
+}
+
+fn special_header(meta: &std::fs::Metadata) -> Special {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = meta.file_type();
+    let kind = if t.is_fifo() {
+        tar::EntryType::Fifo
+    } else if t.is_char_device() {
+        tar::EntryType::Char
+    } else if t.is_block_device() {
+        tar::EntryType::Block
+    } else if t.is_socket() {
+        return Special::Socket;
+    } else {
+        return Special::No;
+    };
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(0);
+    h.set_mode(meta.mode() & 0o7777);
+    h.set_uid(u64::from(meta.uid()));
+    h.set_gid(u64::from(meta.gid()));
+    h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+    let dev = meta.rdev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    // Only devices carry numbers; setting them cannot fail on a GNU header.
+    let _ = h.set_device_major(major);
+    let _ = h.set_device_minor(minor);
+    Special::Header(Box::new(h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_goes_into_the_layer_and_a_socket_does_not() {
+        let d = tempfile::tempdir().unwrap();
+        let upper = d.path().join("upper");
+        std::fs::create_dir_all(&upper).unwrap();
+        nix::unistd::mkfifo(
+            &upper.join("pipe"),
+            nix::sys::stat::Mode::from_bits_truncate(0o640),
+        )
+        .unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(upper.join("sock")).unwrap();
+        std::fs::write(upper.join("file"), b"x").unwrap();
+        let mut tar = Vec::new();
+        write_oci_tar(&upper, &mut tar).unwrap();
+        let mut a = tar::Archive::new(&tar[..]);
+        let got: Vec<(String, tar::EntryType)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().entry_type(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("file".to_string(), tar::EntryType::Regular),
+                ("pipe".to_string(), tar::EntryType::Fifo),
+            ]
+        );
+    }
 
     #[test]
     fn classifies_oci_names() {

@@ -6,6 +6,7 @@
 //! ...`, exit status 1); `run` and `create` exit 125 when glassbox fails.
 
 pub mod attach;
+pub mod commit;
 pub mod create;
 pub mod exec;
 pub mod info;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+pub use commit::{CommitArgs, DiffArgs};
 pub use info::{InspectArgs, LogsArgs, StatsArgs, TopArgs};
 pub use lifecycle::{KillArgs, NamesArgs, RestartArgs, RmArgs, StartArgs, StopArgs};
 pub use pause::UpdateArgs;
@@ -76,6 +78,10 @@ pub enum Command {
     Port(PortArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -158,6 +164,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Update(a) => pause::update(ctx, a),
         Command::Port(a) => port::port(ctx, a),
         Command::Rename(a) => port::rename(ctx, a),
+        Command::Diff(a) => commit::diff(ctx, a),
+        Command::Commit(a) => commit::commit(ctx, a),
     }
 }
 
