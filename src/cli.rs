@@ -129,6 +129,10 @@ pub enum Command {
     Port(cmd::container::PortArgs),
     /// Rename a container
     Rename(cmd::container::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cmd::container::files::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(cmd::container::files::ExportArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

@@ -101,6 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(a) => return cmd::events::execute(&ctx, a),
         Command::Port(a) => return container(&ctx, C::Port(a.clone())),
         Command::Rename(a) => return container(&ctx, C::Rename(a.clone())),
+        Command::Cp(a) => return container(&ctx, C::Cp(a.clone())),
+        Command::Export(a) => return container(&ctx, C::Export(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

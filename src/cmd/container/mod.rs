@@ -8,6 +8,7 @@
 pub mod attach;
 pub mod create;
 pub mod exec;
+pub mod files;
 pub mod info;
 pub mod lifecycle;
 pub mod pause;
@@ -76,6 +77,10 @@ pub enum Command {
     Port(PortArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(files::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(files::ExportArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -158,6 +163,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Update(a) => pause::update(ctx, a),
         Command::Port(a) => port::port(ctx, a),
         Command::Rename(a) => port::rename(ctx, a),
+        Command::Cp(a) => files::cp(ctx, a),
+        Command::Export(a) => files::export(ctx, a),
     }
 }
 
