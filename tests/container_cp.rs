@@ -159,6 +159,12 @@ fn cp_from_a_running_container_follows_dockers_path_rules() {
     let (code, _, err) = lab.status(&["cp", "web:/data", &o("copy.txt")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot copy directory"), "{err}");
+    let (code, _, err) = lab.status(&["cp", "web:/data/a.txt", &o("copy.txt/")]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("lstat {}: not a directory", o("copy.txt/"))
+    );
     let (code, _, err) = lab.status(&["cp", "web:/data/a.txt", &o("nodir/")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no such directory"), "{err}");

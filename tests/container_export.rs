@@ -116,6 +116,23 @@ fn export_writes_the_containers_layers_without_its_mounts() {
     assert!(piped.status.success(), "{}", common::stderr(&piped));
     check(&members(&piped.stdout));
 
+    // A reader that stops early (`export | head`): glassbox ends as any
+    // writer to a closed pipe does, by SIGPIPE, without an error message.
+    let mut child = lab
+        .cmd()
+        .args(["export", "ex"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 512];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let done = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(done.status.signal(), Some(libc::SIGPIPE), "{done:?}");
+    assert_eq!(common::stderr(&done), "");
+    assert_eq!(mounts_under(lab.root.path()), before);
+
     // Stopped: the same files.
     lab.ok(&["stop", "-t", "1", "ex"]);
     let piped = lab.run(&["export", "ex"]);

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
 
 use super::copy::resolve::Anchor;
 use super::state::{self, Container, Status};
@@ -193,6 +195,9 @@ fn in_child(
     let merged = c.rootfs.merged.clone();
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")?;
     let mut w = Some(w);
+    // The child waits for a byte on `go`: the fork's step is shown first.
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")?;
+    let mut go_r = Some(go_r);
     let what = match purpose {
         Purpose::Copy => "its overlay and bind mounts",
         Purpose::Export => "a read-only overlay of its layers",
@@ -211,6 +216,14 @@ fn in_child(
         // runs glassbox's own code and leaves with _exit(2).
         match unsafe { nix::unistd::fork() }.context("fork(2)")? {
             nix::unistd::ForkResult::Child => {
+                let mut byte = [0u8; 1];
+                let parent_there = go_r
+                    .take()
+                    .is_some_and(|g| std::fs::File::from(g).read(&mut byte).unwrap_or(0) == 1);
+                if !parent_there {
+                    // SAFETY: the parent is gone; leave at once.
+                    unsafe { libc::_exit(1) }
+                }
                 let result = child(root, c, purpose, &merged, f);
                 if let Some(w) = w.take() {
                     let _ = std::fs::File::from(w).write_all(encode(&result).as_bytes());
@@ -222,13 +235,22 @@ fn in_child(
         }
     })?;
     drop(w);
+    drop(go_r);
     let Some(pid) = done.value() else {
         return Ok(0); // --dry-run
     };
+    let mut go = std::fs::File::from(go_w);
+    let _ = go.write_all(b"g");
+    drop(go);
     let mut msg = String::new();
     let read = std::fs::File::from(r).read_to_string(&mut msg);
     let status = nix::sys::wait::waitpid(pid, None).context("waitpid(2) the child")?;
     read.context("read the child's answer")?;
+    if matches!(status, WaitStatus::Signaled(_, Signal::SIGPIPE, _)) {
+        // The reader of the stream went away (`export | head`): end as
+        // the child did, quietly, as any program writing to a closed pipe.
+        let _ = nix::sys::signal::raise(Signal::SIGPIPE);
+    }
     if msg.is_empty() {
         bail!("the child that mounted the container's files ended without an answer ({status:?})");
     }

@@ -212,6 +212,12 @@ fn dest_state(anchor: &Anchor, dest: &str, container: &str, shown: &str) -> Resu
     match anchor.open(&followed, true) {
         Ok(fd) => match resolve::fstat(&fd)?.kind {
             Kind::Dir => Ok((path, Dest::Dir)),
+            Kind::File if dest.ends_with('/') => Err(missing(
+                anchor,
+                dest,
+                container,
+                std::io::Error::from_raw_os_error(libc::ENOTDIR),
+            )),
             Kind::File => Ok((path, Dest::File)),
             _ => Err(Local(format!(
                 "destination \"{shown}\" must be a directory or a regular file"
