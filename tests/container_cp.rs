@@ -73,9 +73,9 @@ fn tar_members(bytes: &[u8]) -> Vec<(String, String)> {
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let name = e.path().unwrap().display().to_string();
-        let mut s = String::new();
-        e.read_to_string(&mut s).unwrap();
-        out.push((name, s));
+        let mut s = Vec::new();
+        e.read_to_end(&mut s).unwrap();
+        out.push((name, String::from_utf8_lossy(&s).into_owned()));
     }
     out
 }
@@ -153,6 +153,27 @@ fn cp_from_a_running_container_follows_dockers_path_rules() {
         members.contains(&("sub/b".to_string(), "deep\n".to_string())),
         "{members:?}"
     );
+
+    // `/` of a running container: its /proc and /sys are the kernel's,
+    // copied as empty directories, never read (the same under
+    // `container cp`); a file there is refused.
+    let root = lab.run(&["container", "cp", "web:/", "-"]);
+    assert!(root.status.success(), "{}", common::stderr(&root));
+    let names: Vec<String> = tar_members(&root.stdout)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.iter().any(|n| n == "data/a.txt"), "{names:?}");
+    assert!(names.iter().any(|n| n == "mnt/on-the-host"), "{names:?}");
+    assert!(names.iter().any(|n| n == "proc/"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("proc/") && n != "proc/"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("sys/") && n != "sys/"));
+    let (code, _, err) = lab.status(&["cp", "web:/proc/1/status", &o("status")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("one of the kernel's own filesystems"), "{err}");
 
     // Docker's errors: a directory onto a file, a file into a missing
     // directory, a missing parent on the host.

@@ -195,6 +195,11 @@ fn open_source(
         .open(Path::new(src), follow || slash)
         .map_err(|e| missing(anchor, src, container, e))?;
     let meta = resolve::fstat(&fd).with_context(|| anchor.what("fstat", Path::new(src)))?;
+    if let Some(fs) = walk::kernel_fs(&fd) {
+        bail!(
+            "{src} is on {fs}, one of the kernel's own filesystems: cp copies files, not the kernel's state under /proc, /sys or /dev/pts (neither does Docker's); read it with exec instead"
+        );
+    }
     if slash && meta.kind != Kind::Dir {
         bail!("{src} is not a directory (the path ends with /)");
     }

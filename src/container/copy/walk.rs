@@ -80,8 +80,37 @@ fn names(dir: &OwnedFd) -> Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// The kernel's own filesystems (`statfs(2)` `f_type`): what a running
+/// container has mounted on `/proc`, `/sys`, `/dev/pts`, `/dev/mqueue`.
+/// As Docker's `cp`, glassbox copies none of their contents: they are
+/// the kernel's state, not files (and reading some, `/proc/kmsg`, blocks).
+pub fn kernel_fs(fd: &OwnedFd) -> Option<&'static str> {
+    use nix::sys::statfs as s;
+    const MQUEUE_MAGIC: i64 = 0x1980_0202;
+    let t = s::fstatfs(fd).ok()?.filesystem_type();
+    if t.0 as i64 == MQUEUE_MAGIC {
+        return Some("mqueue");
+    }
+    [
+        (s::PROC_SUPER_MAGIC, "proc"),
+        (s::SYSFS_MAGIC, "sysfs"),
+        (s::CGROUP_SUPER_MAGIC, "cgroup"),
+        (s::CGROUP2_SUPER_MAGIC, "cgroup2"),
+        (s::DEVPTS_SUPER_MAGIC, "devpts"),
+        (s::SECURITYFS_MAGIC, "securityfs"),
+        (s::DEBUGFS_MAGIC, "debugfs"),
+        (s::TRACEFS_MAGIC, "tracefs"),
+        (s::BPF_FS_MAGIC, "bpf"),
+        (s::SELINUX_MAGIC, "selinuxfs"),
+        (s::NSFS_MAGIC, "nsfs"),
+    ]
+    .iter()
+    .find(|(m, _)| m.0 == t.0)
+    .map(|(_, n)| *n)
+}
+
 /// Copy what `fd` (`O_PATH`) names into `sink` as `rel`, a directory with
-/// everything in it.
+/// everything in it (a directory of the kernel's filesystems, empty).
 pub fn walk(fd: &OwnedFd, rel: &Path, sink: &mut dyn Sink) -> Result<()> {
     let meta = fstat(fd).with_context(|| format!("fstat(2) {}", rel.display()))?;
     entry(fd, &meta, rel, sink)
@@ -89,6 +118,10 @@ pub fn walk(fd: &OwnedFd, rel: &Path, sink: &mut dyn Sink) -> Result<()> {
 
 fn entry(fd: &OwnedFd, meta: &Meta, rel: &Path, sink: &mut dyn Sink) -> Result<()> {
     match meta.kind {
+        Kind::Dir if kernel_fs(fd).is_some() => {
+            sink.dir(rel, meta)?;
+            sink.dir_done(rel, meta)
+        }
         Kind::Dir => {
             sink.dir(rel, meta)?;
             for name in names(fd).with_context(|| format!("list {}", rel.display()))? {
