@@ -438,4 +438,35 @@ fn bad_input_is_refused_with_dockers_words_and_leaves_nothing() {
     );
     assert_eq!(common::entries(out.path()), Vec::<String>::new());
     assert_eq!(mounts_under(lab.root.path()), before);
+
+    // Killed in the middle of a copy into the stopped container (its
+    // stdin never ends): the child goes too, and its mounts with it.
+    let merged = lab.inspect("st", "{{.GraphDriver.Data.MergedDir}}");
+    let mut cp = lab
+        .cmd()
+        .args(["cp", "-", "st:/"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = |m: &str| -> usize {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("mountinfo"))
+                    .is_ok_and(|t| t.contains(&format!(" {m} ")))
+            })
+            .count()
+    };
+    eventually("the copy's child mounting the overlay", || {
+        seen(&merged) > 0
+    });
+    let still_open = cp.stdin.take();
+    cp.kill().unwrap();
+    cp.wait().unwrap();
+    eventually("the child and its mounts gone", || seen(&merged) == 0);
+    drop(still_open);
+    // The container's lock was released: another copy goes through.
+    lab.ok(&["cp", "/etc/hostname", "st:/"]);
 }

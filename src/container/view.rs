@@ -193,6 +193,7 @@ fn in_child(
     f: impl FnOnce(&Anchor) -> Result<u64>,
 ) -> Result<u64> {
     let merged = c.rootfs.merged.clone();
+    let parent = nix::unistd::getpid();
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2(2)")?;
     let mut w = Some(w);
     // The child waits for a byte on `go`: the fork's step is shown first.
@@ -216,6 +217,13 @@ fn in_child(
         // runs glassbox's own code and leaves with _exit(2).
         match unsafe { nix::unistd::fork() }.context("fork(2)")? {
             nix::unistd::ForkResult::Child => {
+                // Killed with the command: a copy nobody waits for ends,
+                // and its namespace with it.
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+                if nix::unistd::getppid() != parent {
+                    // SAFETY: the parent died before the line above.
+                    unsafe { libc::_exit(1) }
+                }
                 let mut byte = [0u8; 1];
                 let parent_there = go_r
                     .take()
