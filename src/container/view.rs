@@ -109,7 +109,7 @@ pub fn with_root(
     }
     // A stopped container's writable layer is mounted here: no start may
     // mount it too meanwhile (the start waits for this lock).
-    let _lock = if purpose == Purpose::Copy {
+    let lock = if purpose == Purpose::Copy {
         Some(state::lock(root, &c.id)?)
     } else {
         None
@@ -117,10 +117,12 @@ pub fn with_root(
     let fresh =
         state::load(root, &c.id)?.with_context(|| format!("No such container: {}", c.name))?;
     if purpose == Purpose::Copy && running(&fresh) {
-        drop(_lock);
+        drop(lock);
         return through_init(&fresh, f);
     }
-    in_child(root, &fresh, purpose, f)
+    let copied = in_child(root, &fresh, purpose, f);
+    drop(lock);
+    copied
 }
 
 /// A running container: its init's root.

@@ -1,6 +1,6 @@
 //! `cp`: files between a container and the host, Docker's way.
 //!
-//! Docker's path rules (`docker container cp`), decided by [`plan`]:
+//! Docker's path rules (`docker container cp`), decided by [`rules::plan`]:
 //! a file onto a missing path makes that file, onto a file replaces it,
 //! into a directory keeps its name; a destination ending in `/` must be an
 //! existing directory; a directory onto a missing path makes it, into a
@@ -19,6 +19,7 @@
 
 pub mod archive;
 pub mod resolve;
+pub mod rules;
 pub mod tree;
 pub mod walk;
 
@@ -32,6 +33,7 @@ use super::view::{self, Local, Purpose};
 use crate::state::Root;
 use crate::trace::{Action, Mechanism, Step};
 use resolve::{Anchor, Kind};
+pub use rules::{Dest, Plan, contents_only, plan, source_name};
 
 /// The host's side of a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,65 +71,6 @@ pub struct Request {
 pub struct Copied {
     pub bytes: u64,
     pub dest: String,
-}
-
-/// What is at the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dest {
-    Missing,
-    Dir,
-    File,
-}
-
-/// Where the copy goes: entries are made in `dir`, the top one named
-/// `name` (`.`: what is in the source goes into `dir` itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub dir: PathBuf,
-    pub name: PathBuf,
-}
-
-/// `SRC/.`, or `/`: the contents, not the directory.
-pub fn contents_only(src: &str) -> bool {
-    src.ends_with("/.") || src == "." || src.chars().all(|c| c == '/')
-}
-
-/// The name the source keeps (`.` for its contents).
-pub fn source_name(src: &str) -> PathBuf {
-    if contents_only(src) {
-        return PathBuf::from(".");
-    }
-    Path::new(src)
-        .file_name()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Docker's rules: where a source (a directory or not, `DIR/.` or not,
-/// named `name`) goes for a destination `dest` in state `state`.
-pub fn plan(src_dir: bool, name: &Path, dest: &str, state: Dest) -> Result<Plan> {
-    let path = Path::new(dest);
-    let split = || resolve::split(path).with_context(|| format!("{dest} names no file"));
-    match state {
-        Dest::Dir => Ok(Plan {
-            dir: path.to_path_buf(),
-            name: name.to_path_buf(),
-        }),
-        Dest::File if src_dir => bail!(
-            "cannot copy directory: the destination {dest} is a file (copy into a directory, or to a new path)"
-        ),
-        Dest::File => {
-            let (dir, name) = split()?;
-            Ok(Plan { dir, name })
-        }
-        Dest::Missing if !src_dir && dest.ends_with('/') => bail!(
-            "no such directory: {dest} (a destination that ends in / must be an existing directory)"
-        ),
-        Dest::Missing => {
-            let (dir, name) = split()?;
-            Ok(Plan { dir, name })
-        }
-    }
 }
 
 /// Docker CLI's `ValidateOutputPath`: the directory a host output goes
@@ -391,77 +334,6 @@ pub fn copy(root: &Root, req: &Request) -> Result<Copied> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(src_dir: bool, src: &str, dest: &str, state: Dest) -> Result<(String, String)> {
-        plan(src_dir, &source_name(src), dest, state)
-            .map(|p| (p.dir.display().to_string(), p.name.display().to_string()))
-    }
-
-    fn pair(a: &str, b: &str) -> (String, String) {
-        (a.into(), b.into())
-    }
-
-    #[test]
-    fn a_file_goes_where_docker_puts_it() {
-        assert_eq!(
-            p(false, "/etc/passwd", "/tmp/out", Dest::Missing).unwrap(),
-            pair("/tmp", "out")
-        );
-        assert_eq!(
-            p(false, "/etc/passwd", "/tmp/out", Dest::File).unwrap(),
-            pair("/tmp", "out")
-        );
-        assert_eq!(
-            p(false, "/etc/passwd", "/tmp", Dest::Dir).unwrap(),
-            pair("/tmp", "passwd")
-        );
-        let e = p(false, "/etc/passwd", "/tmp/nope/", Dest::Missing).unwrap_err();
-        assert!(
-            format!("{e}").starts_with("no such directory: /tmp/nope/"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_directory_goes_where_docker_puts_it() {
-        assert_eq!(
-            p(true, "/etc", "/tmp/new", Dest::Missing).unwrap(),
-            pair("/tmp", "new")
-        );
-        assert_eq!(
-            p(true, "/etc", "/tmp/new/", Dest::Missing).unwrap(),
-            pair("/tmp", "new")
-        );
-        assert_eq!(
-            p(true, "/etc", "/tmp", Dest::Dir).unwrap(),
-            pair("/tmp", "etc")
-        );
-        assert_eq!(
-            p(true, "/etc/", "/tmp", Dest::Dir).unwrap(),
-            pair("/tmp", "etc")
-        );
-        assert_eq!(
-            p(true, "/etc/.", "/tmp", Dest::Dir).unwrap(),
-            pair("/tmp", ".")
-        );
-        assert_eq!(p(true, "/", "/tmp", Dest::Dir).unwrap(), pair("/tmp", "."));
-        assert_eq!(
-            p(true, "/etc/.", "/tmp/new", Dest::Missing).unwrap(),
-            pair("/tmp", "new")
-        );
-        let e = p(true, "/etc", "/tmp/file", Dest::File).unwrap_err();
-        assert!(format!("{e}").starts_with("cannot copy directory"), "{e}");
-    }
-
-    #[test]
-    fn dot_and_slashes_mean_the_contents() {
-        assert!(contents_only("/etc/."));
-        assert!(contents_only("/"));
-        assert!(contents_only("."));
-        assert!(!contents_only("/etc/"));
-        assert_eq!(source_name("/etc/"), PathBuf::from("etc"));
-        assert_eq!(source_name("etc/hosts"), PathBuf::from("hosts"));
-    }
 
     #[test]
     fn errors_read_as_go_prints_them() {
