@@ -45,6 +45,12 @@ fn check(m: &BTreeMap<String, String>) {
         m.keys()
     );
     assert!(m.contains_key("bin/busybox"), "{:?}", m.keys());
+    // Deleted in the container: its layer's whiteout hides the image's.
+    assert!(
+        m.contains_key("bin/true") && !m.contains_key("bin/false"),
+        "{:?}",
+        m.keys()
+    );
     for dir in ["proc/", "sys/", "mnt/"] {
         assert!(
             m.contains_key(dir),
@@ -85,7 +91,7 @@ fn export_writes_the_containers_layers_without_its_mounts() {
         IMAGE,
         "sh",
         "-c",
-        "echo made > /made.txt && sleep 1000",
+        "echo made > /made.txt && rm /bin/false && sleep 1000",
     ]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !lab
