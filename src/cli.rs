@@ -133,6 +133,10 @@ pub enum Command {
     Diff(cmd::container::DiffArgs),
     /// Create a new image from a container's changes
     Commit(cmd::container::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cmd::container::files::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(cmd::container::files::ExportArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),

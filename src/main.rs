@@ -103,6 +103,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rename(a) => return container(&ctx, C::Rename(a.clone())),
         Command::Diff(a) => return container(&ctx, C::Diff(a.clone())),
         Command::Commit(a) => return container(&ctx, C::Commit(a.clone())),
+        Command::Cp(a) => return container(&ctx, C::Cp(a.clone())),
+        Command::Export(a) => return container(&ctx, C::Export(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),

@@ -24,8 +24,10 @@ pub enum Make {
     File,
 }
 
-/// `openat2(dirfd, path, how)`.
-fn openat2(
+/// `openat2(dirfd, path, how)`, tried again when a signal interrupts it
+/// or the kernel saw a rename race during a `RESOLVE_IN_ROOT` walk of `..`
+/// (`EAGAIN`, which it asks the caller to retry).
+pub fn openat2(
     dirfd: i32,
     path: &Path,
     flags: i32,
@@ -39,6 +41,7 @@ fn openat2(
     how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.mode = mode as u64;
     how.resolve = resolve;
+    let mut again = 0;
     loop {
         // SAFETY: openat2 with a valid C string and a correctly sized struct.
         let fd = unsafe {
@@ -55,13 +58,18 @@ fn openat2(
             return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
         }
         let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
+        let retry = e.kind() == std::io::ErrorKind::Interrupted
+            || (e.raw_os_error() == Some(libc::EAGAIN) && again < 128);
+        if !retry {
             return Err(e);
         }
+        again += 1;
     }
 }
 
-const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+/// Resolve as the container would: `..` and absolute symlinks stop at the
+/// root, and no `/proc/PID/...` magic link can jump out of it.
+pub const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 
 /// The path relative to the root, without a leading `/` (`.` for the root).
 fn relative(inside: &Path) -> PathBuf {

@@ -181,7 +181,7 @@ pub fn prepare(
 /// One bind mount, its target resolved inside the root and mounted through
 /// the descriptor (so neither a symlink in the image nor a swap in between
 /// can send it to a host path).
-fn bind_in_root(rootfs: &Path, b: &super::spec::BindMount) -> Result<()> {
+pub fn bind_in_root(rootfs: &Path, b: &super::spec::BindMount) -> Result<()> {
     use super::inroot::{self, Make};
     inroot::check_target(&b.target)?;
     let make = if b.source.is_dir() {

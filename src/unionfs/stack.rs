@@ -223,6 +223,19 @@ pub fn mount(root: &Root, req: &Request, opts: &MountOptions) -> Result<Mounted>
     })
 }
 
+/// Mount an overlay stack that no ledger needs to know about: one made
+/// in a private mount namespace of a short-lived process (`cp` and
+/// `export` of a container), which the kernel unmounts when the
+/// namespace's last process ends, whatever way it ends. The same checks
+/// and the same two ways to hand the layers to the kernel as [`mount`].
+pub fn mount_unrecorded(root: &Root, req: &Request) -> Result<()> {
+    let c = check_step(req).observe(|| check::check(req))?;
+    match resolve_method(Method::Auto) {
+        Method::NewApi => mount_new_api(&c).map(drop),
+        _ => mount_classic(root, &c, false).map(drop),
+    }
+}
+
 fn overlay_shell(data: &str, target: &Path) -> String {
     format!(
         "mount -t overlay overlay -o {} {}",

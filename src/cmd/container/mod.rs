@@ -9,6 +9,7 @@ pub mod attach;
 pub mod commit;
 pub mod create;
 pub mod exec;
+pub mod files;
 pub mod info;
 pub mod lifecycle;
 pub mod pause;
@@ -82,6 +83,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(files::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(files::ExportArgs),
 }
 
 /// The hidden `shim` command: a container's monitor (see
@@ -166,6 +171,8 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<ExitCode> {
         Command::Rename(a) => port::rename(ctx, a),
         Command::Diff(a) => commit::diff(ctx, a),
         Command::Commit(a) => commit::commit(ctx, a),
+        Command::Cp(a) => files::cp(ctx, a),
+        Command::Export(a) => files::export(ctx, a),
     }
 }
 
