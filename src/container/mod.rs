@@ -24,6 +24,8 @@ pub mod launch;
 pub mod list;
 pub mod logfile;
 pub mod logs;
+pub mod mount_spec;
+pub mod mounts;
 pub mod names;
 pub mod network;
 pub mod pause;

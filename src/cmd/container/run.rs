@@ -45,9 +45,15 @@ pub struct RunArgs {
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Bind mount a host path: HOST-PATH:CONTAINER-PATH[:ro]
-    #[arg(short, long = "volume", value_name = "HOST:CTR[:ro]")]
+    /// Bind mount a volume or a host path: NAME|HOST-PATH:CONTAINER-PATH[:ro|nocopy]
+    #[arg(short, long = "volume", value_name = "SRC:CTR[:OPTS]")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=...,target=...[,readonly]
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory: PATH[:OPTIONS] (default rw,noexec,nosuid,nodev)
+    #[arg(long, value_name = "PATH[:OPTS]")]
+    pub tmpfs: Vec<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 
 use super::run::RunArgs;
 use crate::container::config::{self, Request};
+use crate::container::mount_spec::{self, MountRequest};
 
 fn host_env(k: &str) -> Option<String> {
     std::env::var(k).ok()
@@ -79,8 +80,9 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         binds: a
             .volume
             .iter()
-            .map(|v| config::parse_volume(v))
+            .filter_map(|v| config::parse_volume(v).transpose())
             .collect::<Result<_>>()?,
+        mounts: mounts(a)?,
         readonly_rootfs: a.read_only,
         memory: limits.memory.map_or(0, |m| m as i64),
         memory_swap: match limits.swap {
@@ -108,3 +110,18 @@ pub fn request(a: &RunArgs) -> Result<Request> {
     })
 }
 
+/// Every `-v`, `--mount` and `--tmpfs`, checked (one destination once).
+fn mounts(a: &RunArgs) -> Result<Vec<MountRequest>> {
+    let mut out = Vec::new();
+    for v in &a.volume {
+        out.push(mount_spec::parse_volume_flag(v)?);
+    }
+    for m in &a.mount {
+        out.push(mount_spec::parse_mount_flag(m)?);
+    }
+    for t in &a.tmpfs {
+        out.push(mount_spec::parse_tmpfs_flag(t)?);
+    }
+    mount_spec::check_duplicates(&out)?;
+    Ok(out)
+}
