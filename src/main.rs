@@ -103,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rename(a) => return container(&ctx, C::Rename(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
+        Command::Volume(c) => return cmd::volume::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),
     }
     Ok(ExitCode::SUCCESS)
