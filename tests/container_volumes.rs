@@ -497,3 +497,44 @@ fn the_trace_shows_the_volume_made_filled_and_bound() {
     );
     assert!(err.contains(&format!("mount --rbind {data} ")), "{err}");
 }
+
+/// `volume rm` racing `create -v NAME:...`: the volume is made and named
+/// by the container's record under one lock, so whichever comes first,
+/// a container that was made always has its volume.
+#[test]
+fn volume_rm_racing_create_never_removes_a_volume_a_container_names() {
+    let lab = Lab::new();
+    for i in 0..6 {
+        let name = format!("racy{i}");
+        let spec = format!("{name}:/d");
+        let mut create = lab
+            .cmd()
+            .args([
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "-v",
+                &spec,
+                IMAGE,
+                "true",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let created = loop {
+            let _ = lab.run(&["volume", "rm", "-f", &name]);
+            if let Some(s) = create.try_wait().unwrap() {
+                break s.success();
+            }
+        };
+        assert!(created, "create c{i}");
+        let _ = lab.run(&["volume", "rm", "-f", &name]);
+        assert!(
+            volume_names(&lab).contains(&name),
+            "c{i} names {name}, which was removed"
+        );
+        let users = lab.inspect(&format!("c{i}"), "{{(index .Mounts 0).Name}}");
+        assert_eq!(users, name);
+    }
+}
