@@ -205,6 +205,18 @@ fn a_named_volume_outlives_its_container_and_is_filled_from_the_image_once() {
         "/data",
     ]);
     assert_eq!(ls, "new.txt\nsub\n", "the volume was filled again");
+    assert_eq!(
+        lab.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}} {{.Mounts}} {{.LocalVolumes}}"
+        ]),
+        "second store 1\n"
+    );
+    // Docker's `inspect` finds a volume by name too.
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", "store"])).unwrap();
+    assert_eq!(v[0]["Mountpoint"], data.display().to_string());
     // In use by a stopped container: Docker's refusal, nothing removed.
     let id = lab.inspect("second", "{{.Id}}");
     let (code, _, err) = lab.status(&["volume", "rm", "store"]);
