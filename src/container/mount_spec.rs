@@ -132,7 +132,10 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
         check_target(spec, dst).map_err(|e| anyhow::anyhow!("{}: {e}", invalid_spec(spec)))?;
     let point = if src.starts_with('/') {
         if nocopy {
-            bail!("invalid mode: {mode}: nocopy is for volumes, not host paths");
+            bail!(
+                "{}: invalid mount config for type \"bind\": field VolumeOptions must not be specified (nocopy is for volumes)",
+                invalid_spec(spec)
+            );
         }
         MountPoint {
             kind: MountType::Bind,
@@ -543,7 +546,12 @@ mod tests {
                 .to_string()
                 .contains("rprivate")
         );
-        assert!(parse_volume_flag("/x:/y:nocopy").is_err());
+        assert!(
+            parse_volume_flag("/x:/y:nocopy")
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid volume specification: '/x:/y:nocopy': invalid mount config for type \"bind\": field VolumeOptions must not be specified")
+        );
         assert!(valid_volume_name("ab") && valid_volume_name("a.b-c_d"));
         assert!(!valid_volume_name("a") && !valid_volume_name("_ab") && !valid_volume_name("a b"));
     }
