@@ -403,6 +403,14 @@ fn mount_and_tmpfs_mount_what_they_say_with_dockers_defaults() {
         "volume-nocopy: not filled"
     );
     assert!(!src.join("x").exists());
+    // noexec unless `exec` is given.
+    let script = "cp /bin/busybox /t/echo && /t/echo ran || echo refused";
+    let (code, out, _) = lab.status(&["run", "--rm", "--tmpfs", "/t", IMAGE, "sh", "-c", script]);
+    assert_eq!((code, out.as_str()), (0, "refused\n"));
+    let (code, out, _) = lab.status(&[
+        "run", "--rm", "--tmpfs", "/t:exec", IMAGE, "sh", "-c", script,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "ran\n"));
     let c = inspect_json(&lab, "mnt");
     assert_eq!(
         c["HostConfig"]["Tmpfs"],

@@ -421,18 +421,17 @@ pub struct TmpfsOptions {
 }
 
 impl TmpfsOptions {
-    /// All of it as `mount -o` takes it (`rw,noexec,nosuid,nodev,size=64m`).
+    /// All of it as `mount -o` takes it (`rw,noexec,nosuid,nodev,size=64m`),
+    /// every flag said either way, so reading it back over Docker's
+    /// defaults gives the same options.
     pub fn text(&self) -> String {
-        let mut v = vec![if self.read_only { "ro" } else { "rw" }];
-        if self.noexec {
-            v.push("noexec");
-        }
-        if self.nosuid {
-            v.push("nosuid");
-        }
-        if self.nodev {
-            v.push("nodev");
-        }
+        let pick = |on: bool, yes: &'static str, no: &'static str| if on { yes } else { no };
+        let v = [
+            pick(self.read_only, "ro", "rw"),
+            pick(self.noexec, "noexec", "exec"),
+            pick(self.nosuid, "nosuid", "suid"),
+            pick(self.nodev, "nodev", "dev"),
+        ];
         let mut s = v.join(",");
         for d in &self.data {
             s.push(',');
@@ -612,7 +611,14 @@ mod tests {
         assert_eq!(t.point.tmpfs_options, "rw,noexec,nosuid,nodev");
         assert_eq!(t.origin, Origin::Tmpfs(String::new()));
         let t = parse_tmpfs_flag("/run:exec,size=65536k,mode=1777,size=1g").unwrap();
-        assert_eq!(t.point.tmpfs_options, "rw,nosuid,nodev,mode=1777,size=1g");
+        assert_eq!(
+            t.point.tmpfs_options,
+            "rw,exec,nosuid,nodev,mode=1777,size=1g"
+        );
+        // Read back (at start), the options are the same.
+        let again = tmpfs_options(&t.point.tmpfs_options).unwrap();
+        assert!(!again.noexec && again.nosuid);
+        assert_eq!(again.text(), t.point.tmpfs_options);
         assert!(!parse_tmpfs_flag("/ro:ro").unwrap().point.rw);
         assert!(
             parse_tmpfs_flag("/x:bogus")
