@@ -347,6 +347,14 @@ fn volume_ls_inspect_and_create_print_as_docker_does() {
         lab.ok(&["volume", "ls", "-q", "-f", "label=team=db"]),
         "v1\n"
     );
+    // A plan makes nothing, and removes nothing.
+    assert_eq!(
+        lab.ok(&["--dry-run", "volume", "create", "planned"]),
+        "planned\n"
+    );
+    assert!(!volumes_dir(&lab).join("planned").exists());
+    lab.ok(&["--dry-run", "volume", "prune", "-a", "-f"]);
+    assert!(volumes_dir(&lab).join(&anon).exists());
     let (code, _, err) = lab.status(&["volume", "ls", "-f", "colour=red"]);
     assert_eq!(
         (code, err.trim()),

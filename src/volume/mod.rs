@@ -67,9 +67,13 @@ pub fn data_path(root: &Root, name: &str) -> PathBuf {
 
 /// The lock volumes are made and removed under: the one container names
 /// are given out under (a container's record is written while `create`
-/// holds it).
-pub fn lock(root: &Root) -> Result<StateLock> {
-    cstate::names_lock(root)
+/// holds it). None under `--dry-run`, which changes nothing (not even a
+/// lock file).
+pub fn lock(root: &Root) -> Result<Option<StateLock>> {
+    if crate::trace::dry_run() {
+        return Ok(None);
+    }
+    cstate::names_lock(root).map(Some)
 }
 
 fn load(root: &Root, name: &str) -> Result<Option<Volume>> {
