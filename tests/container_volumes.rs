@@ -566,3 +566,25 @@ fn volume_rm_racing_create_never_removes_a_volume_a_container_names() {
         assert_eq!(users, name);
     }
 }
+
+/// A `--rm` container whose shim was killed is removed by the next
+/// command that reads it (settled), its anonymous volume with it.
+#[test]
+fn a_rm_container_settled_after_its_shim_died_takes_its_anonymous_volume() {
+    let lab = Lab::new();
+    let id = lab.detached(&[
+        "--rm", "-v", "/anon", "-v", "named:/n", IMAGE, "sleep", "600",
+    ]);
+    assert_eq!(volume_names(&lab).len(), 2);
+    let shim = common::probe::shim_pid(&id).expect("the shim runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    common::probe::wait_shim_gone(&id);
+    eventually("the container settled and removed", || {
+        lab.ps(&["-aq"]).is_empty()
+    });
+    assert_eq!(volume_names(&lab), ["named"]);
+}
