@@ -46,6 +46,7 @@ pub mod stats;
 pub mod stats_screen;
 pub mod stdio;
 pub mod teardown;
+pub mod tmpfs_spec;
 pub mod top;
 pub mod update;
 pub mod user;
