@@ -140,6 +140,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(cmd::container::Command),
+    /// Volumes: data directories that outlive containers (create, ls, inspect, rm, prune)
+    #[command(subcommand)]
+    Volume(cmd::volume::Command),
     /// A container's monitor process (started by run and start)
     #[command(hide = true)]
     Shim(cmd::container::ShimArgs),

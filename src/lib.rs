@@ -19,3 +19,4 @@ pub mod state;
 pub mod template;
 pub mod trace;
 pub mod unionfs;
+pub mod volume;

@@ -107,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(a) => return container(&ctx, C::Export(a.clone())),
         Command::Exec(a) => return cmd::container::exec::execute(&ctx, a),
         Command::Container(c) => return cmd::container::execute(&ctx, c),
+        Command::Volume(c) => return cmd::volume::execute(&ctx, c),
         Command::Shim(a) => return cmd::container::shim(&ctx, a),
     }
     Ok(ExitCode::SUCCESS)

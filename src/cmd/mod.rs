@@ -11,6 +11,7 @@ pub mod net;
 pub mod ns;
 pub mod system;
 pub mod unionfs;
+pub mod volume;
 
 use crate::state::Root;
 

@@ -34,7 +34,11 @@ pub struct Request {
     pub interactive: bool,
     pub detach: bool,
     pub auto_remove: bool,
+    /// `-v` specs with a source (bind paths and volume names), as
+    /// Docker's `HostConfig.Binds` keeps them.
     pub binds: Vec<Bind>,
+    /// Every `-v`, `--mount` and `--tmpfs`, in the order given.
+    pub mounts: Vec<super::mount_spec::MountRequest>,
     pub readonly_rootfs: bool,
     pub memory: i64,
     pub memory_swap: i64,
@@ -72,6 +76,8 @@ pub struct ImageDefaults {
     pub exposed_ports: Vec<String>,
     pub stop_signal: String,
     pub labels: BTreeMap<String, String>,
+    /// `VOLUME`s: the paths that get an anonymous volume each.
+    pub volumes: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -110,6 +116,10 @@ impl ImageDefaults {
             exposed_ports: exposed,
             stop_signal: text("StopSignal"),
             labels,
+            volumes: config["Volumes"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -179,7 +189,19 @@ pub fn build(
         env,
         cmd,
         image: req.image.clone(),
-        volumes: BTreeMap::new(),
+        // The image's `VOLUME`s and `-v /path`'s anonymous volumes.
+        volumes: img
+            .volumes
+            .iter()
+            .cloned()
+            .chain(
+                req.mounts
+                    .iter()
+                    .filter(|m| m.point.anonymous && m.origin == super::mount_spec::Origin::Volume)
+                    .map(|m| m.point.destination.clone()),
+            )
+            .map(|v| (v, serde_json::json!({})))
+            .collect(),
         working_dir: req
             .workdir
             .clone()
@@ -210,6 +232,24 @@ pub fn build(
         port_bindings,
         publish_all_ports: req.publish_all,
         binds: req.binds.clone(),
+        mounts: req
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.origin {
+                super::mount_spec::Origin::Mount(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect(),
+        tmpfs: req
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.origin {
+                super::mount_spec::Origin::Tmpfs(o) => {
+                    Some((m.point.destination.clone(), o.clone()))
+                }
+                _ => None,
+            })
+            .collect(),
         auto_remove: req.auto_remove,
         readonly_rootfs: req.readonly_rootfs,
         dns: req.dns.clone(),
@@ -220,38 +260,24 @@ pub fn build(
     Ok((config, host))
 }
 
-/// `-v HOST:CTR[:ro|rw]`: a bind mount of a host path (made when missing,
-/// as Docker's `-v` does). Named volumes come with the storage issue.
-pub fn parse_volume(spec: &str) -> Result<Bind> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => bail!("invalid volume specification: '{spec}': give HOST-PATH:CONTAINER-PATH[:ro]"),
+/// `-v SRC:DST[:MODE]` as Docker's `HostConfig.Binds` entry: a host path
+/// or a volume's name, see [`super::mount_spec::parse_volume_flag`]; `None`
+/// for `-v /DST` (an anonymous volume, in `Config.Volumes`).
+pub fn parse_volume(spec: &str) -> Result<Option<Bind>> {
+    let m = super::mount_spec::parse_volume_flag(spec)?.point;
+    if m.anonymous {
+        return Ok(None);
+    }
+    let source = if m.kind == super::state::MountType::Volume {
+        PathBuf::from(&m.name)
+    } else {
+        m.source
     };
-    if !src.starts_with('/') {
-        bail!(
-            "invalid volume specification: '{spec}': named volumes are not supported yet; give an absolute host path (HOST-PATH:CONTAINER-PATH)"
-        );
-    }
-    if !dst.starts_with('/') {
-        bail!("invalid volume specification: '{spec}': mount path must be absolute");
-    }
-    if dst == "/" {
-        bail!(
-            "invalid volume specification: '{spec}': invalid mount config: destination can't be '/'"
-        );
-    }
-    let read_only = match mode {
-        "" | "rw" => false,
-        "ro" => true,
-        other => bail!("invalid mode: {other}: use ro or rw"),
-    };
-    Ok(Bind {
-        source: PathBuf::from(src),
-        destination: dst.to_string(),
-        read_only,
-    })
+    Ok(Some(Bind {
+        source,
+        destination: m.destination,
+        read_only: !m.rw,
+    }))
 }
 
 /// `--label KEY[=VALUE]` as the Docker CLI checks it (`ValidateLabel`):
@@ -392,6 +418,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            volumes: vec![],
         }
     }
 
@@ -490,14 +517,11 @@ mod tests {
 
     #[test]
     fn volumes_and_hosts_are_checked() {
-        let b = parse_volume("/srv/data:/data:ro").unwrap();
+        let b = parse_volume("/srv/data:/data:ro").unwrap().unwrap();
         assert!(b.read_only && b.destination == "/data");
-        assert!(
-            parse_volume("data:/data")
-                .unwrap_err()
-                .to_string()
-                .contains("named volumes")
-        );
+        let v = parse_volume("data:/data").unwrap().unwrap();
+        assert_eq!(v.source, PathBuf::from("data"));
+        assert_eq!(parse_volume("/anon").unwrap(), None);
         assert!(parse_volume("/a:rel").is_err());
         assert!(parse_volume("/a:/").is_err());
         assert!(parse_volume("/a:/b:xx").is_err());

@@ -33,9 +33,16 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     let _names = state::names_lock(root)?;
     let name = choose_name(root, req)?;
     let layers = (image.id.as_str(), image.lower_dirs.as_slice());
-    let c = record(root, req, &mode, &img, layers, name, id::new_id()?)?;
+    let mut c = record(root, req, &mode, &img, layers, name, id::new_id()?)?;
+    // The volumes, made under the names lock (the one `volume rm` takes)
+    // and named by the record before it is dropped.
+    let (points, new_volumes) = super::mounts::resolve(root, req, &img)?;
+    c.mounts = points;
     let dir = state::container_dir(root, &c.id);
-    crate::host::mkdir(Mechanism::Run, &dir)?;
+    if let Err(e) = crate::host::mkdir(Mechanism::Run, &dir) {
+        super::mounts::undo(root, &new_volumes);
+        return Err(e);
+    }
     // Held until the record is written: a directory without a record whose
     // lock is free is what a crash left (`system prune` removes it), never
     // a creation under way.
@@ -49,6 +56,7 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
             &dir,
             "The container could not be made: what was made of it goes.",
         );
+        super::mounts::undo(root, &new_volumes);
         return Err(e);
     }
     drop(lock);
@@ -79,14 +87,10 @@ pub fn check(root: &Root, req: &Request) -> Result<crate::net::mode::Mode> {
     Ok(mode)
 }
 
-/// Docker's `-v` makes a missing host directory.
+/// Docker's `-v` makes a missing host directory; `--mount type=bind`
+/// refuses one.
 pub fn make_bind_sources(req: &Request) -> Result<()> {
-    for b in &req.binds {
-        if !b.source.exists() {
-            crate::host::mkdir(Mechanism::Run, &b.source)?;
-        }
-    }
-    Ok(())
+    super::mounts::prepare_sources(req)
 }
 
 /// The name asked for (checked, free), or a random free one; the caller
@@ -165,6 +169,7 @@ pub fn record(
         hosts_path: file("hosts"),
         resolv_conf_path: file("resolv.conf"),
         start_count: 0,
+        mounts: Vec::new(),
     })
 }
 

@@ -28,12 +28,29 @@ pub fn remove(root: &Root, id: &str) -> Result<()> {
     remove_locked(root, id)
 }
 
-/// The shim's removal of its own container (`--rm`), once its run ended.
+/// The shim's removal of its own container (`--rm`), once its run ended,
+/// with its anonymous volumes (Docker's `--rm` removes them too).
 pub fn remove_own(root: &Root, id: &str) -> Result<()> {
-    let Some(_lock) = state::lock_if_exists(root, id)? else {
-        return Ok(());
+    let mounts = {
+        let Some(_lock) = state::lock_if_exists(root, id)? else {
+            return Ok(());
+        };
+        let mounts = state::load(root, id)?
+            .filter(|c| c.host_config.auto_remove)
+            .map(|c| c.mounts)
+            .unwrap_or_default();
+        remove_locked(root, id)?;
+        mounts
     };
-    remove_locked(root, id)
+    // After the container's lock is dropped: the volumes' lock is taken
+    // before a container's (as `create` and `rename` take them).
+    remove_volumes(root, &mounts)
+}
+
+/// `rm -v`: the anonymous volumes of a removed container (named ones
+/// stay, as Docker keeps them).
+pub fn remove_volumes(root: &Root, mounts: &[super::state::MountPoint]) -> Result<()> {
+    crate::volume::remove_anonymous(root, mounts)
 }
 
 /// [`remove`], for a caller that holds the container's lock and knows no

@@ -106,6 +106,25 @@ fn go_time(t: &str) -> String {
     }
 }
 
+/// One entry of Docker's `Mounts`: `Name` and `Driver` for volumes only.
+fn mount_point(m: &super::state::MountPoint) -> Value {
+    use super::state::MountType;
+    let mut o = obj().with("Type", json!(m.kind.as_str()));
+    if m.kind == MountType::Volume {
+        o = o.with("Name", json!(m.name));
+    }
+    o = o
+        .with("Source", json!(m.source))
+        .with("Destination", json!(m.destination));
+    if m.kind == MountType::Volume {
+        o = o.with("Driver", json!("local"));
+    }
+    o.with("Mode", json!(m.mode))
+        .with("RW", json!(m.rw))
+        .with("Propagation", json!(m.propagation))
+        .to_value()
+}
+
 fn binds(c: &Container) -> Value {
     if c.host_config.binds.is_empty() {
         return Value::Null;
@@ -218,7 +237,14 @@ fn host_config(c: &Container) -> Ordered {
         .with("IpcMode", json!("private"))
         .with("Privileged", json!(false))
         .with("PublishAllPorts", json!(h.publish_all_ports))
-        .with("ReadonlyRootfs", json!(h.readonly_rootfs))
+        .with("ReadonlyRootfs", json!(h.readonly_rootfs));
+    // Docker leaves out `Tmpfs` and `Mounts` when there are none.
+    let o = if h.tmpfs.is_empty() {
+        o
+    } else {
+        o.with("Tmpfs", json!(h.tmpfs))
+    };
+    let o = o
         .with("ShmSize", json!(64u64 << 20))
         .with("CpuShares", json!(h.cpu_shares))
         .with("Memory", json!(h.memory))
@@ -235,7 +261,13 @@ fn host_config(c: &Container) -> Ordered {
                 h.memory_swap
             }),
         )
-        .with("PidsLimit", json!(h.pids_limit))
+        .with("PidsLimit", json!(h.pids_limit));
+    let o = if h.mounts.is_empty() {
+        o
+    } else {
+        o.with("Mounts", json!(h.mounts))
+    };
+    let o = o
         .with("MaskedPaths", paths(&crate::ns::walls::MASKED_PATHS))
         .with("ReadonlyPaths", paths(&crate::ns::walls::READONLY_PATHS));
     // Docker's `Init` is left out unless `--init` was given.
@@ -391,21 +423,7 @@ pub fn inspect(c: &Container, ctx: &Context) -> Ordered {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let mounts: Vec<Value> = c
-        .host_config
-        .binds
-        .iter()
-        .map(|b| {
-            json!({
-                "Type": "bind",
-                "Source": b.source,
-                "Destination": b.destination,
-                "Mode": if b.read_only { "ro" } else { "" },
-                "RW": !b.read_only,
-                "Propagation": "rprivate",
-            })
-        })
-        .collect();
+    let mounts: Vec<Value> = super::mounts::points(c).iter().map(mount_point).collect();
     obj()
         .with("Id", json!(c.id))
         .with("Created", json!(go_time(&c.created)))

@@ -174,10 +174,18 @@ pub fn row(c: &Container, now: u64, no_trunc: bool) -> Value {
         "State": c.state.status.as_str(),
         "Status": human::status(c, now),
         "Size": "0B",
-        "LocalVolumes": "0",
+        "LocalVolumes": super::mounts::points(c).iter().filter(|m| m.kind == super::state::MountType::Volume).count().to_string(),
         "Names": c.name,
         "Labels": labels.join(","),
-        "Mounts": c.host_config.binds.iter().map(|b| b.destination.clone()).collect::<Vec<_>>().join(","),
+        // Docker's: each mount's volume name, else its source, cut to 15.
+        "Mounts": super::mounts::points(c)
+            .iter()
+            .map(|m| {
+                let name = if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() };
+                if no_trunc { name } else { human::ellipsis(&name, 15) }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
         "Networks": networks.join(","),
     })
 }

@@ -23,7 +23,8 @@ pub fn create(root: &Root, req: &Request) -> Result<Container> {
     config::command(req, &img)?;
     let name = create::choose_name(root, req)?;
     let layers = (image.id.as_str(), image.lower_dirs.as_slice());
-    let c = create::record(root, req, &mode, &img, layers, name, id::new_id()?)?;
+    let mut c = create::record(root, req, &mode, &img, layers, name, id::new_id()?)?;
+    c.mounts = super::mounts::resolve(root, req, &img)?.0;
     create::write_files(&c, req)?;
     crate::state::write_json(&super::state::record_path(root, &c.id), &c)?;
     image.lease.release()?;

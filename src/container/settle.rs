@@ -38,7 +38,7 @@ pub fn settle_opt(root: &Root, c: &Container) -> Result<Option<Container>> {
     if !needs_settling(root, c) {
         return Ok(Some(c.clone()));
     }
-    let Some(_lock) = state::lock_if_exists(root, &c.id)? else {
+    let Some(lock) = state::lock_if_exists(root, &c.id)? else {
         return Ok(None);
     };
     let Some(rec) = state::load(root, &c.id)? else {
@@ -47,7 +47,19 @@ pub fn settle_opt(root: &Root, c: &Container) -> Result<Option<Container>> {
     if shim::alive(root, &rec.id) {
         return Ok(Some(rec));
     }
-    settle_locked(root, rec)
+    // A `--rm` container removed here takes its anonymous volumes along,
+    // once its lock is dropped (the volumes' lock comes first).
+    let volumes = if rec.host_config.auto_remove {
+        rec.mounts.clone()
+    } else {
+        Vec::new()
+    };
+    let settled = settle_locked(root, rec)?;
+    drop(lock);
+    if settled.is_none() && !volumes.is_empty() {
+        super::delete::remove_volumes(root, &volumes)?;
+    }
+    Ok(settled)
 }
 
 /// Why a record whose shim is gone needs settling, if it does.

@@ -300,13 +300,10 @@ fn start_record(
             readonly: false,
         },
     ];
-    for b in &rec.host_config.binds {
-        mounts.push(BindMount {
-            source: b.source.clone(),
-            target: b.destination.clone().into(),
-            readonly: b.read_only,
-        });
-    }
+    // `-v`, `--mount`, `--tmpfs` and the image's volumes (a new volume
+    // filled from the image first).
+    let (binds, tmpfs) = super::mounts::for_start(&rec, &merged)?;
+    mounts.extend(binds);
     let mut ns = Namespaces::default();
     for t in [
         NsType::Mnt,
@@ -355,6 +352,7 @@ fn start_record(
         rootfs: Some(merged.clone()),
         rootfs_planned: planned,
         mounts,
+        tmpfs,
         hostname: Some(net.hostname.clone()),
         env: Some(crate::container::env::pairs(&env)),
         cwd: Some(cwd),

@@ -126,6 +126,72 @@ pub struct Bind {
     pub read_only: bool,
 }
 
+/// What kind of mount a [`MountPoint`] is (Docker's `Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MountType {
+    /// A host path (`-v /host:/ctr`, `--mount type=bind`).
+    #[default]
+    Bind,
+    /// A volume's `_data` directory (`-v NAME:/ctr`, the image's `VOLUME`).
+    Volume,
+    /// A fresh tmpfs (`--tmpfs`, `--mount type=tmpfs`).
+    Tmpfs,
+}
+
+impl MountType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountType::Bind => "bind",
+            MountType::Volume => "volume",
+            MountType::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// One mount of the container (Docker's `Mounts` entry), for every `-v`,
+/// `--mount`, `--tmpfs` and anonymous volume; what start mounts, in this
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    #[serde(rename = "Type")]
+    pub kind: MountType,
+    /// The volume's name (volumes only).
+    #[serde(default)]
+    pub name: String,
+    /// The host path: a bind's source, a volume's `_data`; empty for tmpfs.
+    #[serde(default)]
+    pub source: PathBuf,
+    pub destination: String,
+    /// `local` for volumes.
+    #[serde(default)]
+    pub driver: String,
+    /// The mode as given (`ro`, `z`, `nocopy`, ...).
+    #[serde(default)]
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    /// `rprivate` for binds; empty otherwise (as Docker shows them).
+    #[serde(default)]
+    pub propagation: String,
+    /// Fill an empty volume from the image's content at the destination
+    /// (Docker's copy-up; off with `nocopy`).
+    #[serde(default)]
+    pub copy_data: bool,
+    /// A volume made for this container alone (64 hex digits): `rm -v`
+    /// and `--rm` remove it.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// A tmpfs's mount options (`size=65536k,mode=1777`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tmpfs_options: String,
+    /// `-v`'s host directory is made when missing; `--mount type=bind`'s
+    /// must exist.
+    #[serde(default)]
+    pub create_source: bool,
+}
+
 /// Log options (`--log-opt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -165,6 +231,12 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     #[serde(default)]
     pub binds: Vec<Bind>,
+    /// `--mount` specs as Docker keeps them (`HostConfig.Mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<serde_json::Value>,
+    /// `--tmpfs PATH[:OPTIONS]`, by path (`HostConfig.Tmpfs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, String>,
     pub auto_remove: bool,
     pub readonly_rootfs: bool,
     #[serde(default)]
@@ -239,6 +311,11 @@ pub struct Container {
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     pub rootfs: Rootfs,
+    /// Every mount of the container, in the order start makes them
+    /// (Docker's `MountPoints`); empty in records older than volumes,
+    /// whose `-v` binds are in `HostConfig.Binds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountPoint>,
     /// The cgroup's name under this root's parent.
     pub cgroup: String,
     pub log_path: PathBuf,

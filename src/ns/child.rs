@@ -173,7 +173,7 @@ pub fn setup(spec: &Spec, joins: &[Join]) -> Result<()> {
                     .as_ref()
                     .map(|c| c.cgroup_view.clone())
                     .unwrap_or_default();
-                rootfs::prepare(root, opts, &spec.mounts, &view)?;
+                rootfs::prepare(root, opts, &spec.mounts, &spec.tmpfs, &view)?;
                 rootfs::pivot(root)?;
             }
             None if ns.is_new(NsType::Pid) => rootfs::mount_proc(Path::new("/proc"))?,

@@ -45,7 +45,7 @@ pub use kind::{Namespaces, NsMode, NsType};
 pub use process::{Child, Exit, Outcome, exit_code};
 pub use request::{Caller, EnterRequest, EnterTarget, Entering, Prepared, RunRequest};
 pub use spawn::{ChildError, Hooks, NoHooks, require_sys_admin, run, spawn};
-pub use spec::{BindMount, IdMap, Spec, Stdio, TimeOffsets};
+pub use spec::{BindMount, IdMap, Spec, Stdio, TimeOffsets, TmpfsMount};
 
 /// The namespaces of `pid` to join, as `/proc/PID/ns/TYPE` paths; checks
 /// that the process exists.

@@ -123,6 +123,7 @@ pub fn prepare(
     rootfs: &Path,
     opts: DevOptions,
     binds: &[super::spec::BindMount],
+    tmpfs: &[super::spec::TmpfsMount],
     cgroup_view: &super::spec::CgroupView,
 ) -> Result<()> {
     let root = rootfs.display().to_string();
@@ -172,10 +173,56 @@ pub fn prepare(
     }
     mount_cgroup_view(&sys.join("fs/cgroup"), cgroup_view)?;
     mount_dev(rootfs, opts)?;
+    // The binds in their order, each tmpfs before the binds that go
+    // deeper than it (`--tmpfs /run` under `-v x:/run/app` would hide it).
+    let depth = |p: &Path| p.components().count();
+    let mut tmpfs: Vec<&super::spec::TmpfsMount> = tmpfs.iter().collect();
+    tmpfs.sort_by_key(|t| depth(&t.target));
+    let mut tmpfs = tmpfs.into_iter().peekable();
     for b in binds {
+        while let Some(t) = tmpfs.next_if(|t| depth(&t.target) < depth(&b.target)) {
+            tmpfs_in_root(rootfs, t)?;
+        }
         bind_in_root(rootfs, b)?;
     }
+    for t in tmpfs {
+        tmpfs_in_root(rootfs, t)?;
+    }
     Ok(())
+}
+
+/// One tmpfs, its target resolved inside the root and mounted through the
+/// descriptor, as [`bind_in_root`] does.
+fn tmpfs_in_root(rootfs: &Path, t: &super::spec::TmpfsMount) -> Result<()> {
+    use super::inroot::{self, Make};
+    inroot::check_target(&t.target)?;
+    let shown = rootfs.join(t.target.strip_prefix("/").unwrap_or(&t.target));
+    let mut flags = MsFlags::empty();
+    for (on, f) in [
+        (t.readonly, MsFlags::MS_RDONLY),
+        (t.noexec, MsFlags::MS_NOEXEC),
+        (t.nosuid, MsFlags::MS_NOSUID),
+        (t.nodev, MsFlags::MS_NODEV),
+    ] {
+        if on {
+            flags |= f;
+        }
+    }
+    let data = (!t.data.is_empty()).then_some(t.data.as_str());
+    mount_step(M, "tmpfs", &shown, Some("tmpfs"), flags, data)
+        .arg("resolve", "openat2(RESOLVE_IN_ROOT)")
+        .why("--tmpfs gives the container a directory in memory (tmpfs(5)): fast, private to this container, gone when it stops; Docker mounts it noexec,nosuid,nodev unless told otherwise.")
+        .run(|| {
+            let target = inroot::open(rootfs, &t.target, Make::Dir)?;
+            nix::mount::mount(
+                Some("tmpfs"),
+                &inroot::fd_path(&target),
+                Some("tmpfs"),
+                flags,
+                data,
+            )
+            .with_context(|| format!("mount(2) tmpfs on {}", shown.display()))
+        })
 }
 
 /// One bind mount, its target resolved inside the root and mounted through

@@ -35,6 +35,21 @@ pub struct BindMount {
     pub readonly: bool,
 }
 
+/// A fresh tmpfs in the container root (`--tmpfs`, `--mount
+/// type=tmpfs`), mounted before `pivot_root` with the binds, its target
+/// resolved inside the root as theirs is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    /// The path inside the container.
+    pub target: PathBuf,
+    pub readonly: bool,
+    pub noexec: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+    /// The filesystem's options (`size=64m,mode=1777`), maybe empty.
+    pub data: String,
+}
+
 /// The user namespace's id maps: root inside is `outside` outside, and the
 /// next `count - 1` ids follow it (`0 outside count` in `uid_map`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +136,9 @@ pub struct Spec {
     pub rootfs_planned: bool,
     /// Extra bind mounts into the root.
     pub mounts: Vec<BindMount>,
+    /// Tmpfs mounts into the root (made with the binds, the shallower
+    /// target first).
+    pub tmpfs: Vec<TmpfsMount>,
     /// Hostname to set in a new UTS namespace.
     pub hostname: Option<String>,
     /// The environment; `None` keeps the parent's.

@@ -129,7 +129,11 @@ pub fn inspect(ctx: &Ctx, a: &InspectArgs) -> Result<ExitCode> {
             }
             Err(_) => match crate::image::inspect_value(&ctx.root, n) {
                 Ok(v) => out.push(v.into()),
-                Err(_) => missing.push(n),
+                // Docker's inspect finds volumes too.
+                Err(_) => match crate::volume::get(&ctx.root, n) {
+                    Ok(v) => out.push(crate::volume::inspect_value(&v).into()),
+                    Err(_) => missing.push(n),
+                },
             },
         }
     }

@@ -61,6 +61,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
     /// The containers to remove
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -155,6 +158,9 @@ fn capitalized(e: &anyhow::Error) -> String {
 pub fn rm(ctx: &Ctx, a: &RmArgs) -> Result<ExitCode> {
     Ok(each(ctx, &a.containers, |given, c| {
         container::delete::rm(&ctx.root, c, a.force)?;
+        if a.volumes {
+            container::delete::remove_volumes(&ctx.root, &c.mounts)?;
+        }
         println!("{given}");
         Ok(())
     }))

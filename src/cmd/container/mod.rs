@@ -17,6 +17,7 @@ pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod run;
+pub mod run_flags;
 
 use std::process::ExitCode;
 
