@@ -68,8 +68,9 @@ pub fn running(c: &Container) -> bool {
     matches!(c.state.status, Status::Running | Status::Paused) && state::init_alive(&c.state)
 }
 
-/// The host paths bound into the container, and where: its `-v` binds,
-/// and the hostname, hosts and resolv.conf glassbox writes for it.
+/// The host paths bound into the container, and where: the hostname,
+/// hosts and resolv.conf glassbox writes for it, then its binds and
+/// volumes ([`super::mounts::host_mounts`]).
 pub fn host_mounts(c: &Container) -> Vec<BindMount> {
     let mut out = Vec::new();
     for (source, target) in [
@@ -85,11 +86,11 @@ pub fn host_mounts(c: &Container) -> Vec<BindMount> {
             });
         }
     }
-    for b in &c.host_config.binds {
+    for m in super::mounts::host_mounts(c) {
         out.push(BindMount {
-            source: b.source.clone(),
-            target: b.destination.clone().into(),
-            readonly: b.read_only,
+            source: m.source,
+            target: m.target,
+            readonly: m.read_only,
         });
     }
     out
