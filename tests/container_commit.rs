@@ -331,6 +331,57 @@ fn nothing_changed_is_an_image_without_a_new_layer() {
 }
 
 #[test]
+fn what_is_mounted_and_its_mount_points_stay_out_of_the_image() {
+    let lab = Lab::new();
+    let host = lab.root.path().join("host-dir");
+    std::fs::create_dir(&host).unwrap();
+    let bind = format!("{}:/srv/bound", host.display());
+    lab.ok(&[
+        "run",
+        "--name",
+        "mounts",
+        "--network",
+        "none",
+        "-v",
+        "keep:/data",
+        "-v",
+        &bind,
+        "--tmpfs",
+        "/scratch",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo v > /data/in-volume; echo b > /srv/bound/in-bind; echo t > /scratch/in-tmpfs; echo mine > /own",
+    ]);
+    // Only the container's own file: with the mount points alone, the
+    // commit would have had /data, /srv/bound and /scratch too.
+    lab.ok(&["commit", "mounts", "mounts:1"]);
+    let seen = run_rm(
+        &lab,
+        "mounts:1",
+        &[
+            "sh",
+            "-c",
+            "cat /own; for p in /data /srv/bound /scratch; do [ -e $p ] || echo gone $p; done",
+        ],
+    );
+    assert_eq!(seen, "mine\ngone /data\ngone /srv/bound\ngone /scratch\n");
+    // The volume kept its data, outside the image.
+    let kept = lab.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "keep:/data",
+        IMAGE,
+        "cat",
+        "/data/in-volume",
+    ]);
+    assert_eq!(kept, "v\n");
+}
+
+#[test]
 fn a_commit_of_a_committed_image_shares_both_lower_layers() {
     let lab = Lab::new();
     lab.ok(&[

@@ -31,7 +31,9 @@ use crate::image::reference::Reference;
 use crate::image::store::Store;
 use crate::state::Root;
 use crate::trace::{Action, Done, Mechanism, Step};
-use crate::unionfs::whiteout::{overlay_to_oci, write_oci_tar};
+use crate::unionfs::whiteout::{
+    LayerEntry, overlay_to_oci, without_mount_points, write_oci_entries,
+};
 
 /// `commit`'s options (Docker's flags).
 #[derive(Debug, Clone, Default)]
@@ -134,7 +136,7 @@ fn build(
     let store = Store::open(root)?;
     let work = TempDir::new(&store, "commit")?;
     let upper = &c.rootfs.upper;
-    let empty = Step::new(
+    let entries = Step::new(
         Mechanism::Unionfs,
         Action::FileRead,
         format!("read the container's layer {}", upper.display()),
@@ -145,15 +147,21 @@ fn build(
         shell_quote(&upper.display().to_string())
     ))
     .detail()
-    .observe(|| Ok(overlay_to_oci(upper)?.is_empty()))?;
-    let layer = if empty {
+    .observe(|| {
+        Ok(without_mount_points(
+            upper,
+            overlay_to_oci(upper)?,
+            &mount_points(c),
+        ))
+    })?;
+    let layer = if entries.is_empty() {
         crate::trace::say(
             Mechanism::Image,
             "the container changed nothing: the image gets no new layer (an empty_layer history entry, as Docker's)",
         );
         None
     } else {
-        Some(pack(&work, upper)?)
+        Some(pack(&work, upper, entries)?)
     };
     let mut created_by = c.config.cmd.clone();
     if created_by.is_empty() {
@@ -175,9 +183,18 @@ fn build(
     )
 }
 
+/// Where `c` mounts volumes, binds and tmpfs, relative to its root: the
+/// mount points its layer holds are left out of the commit.
+fn mount_points(c: &Container) -> Vec<std::path::PathBuf> {
+    super::mounts::points(c)
+        .iter()
+        .map(|m| std::path::PathBuf::from(m.destination.trim_start_matches('/')))
+        .collect()
+}
+
 /// Tar the upper directory (whiteouts in OCI form) and gzip it, in the
 /// work directory; the layer file and its diff id.
-fn pack(work: &TempDir, upper: &std::path::Path) -> Result<NewLayer> {
+fn pack(work: &TempDir, upper: &std::path::Path, entries: Vec<LayerEntry>) -> Result<NewLayer> {
     let tar = work.0.join("layer.tar");
     let gz = work.0.join("layer.tar.gz");
     let shown = shell_quote(&upper.display().to_string());
@@ -197,7 +214,7 @@ fn pack(work: &TempDir, upper: &std::path::Path) -> Result<NewLayer> {
     .apply(|| {
         let f = File::create(&tar).with_context(|| format!("create {}", tar.display()))?;
         let mut w = HashWriter::new(BufWriter::new(f));
-        write_oci_tar(upper, &mut w)?;
+        write_oci_entries(upper, entries, &mut w)?;
         w.flush().with_context(|| format!("write {}", tar.display()))?;
         let (_, diff_id, _) = w.finish();
         Ok(diff_id)

@@ -351,12 +351,49 @@ fn walk_upper(dir: &Path, rel: &Path, out: &mut Vec<LayerEntry>) -> Result<()> {
     Ok(())
 }
 
+/// `entries` of `upper` without the `mount_points` (layer-relative) that
+/// are nothing but mount points: an empty directory or an empty file the
+/// runtime made to mount a volume, a bind or a tmpfs on. What was mounted
+/// there is not the container's layer, and neither is its mount point.
+pub fn without_mount_points(
+    upper: &Path,
+    entries: Vec<LayerEntry>,
+    mount_points: &[PathBuf],
+) -> Vec<LayerEntry> {
+    entries
+        .into_iter()
+        .filter(|e| {
+            if e.kind != LayerKind::Dir && !matches!(e.kind, LayerKind::Copy(_)) {
+                return true;
+            }
+            if !mount_points.contains(&e.path) {
+                return true;
+            }
+            let p = upper.join(&e.path);
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    is_overlay_opaque(&p)
+                        || std::fs::read_dir(&p).map_or(true, |mut d| d.next().is_some())
+                }
+                Ok(m) if m.is_file() => m.len() > 0,
+                _ => true,
+            }
+        })
+        .collect()
+}
+
 /// Write an overlay upper directory as an OCI layer tar (what `commit` and
 /// `save` will use).
 pub fn write_oci_tar(upper: &Path, writer: impl Write) -> Result<()> {
+    write_oci_entries(upper, overlay_to_oci(upper)?, writer)
+}
+
+/// Write `entries` of an overlay upper directory (from [`overlay_to_oci`])
+/// as an OCI layer tar.
+pub fn write_oci_entries(upper: &Path, entries: Vec<LayerEntry>, writer: impl Write) -> Result<()> {
     let mut b = tar::Builder::new(writer);
     b.follow_symlinks(false);
-    for e in overlay_to_oci(upper)? {
+    for e in entries {
         match &e.kind {
             LayerKind::Dir => {
                 let src = upper.join(&e.path);
