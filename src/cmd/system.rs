@@ -17,6 +17,18 @@ pub enum Command {
     Prune(PruneArgs),
     /// Get real time events from containers and networks
     Events(super::events::Args),
+    /// Show disk usage: images (and what their shared layers save), containers, volumes
+    Df(DfArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Format the summary: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,6 +48,7 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<std::process::ExitCode> {
     match cmd {
         Command::Prune(args) => prune(ctx, args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Events(args) => super::events::execute(ctx, args),
+        Command::Df(args) => df(ctx, args).map(|()| std::process::ExitCode::SUCCESS),
     }
 }
 
@@ -90,5 +103,21 @@ fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     if !errors.is_empty() {
         bail!("could not remove:\n  {}", errors.join("\n  "));
     }
+    Ok(())
+}
+
+/// `system df [-v]`: Docker's tables, and the space shared layers save.
+fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
+    use crate::container::disk_usage as du;
+    if args.verbose && args.format.is_some() {
+        bail!("the verbose and the format options conflict");
+    }
+    let (usage, rows) = du::gather(&ctx.root)?;
+    let text = match &args.format {
+        Some(f) => crate::template::listing(f, &du::summary_rows(&usage), &du::headers())?,
+        None if args.verbose => du::verbose_text(&usage, &rows)?,
+        None => du::summary_text(&usage)?,
+    };
+    print!("{text}");
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod copy;
 pub mod create;
 pub mod delete;
 pub mod detach_keys;
+pub mod disk_usage;
 pub mod env;
 pub mod etc;
 pub mod exec;

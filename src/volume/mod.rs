@@ -16,7 +16,7 @@
 pub mod copyup;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -267,26 +267,13 @@ pub fn prune(root: &Root, all: bool) -> Result<Pruned> {
     let mut out = Pruned::default();
     for v in list(root)? {
         if (all || v.anonymous) && users(root, &v.name)?.is_empty() {
-            let size = size_of(&v.mountpoint);
+            let size = crate::container::size::dir_size(&v.mountpoint);
             remove_locked(root, &v.name)?;
             out.removed.push(v.name);
             out.reclaimed += size;
         }
     }
     Ok(out)
-}
-
-/// The bytes of the files under `path` (symlinks not followed).
-pub fn size_of(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|d| d.flatten().map(|e| size_of(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 fn now_secs() -> i64 {
