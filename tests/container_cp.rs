@@ -267,7 +267,7 @@ fn cp_into_a_running_and_a_stopped_container_lands_in_the_container() {
         "Error response from daemon: Could not find the file /nope in container web"
     );
 
-    // A stopped container: through its overlay and its binds, mounted
+    // A stopped container: through its overlay, its binds and volumes, mounted
     // only in a child's mount namespace.
     let sbind = host_dir("gbcp-sbind-");
     std::fs::write(sbind.path().join("seen"), "seen while stopped\n").unwrap();
@@ -278,15 +278,22 @@ fn cp_into_a_running_and_a_stopped_container_lands_in_the_container() {
         "st",
         "-v",
         &v,
+        "-v",
+        "stvol:/vol",
         IMAGE,
         "cat",
         "/f.txt",
         "/mnt/f.txt",
+        "/vol/f.txt",
     ]);
     let merged = PathBuf::from(lab.inspect("st", "{{.GraphDriver.Data.MergedDir}}"));
     lab.ok(&["cp", &f, "st:/"]);
     lab.ok(&["cp", &f, "st:/mnt/"]);
     assert_eq!(read(&sbind.path().join("f.txt")), "from the host\n");
+    // And its volume, which is no part of its layers.
+    lab.ok(&["cp", &f, "st:/vol/"]);
+    let volume = lab.root.path().join("volumes/stvol/_data");
+    assert_eq!(read(&volume.join("f.txt")), "from the host\n");
     let out = host_dir("gbcp-out-");
     lab.ok(&["cp", "st:/mnt/seen", &out.path().display().to_string()]);
     assert_eq!(read(&out.path().join("seen")), "seen while stopped\n");
@@ -300,7 +307,7 @@ fn cp_into_a_running_and_a_stopped_container_lands_in_the_container() {
     // What cp wrote is in the container's own layer: its command sees it.
     let (code, stdout, err) = lab.status(&["start", "-a", "st"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(stdout, "from the host\nfrom the host\n");
+    assert_eq!(stdout, "from the host\nfrom the host\nfrom the host\n");
 }
 
 #[test]

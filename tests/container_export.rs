@@ -1,7 +1,7 @@
 //! `export` as a Docker user checks it: the container's whole filesystem
 //! as a tar (what it wrote on top of its image's files), to a file with
 //! `-o` or to stdout, of a running and a stopped container; its bind
-//! mounts and what is under `/proc` and `/sys` left out; bad input with
+//! mounts, its volumes and what is under `/proc` and `/sys` left out; bad input with
 //! Docker's words, and no mount or temporary file left. Root, real kernel.
 
 mod common;
@@ -64,6 +64,7 @@ fn check(m: &BTreeMap<String, String>) {
             (k.starts_with("proc/") && *k != "proc/")
                 || (k.starts_with("sys/") && *k != "sys/")
                 || (k.starts_with("mnt/") && *k != "mnt/")
+                || (k.starts_with("srv/vol/") && *k != "srv/vol/")
         })
         .collect();
     assert!(leaked.is_empty(), "mounts' contents exported: {leaked:?}");
@@ -88,10 +89,12 @@ fn export_writes_the_containers_layers_without_its_mounts() {
         "ex",
         "-v",
         &v,
+        "-v",
+        "vol:/srv/vol",
         IMAGE,
         "sh",
         "-c",
-        "echo made > /made.txt && rm /bin/false && sleep 1000",
+        "echo in-volume > /srv/vol/v && echo made > /made.txt && rm /bin/false && sleep 1000",
     ]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !lab
