@@ -62,6 +62,10 @@ pub struct ContainerUse {
     pub row: Value,
 }
 
+/// One row of `system df -v`'s images: id, repository, tag, created
+/// since.
+pub type ImageRow = (String, String, String, String);
+
 /// Everything `system df` shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Usage {
@@ -127,10 +131,9 @@ pub fn image_uses(
 /// `12.29kB (40%)`: the bytes, and their share of `total` when there is
 /// one (Docker leaves the share out of an empty total).
 fn reclaimable(bytes: u64, total: u64) -> String {
-    if total > 0 {
-        format!("{} ({}%)", human_size(bytes, 4), bytes * 100 / total)
-    } else {
-        human_size(bytes, 4)
+    match (bytes * 100).checked_div(total) {
+        Some(percent) => format!("{} ({percent}%)", human_size(bytes, 4)),
+        None => human_size(bytes, 4),
     }
 }
 
@@ -239,7 +242,7 @@ pub fn summary_text(u: &Usage) -> Result<String> {
 
 /// `system df -v`: one table per kind, as Docker prints them; `images`
 /// holds each image's rows (repository, tag, created since), in order.
-pub fn verbose_text(u: &Usage, image_rows: &[(String, String, String, String)]) -> Result<String> {
+pub fn verbose_text(u: &Usage, image_rows: &[ImageRow]) -> Result<String> {
     let by_id: BTreeMap<&str, &ImageUse> = u.images.iter().map(|i| (i.id.as_str(), i)).collect();
     let images: Vec<Value> = image_rows
         .iter()
@@ -299,7 +302,7 @@ pub fn verbose_text(u: &Usage, image_rows: &[(String, String, String, String)]) 
 
 /// Read this root's images, containers and volumes; the image rows of
 /// `-v` (id, repository, tag, created since) come with them.
-pub fn gather(root: &Root) -> Result<(Usage, Vec<(String, String, String, String)>)> {
+pub fn gather(root: &Root) -> Result<(Usage, Vec<ImageRow>)> {
     let now = crate::image::store::now();
     let all = super::state::all(root)?;
     let mut per_image: BTreeMap<String, usize> = BTreeMap::new();
