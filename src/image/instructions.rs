@@ -364,17 +364,7 @@ fn workdir(current: &str, dir: &str) -> String {
     } else {
         format!("{}/{dir}", if current.is_empty() { "/" } else { current })
     };
-    let mut parts: Vec<&str> = Vec::new();
-    for c in joined.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    crate::container::mount_spec::clean_path(&joined)
 }
 
 /// A signal name (`SIGTERM`, `TERM`) or number, as Docker checks it.

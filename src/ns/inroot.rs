@@ -72,7 +72,7 @@ pub fn openat2(
 pub const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 
 /// The path relative to the root, without a leading `/` (`.` for the root).
-fn relative(inside: &Path) -> PathBuf {
+pub fn relative(inside: &Path) -> PathBuf {
     let rel: PathBuf = inside
         .components()
         .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))

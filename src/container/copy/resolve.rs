@@ -17,11 +17,11 @@
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::ns::inroot;
+use crate::ns::inroot::{self, relative};
 
 /// Where paths are resolved from.
 #[derive(Debug)]
@@ -95,19 +95,6 @@ pub fn lstat_at(dir: &OwnedFd, name: &OsStr) -> std::io::Result<Option<Meta>> {
         Ok(st) => Ok(Some(Meta::of(&st))),
         Err(nix::errno::Errno::ENOENT) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// `path` without its leading `/` (`.` for the root itself).
-pub fn relative(path: &Path) -> PathBuf {
-    let rel: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
-        .collect();
-    if rel.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        rel
     }
 }
 
