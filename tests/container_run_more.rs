@@ -12,8 +12,6 @@
 mod common;
 mod netlab;
 
-use std::io::Read;
-
 use netlab::Lab;
 use netlab::ctr::{IMAGE, http_wait, httpd, inspect, inspect_json, members, net, veths};
 
@@ -22,50 +20,14 @@ use netlab::ctr::{IMAGE, http_wait, httpd, inspect, inspect_json, members, net, 
 fn image_with(lab: &Lab, tag: &str, extra: serde_json::Value) {
     let saved = lab.root.path().join("saved.tar");
     lab.ok(&["image", "save", "-o", saved.to_str().unwrap(), IMAGE]);
-    let mut members = std::collections::BTreeMap::new();
-    let mut ar = tar::Archive::new(std::fs::File::open(&saved).unwrap());
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().display().to_string();
-        let mut bytes = Vec::new();
-        e.read_to_end(&mut bytes).unwrap();
-        members.insert(name, bytes);
-    }
-    let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
-    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value = serde_json::from_slice(&members[&config_name]).unwrap();
-    for (k, v) in extra.as_object().unwrap() {
-        config["config"][k] = v.clone();
-    }
-    let config = serde_json::to_vec(&config).unwrap();
-    let digest = common::fixtures::sha256_digest(&config);
-    let hex = digest.trim_start_matches("sha256:");
-    let mut out = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, bytes: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        out.append_data(&mut h, name, bytes).unwrap();
-    };
-    let layers: Vec<String> = manifest[0]["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
-    for l in &layers {
-        add(l, &members[l]);
-    }
-    add(&format!("blobs/sha256/{hex}"), &config);
-    let m = serde_json::json!([{
-        "Config": format!("blobs/sha256/{hex}"),
-        "RepoTags": [tag],
-        "Layers": layers,
-    }]);
-    add("manifest.json", &serde_json::to_vec(&m).unwrap());
+    let bytes =
+        common::archive::rewrite_saved(&std::fs::read(&saved).unwrap(), tag, None, |config| {
+            for (k, v) in extra.as_object().unwrap() {
+                config["config"][k] = v.clone();
+            }
+        });
     let path = lab.root.path().join("with.tar");
-    std::fs::write(&path, out.into_inner().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
     lab.ok(&["image", "load", "-i", path.to_str().unwrap()]);
 }
 

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use common::lifecycle::{IMAGE, Lab};
@@ -35,18 +34,6 @@ fn header(kind: tar::EntryType, mode: u32, uid: u64, size: u64) -> tar::Header {
 fn make_volume_image(lab: &Lab) {
     let saved = lab.root.path().join("saved.tar");
     lab.ok(&["image", "save", "-o", saved.to_str().unwrap(), IMAGE]);
-    let mut members = std::collections::BTreeMap::new();
-    let mut ar = tar::Archive::new(std::fs::File::open(&saved).unwrap());
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().display().to_string();
-        let mut bytes = Vec::new();
-        e.read_to_end(&mut bytes).unwrap();
-        members.insert(name, bytes);
-    }
-    let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
-    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value = serde_json::from_slice(&members[&config_name]).unwrap();
     // The layer with /data.
     let mut layer = tar::Builder::new(Vec::new());
     let mut d = header(tar::EntryType::Directory, 0o750, 1000, 0);
@@ -67,40 +54,14 @@ fn make_volume_image(lab: &Lab) {
         .append_link(&mut l, "data/sub/link", "../seed.txt")
         .unwrap();
     let layer = layer.into_inner().unwrap();
-    let diff = common::fixtures::sha256_digest(&layer);
-    config["rootfs"]["diff_ids"]
-        .as_array_mut()
-        .unwrap()
-        .push(diff.clone().into());
-    config["config"]["Volumes"] = serde_json::json!({"/data": {}});
-    let config = serde_json::to_vec(&config).unwrap();
-    let cdigest = common::fixtures::sha256_digest(&config);
-    let mut out = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, bytes: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        out.append_data(&mut h, name, bytes).unwrap();
-    };
-    let mut layers: Vec<String> = manifest[0]["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
-    for l in &layers {
-        add(l, &members[l]);
-    }
-    let lname = format!("blobs/sha256/{}", diff.trim_start_matches("sha256:"));
-    add(&lname, &layer);
-    layers.push(lname);
-    let cname = format!("blobs/sha256/{}", cdigest.trim_start_matches("sha256:"));
-    add(&cname, &config);
-    let m = serde_json::json!([{"Config": cname, "RepoTags": [VIMG], "Layers": layers}]);
-    add("manifest.json", &serde_json::to_vec(&m).unwrap());
+    let bytes = common::archive::rewrite_saved(
+        &std::fs::read(&saved).unwrap(),
+        VIMG,
+        Some(&layer),
+        |config| config["config"]["Volumes"] = serde_json::json!({"/data": {}}),
+    );
     let path = lab.root.path().join("vimg.tar");
-    std::fs::write(&path, out.into_inner().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
     lab.ok(&["image", "load", "-i", path.to_str().unwrap()]);
 }
 

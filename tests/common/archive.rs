@@ -101,3 +101,62 @@ pub fn docker_manifest(images: &[(&str, &str, &[&str])]) -> Vec<u8> {
         .collect();
     serde_json::to_vec(&v).unwrap()
 }
+
+/// A `docker save` archive (`saved`, its bytes) again as image `tag`, with
+/// one more layer on top (`extra_layer`, a tar) if given and its config
+/// changed by `edit`: the bytes of the archive to `image load`.
+pub fn rewrite_saved(
+    saved: &[u8],
+    tag: &str,
+    extra_layer: Option<&[u8]>,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    use std::io::Read;
+    let mut members = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(saved);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        e.read_to_end(&mut bytes).unwrap();
+        members.insert(name, bytes);
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value = serde_json::from_slice(&members[&config_name]).unwrap();
+    let mut layers: Vec<String> = manifest[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let mut out = Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut h = Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.append_data(&mut h, name, bytes).unwrap();
+    };
+    for l in &layers {
+        add(l, &members[l]);
+    }
+    if let Some(layer) = extra_layer {
+        let diff = super::fixtures::sha256_digest(layer);
+        config["rootfs"]["diff_ids"]
+            .as_array_mut()
+            .unwrap()
+            .push(diff.clone().into());
+        let name = format!("blobs/sha256/{}", diff.trim_start_matches("sha256:"));
+        add(&name, layer);
+        layers.push(name);
+    }
+    edit(&mut config);
+    let config = serde_json::to_vec(&config).unwrap();
+    let digest = super::fixtures::sha256_digest(&config);
+    let cname = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    add(&cname, &config);
+    let m = serde_json::json!([{"Config": cname, "RepoTags": [tag], "Layers": layers}]);
+    add("manifest.json", &serde_json::to_vec(&m).unwrap());
+    out.into_inner().unwrap()
+}
