@@ -127,10 +127,9 @@ pub fn image_uses(
 /// `12.29kB (40%)`: the bytes, and their share of `total` when there is
 /// one (Docker leaves the share out of an empty total).
 fn reclaimable(bytes: u64, total: u64) -> String {
-    if total > 0 {
-        format!("{} ({}%)", human_size(bytes, 4), bytes * 100 / total)
-    } else {
-        human_size(bytes, 4)
+    match (bytes * 100).checked_div(total) {
+        Some(pct) => format!("{} ({pct}%)", human_size(bytes, 4)),
+        None => human_size(bytes, 4),
     }
 }
 
@@ -297,9 +296,12 @@ pub fn verbose_text(u: &Usage, image_rows: &[(String, String, String, String)]) 
     Ok(out)
 }
 
+/// An image row of `system df -v`: id, repository, tag, created since.
+pub type ImageRow = (String, String, String, String);
+
 /// Read this root's images, containers and volumes; the image rows of
-/// `-v` (id, repository, tag, created since) come with them.
-pub fn gather(root: &Root) -> Result<(Usage, Vec<(String, String, String, String)>)> {
+/// `-v` come with them.
+pub fn gather(root: &Root) -> Result<(Usage, Vec<ImageRow>)> {
     let now = crate::image::store::now();
     let all = super::state::all(root)?;
     let mut per_image: BTreeMap<String, usize> = BTreeMap::new();
