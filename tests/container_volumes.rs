@@ -324,6 +324,50 @@ fn volume_ls_inspect_and_create_print_as_docker_does() {
 }
 
 #[test]
+fn volume_inspect_format_prints_the_template_once_per_volume() {
+    let lab = Lab::new();
+    lab.ok(&["volume", "create", "--label", "team=db", "v1"]);
+    lab.ok(&["volume", "create", "v2"]);
+    let dir = volumes_dir(&lab);
+    assert_eq!(
+        lab.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "v1", "v2"]),
+        format!(
+            "{}\n{}\n",
+            dir.join("v1/_data").display(),
+            dir.join("v2/_data").display()
+        )
+    );
+    assert_eq!(
+        lab.ok(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.Labels.team}}",
+            "v1"
+        ]),
+        "v1 db\n"
+    );
+    let json = lab.ok(&["volume", "inspect", "--format", "json", "v1"]);
+    assert_eq!(json.lines().count(), 1, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["Name"], "v1");
+    // A missing volume: Docker's error, exit 1, the others still printed.
+    let (code, out, err) = lab.status(&["volume", "inspect", "-f", "{{.Name}}", "v1", "nope"]);
+    assert_eq!(
+        (code, out.as_str(), err.trim()),
+        (
+            1,
+            "v1\n",
+            "Error response from daemon: get nope: no such volume"
+        )
+    );
+    // A template that does not parse: an error naming it, exit 1, no output.
+    let (code, out, err) = lab.status(&["volume", "inspect", "-f", "{{.Name", "v1"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("template"), "{err}");
+}
+
+#[test]
 fn mount_and_tmpfs_mount_what_they_say_with_dockers_defaults() {
     let lab = lab_with_image();
     let src = lab.root.path().join("host-src");

@@ -426,6 +426,43 @@ fn ls_history_and_inspect_snapshots() {
 }
 
 #[test]
+fn image_inspect_format_prints_the_template_once_per_image() {
+    require_root();
+    let root = TestRoot::new();
+    load(&root, LAYERED);
+    load(&root, BUSYBOX);
+    let layered = inspect(&root, "layered");
+    let busybox = inspect(&root, "busybox");
+    assert_eq!(
+        root.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{len .RootFS.Layers}}",
+            "layered",
+            "busybox"
+        ]),
+        format!(
+            "{} {}\n{} {}\n",
+            layered[0]["Id"].as_str().unwrap(),
+            layered[0]["RootFS"]["Layers"].as_array().unwrap().len(),
+            busybox[0]["Id"].as_str().unwrap(),
+            busybox[0]["RootFS"]["Layers"].as_array().unwrap().len()
+        )
+    );
+    let json = root.ok(&["image", "inspect", "--format", "json", "layered"]);
+    assert_eq!(json.lines().count(), 1, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v, layered[0]);
+    // A template that does not parse: an error naming it, nothing printed.
+    let out = root.run(&["image", "inspect", "-f", "{{.Id", "layered"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("template"), "{err}");
+}
+
+#[test]
 fn retagging_leaves_a_dangling_image_that_prune_removes() {
     require_root();
     let root = TestRoot::new();

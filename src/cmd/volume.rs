@@ -19,7 +19,7 @@ pub enum Command {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Display detailed information on one or more volumes
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove one or more volumes
     #[command(alias = "remove")]
     Rm(RmArgs),
@@ -54,6 +54,16 @@ pub struct LsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct NamesArgs {
+    /// The volumes
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Format output using a Go template ('json' for JSON on one line)
+    #[arg(short, long)]
+    pub format: Option<String>,
     /// The volumes
     #[arg(required = true, value_name = "VOLUME")]
     pub names: Vec<String>,
@@ -164,19 +174,32 @@ fn ls(ctx: &Ctx, a: &LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(ctx: &Ctx, a: &NamesArgs) -> Result<ExitCode> {
+fn inspect(ctx: &Ctx, a: &InspectArgs) -> Result<ExitCode> {
     let mut out = Vec::new();
     let mut failed = false;
     for n in &a.names {
         match volume::get(&ctx.root, n) {
-            Ok(v) => out.push(volume::inspect_value(&v).into()),
+            Ok(v) => out.push(volume::inspect_value(&v)),
             Err(e) => {
                 daemon_error(&e);
                 failed = true;
             }
         }
     }
-    println!("{}", crate::container::inspect::to_text(&out));
+    match &a.format {
+        // Docker's --format: the template once per volume, a line each.
+        Some(f) => match crate::template::each_line(f, &out) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("{e:#}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => {
+            let nodes: Vec<_> = out.into_iter().map(Into::into).collect();
+            println!("{}", crate::container::inspect::to_text(&nodes));
+        }
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {

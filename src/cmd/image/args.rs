@@ -146,6 +146,9 @@ pub struct RmArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct InspectArgs {
+    /// Format output using a Go template ('json' for JSON on one line)
+    #[arg(short, long)]
+    pub format: Option<String>,
     /// Images to show (NAME[:TAG], NAME@DIGEST, an id or id prefix)
     #[arg(required = true)]
     pub images: Vec<String>,

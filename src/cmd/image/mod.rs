@@ -45,7 +45,14 @@ pub fn execute(ctx: &Ctx, cmd: &Command) -> Result<()> {
         }
         Command::Inspect(a) => {
             if let Done::Ran(found) = human::inspect(root, &a.images)? {
-                println!("{}", found.json);
+                match &a.format {
+                    // Docker's --format: the template once per image, a line each.
+                    Some(f) => {
+                        let values: Vec<serde_json::Value> = serde_json::from_str(&found.json)?;
+                        print!("{}", crate::template::each_line(f, &values)?);
+                    }
+                    None => println!("{}", found.json),
+                }
                 if !found.missing.is_empty() {
                     bail!("{}", found.missing.join("\n"));
                 }
