@@ -63,6 +63,8 @@ pub struct Request {
     pub log: LogConfig,
     /// `--init`: a small init as the container's PID 1.
     pub init: bool,
+    /// The walls asked for (`--cap-add`, `--privileged`, ...), checked.
+    pub security: super::state::Security,
 }
 
 /// The parts of an image config `run` uses.
@@ -256,6 +258,7 @@ pub fn build(
         extra_hosts: req.add_hosts.clone(),
         log_config: req.log.clone(),
         init: req.init.then_some(true),
+        security: req.security.clone(),
     };
     Ok((config, host))
 }

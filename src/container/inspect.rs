@@ -235,9 +235,13 @@ fn host_config(c: &Container) -> Ordered {
         .with("Dns", json!(h.dns))
         .with("ExtraHosts", or_null(&h.extra_hosts))
         .with("IpcMode", json!("private"))
-        .with("Privileged", json!(false))
+        .with("CapAdd", or_null(&h.security.cap_add))
+        .with("CapDrop", or_null(&h.security.cap_drop))
+        .with("Privileged", json!(h.security.privileged))
         .with("PublishAllPorts", json!(h.publish_all_ports))
-        .with("ReadonlyRootfs", json!(h.readonly_rootfs));
+        .with("ReadonlyRootfs", json!(h.readonly_rootfs))
+        .with("SecurityOpt", or_null(&h.security.security_opt))
+        .with("UsernsMode", json!(h.security.userns_mode));
     // Docker leaves out `Tmpfs` and `Mounts` when there are none.
     let o = if h.tmpfs.is_empty() {
         o
@@ -250,6 +254,7 @@ fn host_config(c: &Container) -> Ordered {
         .with("Memory", json!(h.memory))
         .with("NanoCpus", json!(h.nano_cpus))
         .with("CpusetCpus", json!(h.cpuset_cpus))
+        .with("Devices", json!(h.security.devices))
         .with("MemoryReservation", json!(h.memory_reservation))
         // Docker's default swap, shown as the daemon fills it in: twice
         // the memory.

@@ -248,6 +248,47 @@ pub struct HostConfig {
     /// `--init`: `Some(true)`; Docker's `null` when not asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// The container's walls, as asked (`--cap-add`, `--privileged`, ...).
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// What `run` was asked about the container's walls, stored as Docker
+/// shows it in `HostConfig` (`CapAdd`, `CapDrop`, `Privileged`,
+/// `SecurityOpt`, `Devices`, `UsernsMode`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Security {
+    /// `--cap-add`, each `CAP_`-prefixed and upper case, or `ALL`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, as `cap_add`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `--privileged`: every wall lifted.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `--security-opt` entries (`no-new-privileges`, `seccomp=unconfined`,
+    /// `seccomp=` and the profile's JSON, as Docker keeps a file's).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `--device` mappings.
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+    /// `--userns`: `""` (the host's) or `remap`.
+    #[serde(default)]
+    pub userns_mode: String,
+}
+
+/// One `--device HOST[:CONTAINER[:PERMISSIONS]]` (Docker's
+/// `HostConfig.Devices` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    /// `rwm` or a part of it.
+    pub cgroup_permissions: String,
 }
 
 /// The container's place on one network (Docker's

@@ -122,9 +122,24 @@ pub struct RunArgs {
     /// Not in glassbox: a restart policy needs a daemon that outlives the container
     #[arg(long, hide = true)]
     pub restart: Option<String>,
-    /// Not yet in glassbox: the security walls come with the security work
-    #[arg(long, hide = true)]
+    /// Give extended privileges to this container
+    #[arg(long)]
     pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security options (no-new-privileges, seccomp=unconfined|FILE)
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Add a host device to the container (HOST[:CONTAINER[:PERMISSIONS]])
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// User namespace: remap (the container's root is an unprivileged host uid)
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments (default: the image's)

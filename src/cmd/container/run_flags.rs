@@ -21,11 +21,7 @@ pub fn request(a: &RunArgs) -> Result<Request> {
             "--restart {p} is not supported: glassbox has no daemon that outlives a container to restart it (run it again, or under systemd)"
         );
     }
-    if a.privileged {
-        bail!(
-            "--privileged is not supported yet: glassbox keeps Docker's default walls for every container"
-        );
-    }
+    let security = security(a)?;
     if a.detach && a.rm && a.interactive && !a.tty {
         // Docker accepts it; nothing to refuse.
     }
@@ -107,7 +103,33 @@ pub fn request(a: &RunArgs) -> Result<Request> {
         labels: config::read_labels(&a.label_file, &a.label)?,
         log: crate::container::logfile::options(&a.log_opt)?,
         init: a.init,
+        security,
     })
+}
+
+/// The walls asked for: `--cap-add`, `--cap-drop`, `--privileged`,
+/// `--security-opt`, `--device`, `--userns`.
+fn security(a: &RunArgs) -> Result<crate::container::state::Security> {
+    if a.privileged {
+        bail!(
+            "--privileged is not supported yet: glassbox keeps Docker's default walls for every container"
+        );
+    }
+    if !a.cap_add.is_empty() || !a.cap_drop.is_empty() {
+        bail!(
+            "--cap-add and --cap-drop are not supported yet: glassbox keeps Docker's 14 capabilities"
+        );
+    }
+    if !a.security_opt.is_empty() {
+        bail!("--security-opt is not supported yet");
+    }
+    if !a.device.is_empty() {
+        bail!("--device is not supported yet: a container gets Docker's default devices");
+    }
+    if a.userns.is_some() {
+        bail!("--userns is not supported yet: the container's root is the host's root");
+    }
+    Ok(Default::default())
 }
 
 /// Every `-v`, `--mount` and `--tmpfs`, checked (one destination once).
