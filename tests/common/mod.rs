@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod crash;
+pub mod escape;
 pub mod fixtures;
 pub mod lifecycle;
 pub mod plan;
